@@ -1,0 +1,155 @@
+//! The result of routing one request.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::snapshot::Snapshot;
+use crate::spec::NodeMetadata;
+
+/// What gray decided for one request.
+///
+/// A decision keeps the snapshot it was made from alive (one `Arc`), so every accessor answers
+/// from exactly one generation even if the engine reloads meanwhile. Building one allocates
+/// nothing.
+///
+/// ```
+/// use gray_core::{Engine, Format, SimpleRequest};
+///
+/// let engine = Engine::from_str(r#"
+/// version: 1
+/// groups:
+///   stable: { nodes: [{ address: "127.0.0.1:6002" }] }
+///   canary: { nodes: [{ address: "127.0.0.1:6004" }], fallback: stable }
+/// rules:
+///   - { id: c, when: { cookie: { name: canary, regex: "aaa$", ignore_case: true } }, route: canary,
+///       set_headers: { x-gray: canary } }
+/// default: stable
+/// "#, Format::Yaml)?;
+/// let d = engine.decide(&SimpleRequest::new("10.0.0.1".parse()?).with_header("cookie", "canary=xAAA"));
+/// assert_eq!(d.rule_id(), Some("c"));
+/// assert_eq!(d.group(), "canary");
+/// assert_eq!(d.node_address(), Some("127.0.0.1:6004"));
+/// assert_eq!(d.headers().collect::<Vec<_>>(), [("x-gray", "canary")]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct Decision {
+    pub(crate) snapshot: Arc<Snapshot>,
+    pub(crate) rule: Option<u32>,
+    pub(crate) requested: u32,
+    pub(crate) served: Option<u32>,
+    pub(crate) node: Option<u32>,
+}
+
+/// The node a decision picked.
+#[derive(Debug, Clone, Copy)]
+pub struct NodeRef<'a> {
+    /// `ip:port` or `host:port`.
+    pub address: &'a str,
+    /// Node metadata (version, region, ...).
+    pub metadata: &'a NodeMetadata,
+    /// Index of the node within its group.
+    pub index: usize,
+}
+
+impl Decision {
+    /// The generation of the snapshot that decided.
+    pub fn generation(&self) -> u64 {
+        self.snapshot.generation
+    }
+
+    /// The id of the matched rule, or `None` when no rule matched (default group).
+    pub fn rule_id(&self) -> Option<&str> {
+        self.rule.map(|r| &*self.snapshot.rules[r as usize].id)
+    }
+
+    /// The group serving the request: the decided group, or its fallback when the decided
+    /// group had no available node. With no upstream at all, the decided group.
+    pub fn group(&self) -> &str {
+        &self.snapshot.groups[self.served.unwrap_or(self.requested) as usize].name
+    }
+
+    /// The group the rules chose, before any fallback.
+    pub fn requested_group(&self) -> &str {
+        &self.snapshot.groups[self.requested as usize].name
+    }
+
+    /// True if the request goes to a fallback group.
+    pub fn is_fallback(&self) -> bool {
+        self.served.is_some_and(|s| s != self.requested)
+    }
+
+    /// The picked node, if any group had one available.
+    pub fn node(&self) -> Option<NodeRef<'_>> {
+        let g = &self.snapshot.groups[self.served? as usize];
+        let i = self.node? as usize;
+        let n = &g.nodes[i];
+        Some(NodeRef {
+            address: &n.address,
+            metadata: &n.metadata,
+            index: i,
+        })
+    }
+
+    /// The picked node's address.
+    pub fn node_address(&self) -> Option<&str> {
+        self.node().map(|n| n.address)
+    }
+
+    /// True when neither the decided group nor its fallbacks had an available node; a gateway
+    /// should answer 503. [`crate::Engine::explain`] says why.
+    pub fn no_upstream(&self) -> bool {
+        self.node.is_none()
+    }
+
+    /// Headers to set on the forwarded request: the matched rule's `set_headers` and routes,
+    /// then built-in headers not already set by the rule.
+    pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> {
+        let rule: &[(Box<str>, Box<str>)] = match self.rule {
+            Some(r) => &self.snapshot.rules[r as usize].headers,
+            None => &[],
+        };
+        let builtin = self
+            .snapshot
+            .builtin_headers
+            .iter()
+            .filter(move |(k, _)| !rule.iter().any(|(rk, _)| rk == k));
+        rule.iter().chain(builtin).map(|(k, v)| (&**k, &**v))
+    }
+
+    /// The snapshot that made this decision.
+    pub fn snapshot(&self) -> &Arc<Snapshot> {
+        &self.snapshot
+    }
+}
+
+impl fmt::Debug for Decision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Decision")
+            .field("generation", &self.generation())
+            .field("rule", &self.rule_id())
+            .field("group", &self.group())
+            .field("fallback", &self.is_fallback())
+            .field("node", &self.node_address())
+            .finish()
+    }
+}
+
+impl fmt::Display for Decision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "rule {} → group {}",
+            self.rule_id().unwrap_or("(default)"),
+            self.group()
+        )?;
+        if self.is_fallback() {
+            write!(f, " (fallback from {})", self.requested_group())?;
+        }
+        match self.node_address() {
+            Some(a) => write!(f, " → node {a}")?,
+            None => f.write_str(" → no upstream")?,
+        }
+        write!(f, " [generation {}]", self.generation())
+    }
+}

@@ -1,0 +1,383 @@
+//! The [`Engine`]: a lock-free current snapshot, validated reloads, decisions.
+//!
+//! Readers call [`Engine::decide`]: one atomic load of the current [`Snapshot`] (`arc-swap`),
+//! evaluation, no locks, no allocation. Writers ([`Engine::reload`], the admin calls in
+//! [`crate::admin`]) compile a complete new snapshot off the request path and swap it in
+//! atomically; a failing compile returns the error and the previous snapshot keeps serving.
+//! Writers are serialised among themselves, so concurrent changes never lose an update.
+//!
+//! ```
+//! use gray_core::{Engine, Format, SimpleRequest};
+//!
+//! let engine = Engine::from_str(r#"
+//! version: 1
+//! ip_sets: { testers: { entries: ["192.168.2.20", "10.8.0.0/16"] } }
+//! groups:
+//!   prod: { nodes: [{ address: "127.0.0.1:8080" }] }
+//!   gray: { nodes: [{ address: "127.0.0.1:8090" }] }
+//! rules: [{ id: testers, when: { ip: [testers] }, route: gray }]
+//! default: prod
+//! "#, Format::Yaml)?;
+//! let d = engine.decide(&SimpleRequest::new("10.8.1.1".parse()?));
+//! assert_eq!(d.group(), "gray");
+//! assert_eq!(engine.decide(&SimpleRequest::new("10.9.1.1".parse()?)).group(), "prod");
+//!
+//! // A bad reload is rejected and the old rules keep serving.
+//! let err = engine.reload_str("version: 1\ndefault: missing\n", Format::Yaml).unwrap_err();
+//! assert!(err.to_string().contains("missing"));
+//! assert_eq!(engine.decide(&SimpleRequest::new("10.8.1.1".parse()?)).group(), "gray");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::cell::Cell;
+use std::fmt;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use arc_swap::ArcSwap;
+
+use crate::decision::Decision;
+use crate::error::{Error, ErrorKind, Result};
+use crate::health::{Clock, SystemClock};
+use crate::request::RequestView;
+use crate::rules::{eval, Ctx, NoTrace, Tracer};
+use crate::snapshot::{compile, CompileInput, Snapshot, StateRegistry};
+use crate::spec::{Format, Spec};
+
+/// A source of uniformly random `u64`s (weighted random selection, Nepxion gray picks).
+pub type RandomFn = Arc<dyn Fn() -> u64 + Send + Sync>;
+/// A source of the current Unix time in milliseconds (staged rollouts).
+pub type UnixTimeFn = Arc<dyn Fn() -> u64 + Send + Sync>;
+
+/// The routing engine. Cheap to share: wrap it in an `Arc` and call it from any thread.
+pub struct Engine {
+    current: ArcSwap<Snapshot>,
+    registry: StateRegistry,
+    writer: Mutex<()>,
+    clock: Arc<dyn Clock>,
+    unix_ms: UnixTimeFn,
+    random: RandomFn,
+}
+
+impl fmt::Debug for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Engine")
+            .field("generation", &self.generation())
+            .finish_non_exhaustive()
+    }
+}
+
+thread_local! {
+    static RNG: Cell<u64> = const { Cell::new(0) };
+}
+
+/// The default random source: a per-thread xorshift64* generator seeded from the OS-seeded
+/// `RandomState`. Not cryptographic; it only spreads load.
+pub fn thread_random() -> u64 {
+    RNG.with(|c| {
+        let mut x = c.get();
+        if x == 0 {
+            use std::hash::{BuildHasher, Hasher};
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_usize(&c as *const _ as usize);
+            x = h.finish() | 1;
+        }
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        c.set(x);
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    })
+}
+
+fn system_unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+impl Engine {
+    /// Compiles `spec` and returns an engine serving it (generation 1).
+    pub fn new(spec: Spec) -> Result<Engine> {
+        Engine::builder().build(spec)
+    }
+
+    /// An [`EngineBuilder`] to inject a clock, a Unix-time source or a random source.
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder {
+            clock: None,
+            unix_ms: None,
+            random: None,
+        }
+    }
+
+    /// Parses and compiles a spec from text.
+    pub fn from_str(text: &str, format: Format) -> Result<Engine> {
+        Engine::new(Spec::from_str(text, format)?)
+    }
+
+    /// Reads, parses and compiles a spec file (format from the extension).
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Engine> {
+        Engine::new(Spec::from_file(path)?)
+    }
+
+    /// The current snapshot.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.current.load_full()
+    }
+
+    /// The current generation.
+    pub fn generation(&self) -> u64 {
+        self.current.load().generation
+    }
+
+    /// Replaces the spec. On error nothing changes and the error names the field.
+    /// Returns the new generation.
+    pub fn reload(&self, spec: Spec) -> Result<u64> {
+        let _w = self.write_lock();
+        self.install(spec)
+    }
+
+    /// Parses and applies a spec from text.
+    pub fn reload_str(&self, text: &str, format: Format) -> Result<u64> {
+        self.reload(Spec::from_str(text, format)?)
+    }
+
+    /// Reads and applies a spec file.
+    pub fn reload_file(&self, path: impl AsRef<Path>) -> Result<u64> {
+        self.reload(Spec::from_file(path)?)
+    }
+
+    /// Applies a change to a copy of the current spec, compiles and swaps it in, all while
+    /// holding the writer lock (read-copy-update). If `change` or compilation fails nothing
+    /// changes.
+    pub fn update<T>(&self, change: impl FnOnce(&mut Spec) -> Result<T>) -> Result<(T, u64)> {
+        let _w = self.write_lock();
+        let mut spec = (*self.current.load().spec).clone();
+        let out = change(&mut spec)?;
+        let generation = self.install(spec)?;
+        Ok((out, generation))
+    }
+
+    fn write_lock(&self) -> MutexGuard<'_, ()> {
+        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Compiles and swaps; caller holds the writer lock.
+    fn install(&self, spec: Spec) -> Result<u64> {
+        let prev = self.current.load_full();
+        let snap = compile(
+            spec,
+            CompileInput {
+                generation: prev.generation + 1,
+                previous: Some(&prev),
+            },
+            &self.registry,
+        )?;
+        let generation = snap.generation;
+        self.current.store(Arc::new(snap));
+        drop(prev);
+        self.registry.prune();
+        Ok(generation)
+    }
+
+    pub(crate) fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
+    pub(crate) fn unix_ms(&self) -> u64 {
+        (self.unix_ms)()
+    }
+
+    /// Routes one request. Infallible; allocation-free on the common path.
+    pub fn decide<R: RequestView + ?Sized>(&self, req: &R) -> Decision {
+        let snap = self.current.load_full();
+        let (rule, requested, served, node) = {
+            let mut ctx = Ctx::new(req, &snap);
+            let rule = match_rule(&snap, &mut ctx, &mut NoTrace, &mut |_, _| {});
+            let requested = rule
+                .and_then(|r| snap.rules[r as usize].group)
+                .unwrap_or(snap.default_group);
+            let (served, node) = self.pick(&snap, &mut ctx, requested, &mut |_| {});
+            (rule, requested, served, node)
+        };
+        if let Some(r) = rule {
+            snap.rules[r as usize]
+                .counter
+                .requests
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(g) = served {
+            snap.groups[g as usize]
+                .counter
+                .requests
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        Decision {
+            snapshot: snap,
+            rule,
+            requested,
+            served,
+            node,
+        }
+    }
+
+    /// Picks a node from `requested`, following fallbacks. `visit` sees each group tried and
+    /// whether it had a node (for explanations).
+    pub(crate) fn pick<R: RequestView + ?Sized>(
+        &self,
+        snap: &Snapshot,
+        ctx: &mut Ctx<'_, R>,
+        requested: u32,
+        visit: &mut dyn FnMut(PickStep),
+    ) -> (Option<u32>, Option<u32>) {
+        let now = self.now_ms();
+        let unix = self.unix_ms();
+        let mut g = Some(requested);
+        let mut hops = 0;
+        while let Some(gi) = g {
+            let group = &snap.groups[gi as usize];
+            let key = group
+                .hash_key
+                .as_ref()
+                .and_then(|k| k.hash(ctx, group.name.as_bytes()));
+            let picked = group.pick(key, (self.random)(), now, unix);
+            visit(PickStep {
+                group: gi,
+                node: picked.map(|i| i as u32),
+                key_missing: group.hash_key.is_some() && key.is_none(),
+            });
+            if let Some(i) = picked {
+                return (Some(gi), Some(i as u32));
+            }
+            hops += 1;
+            if hops > snap.groups.len() {
+                break;
+            }
+            g = group.fallback;
+        }
+        (None, None)
+    }
+
+    /// Records the outcome of the request a decision routed (passive health and counters).
+    /// `ok = false` for a connect error, timeout or 5xx.
+    pub fn report(&self, decision: &Decision, ok: bool) {
+        let (Some(g), Some(n)) = (decision.served, decision.node) else {
+            return;
+        };
+        decision.snapshot.groups[g as usize].report(n as usize, ok, self.now_ms());
+        if !ok {
+            if let Some(r) = decision.rule {
+                decision.snapshot.rules[r as usize]
+                    .counter
+                    .failures
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Records an outcome for a node named by group and address.
+    pub fn report_node(&self, group: &str, address: &str, ok: bool) -> Result<()> {
+        let snap = self.current.load();
+        let gi = snap.group_by_name(group).ok_or_else(|| {
+            Error::at(
+                ErrorKind::UnknownGroup,
+                "group",
+                format!("no group named {group:?}"),
+            )
+        })?;
+        let g = &snap.groups[gi as usize];
+        let i = g
+            .nodes
+            .iter()
+            .position(|n| &*n.address == address)
+            .ok_or_else(|| {
+                Error::at(
+                    ErrorKind::UnknownNode,
+                    "address",
+                    format!("group {group:?} has no node {address:?}"),
+                )
+            })?;
+        g.report(i, ok, self.now_ms());
+        Ok(())
+    }
+}
+
+/// One group tried while picking a node.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PickStep {
+    pub(crate) group: u32,
+    pub(crate) node: Option<u32>,
+    pub(crate) key_missing: bool,
+}
+
+/// Finds the first matching rule. `on_rule(index, matched)` is called after each rule.
+pub(crate) fn match_rule<R: RequestView + ?Sized, T: Tracer>(
+    snap: &Snapshot,
+    ctx: &mut Ctx<'_, R>,
+    t: &mut T,
+    on_rule: &mut dyn FnMut(usize, bool),
+) -> Option<u32> {
+    for (i, r) in snap.rules.iter().enumerate() {
+        let hit = match &r.cond {
+            Some(c) => eval(c, ctx, t),
+            None => true,
+        };
+        if T::ON {
+            on_rule(i, hit);
+        }
+        if hit {
+            return Some(i as u32);
+        }
+    }
+    None
+}
+
+/// Builds an [`Engine`] with injected time and randomness (for tests and simulations).
+pub struct EngineBuilder {
+    clock: Option<Arc<dyn Clock>>,
+    unix_ms: Option<UnixTimeFn>,
+    random: Option<RandomFn>,
+}
+
+impl EngineBuilder {
+    /// The monotonic clock used by passive health (default: [`SystemClock`]).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// The Unix-time source used by staged rollouts (default: the system time).
+    pub fn unix_time(mut self, f: UnixTimeFn) -> Self {
+        self.unix_ms = Some(f);
+        self
+    }
+
+    /// The random source (default: [`thread_random`]).
+    pub fn random(mut self, f: RandomFn) -> Self {
+        self.random = Some(f);
+        self
+    }
+
+    /// Compiles `spec` into generation 1.
+    pub fn build(self, spec: Spec) -> Result<Engine> {
+        let registry = StateRegistry::default();
+        let snap = compile(
+            spec,
+            CompileInput {
+                generation: 1,
+                previous: None,
+            },
+            &registry,
+        )?;
+        Ok(Engine {
+            current: ArcSwap::from_pointee(snap),
+            registry,
+            writer: Mutex::new(()),
+            clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+            unix_ms: self.unix_ms.unwrap_or_else(|| Arc::new(system_unix_ms)),
+            random: self.random.unwrap_or_else(|| Arc::new(thread_random)),
+        })
+    }
+}

@@ -1,0 +1,302 @@
+//! What gray needs to know about a request, borrowed from whatever HTTP stack holds it.
+//!
+//! gray-core does not depend on an HTTP library. Adapters (the tower layer, the Python binding,
+//! tests) implement [`RequestView`] over their own request type; every method returns borrowed
+//! data, so deciding copies nothing. [`SimpleRequest`] is an owned implementation for tests,
+//! explain calls and the admin API.
+//!
+//! ```
+//! use gray_core::{RequestView, SimpleRequest};
+//!
+//! let req = SimpleRequest::new("10.0.0.7".parse()?)
+//!     .with_path("/api/items")
+//!     .with_query("uid=42")
+//!     .with_header("Cookie", "canary=xaaa; other=1")
+//!     .with_header("X-Forwarded-For", "1.2.3.4");
+//! assert_eq!(req.cookie("canary"), Some("xaaa"));
+//! assert_eq!(req.header("x-forwarded-for"), Some("1.2.3.4"));
+//! assert_eq!(req.query_param("uid").as_deref(), Some("42"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::borrow::Cow;
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{cookie, query};
+
+/// Read access to one request.
+///
+/// Header names passed in are lowercase ASCII; implementations compare case-insensitively.
+/// A header value that is not valid UTF-8 should be treated as absent.
+pub trait RequestView {
+    /// The address of the TCP peer (the proxy in front of gray, or the client).
+    fn peer_ip(&self) -> Option<IpAddr>;
+    /// The method, e.g. `GET`.
+    fn method(&self) -> &str;
+    /// The path, without the query string.
+    fn path(&self) -> &str;
+    /// The raw query string, without `?`.
+    fn query(&self) -> Option<&str>;
+    /// Calls `f` with each value of header `name` in order until `f` returns `false`.
+    fn for_each_header<'a>(&'a self, name: &str, f: &mut dyn FnMut(&'a str) -> bool);
+
+    /// The host the request is addressed to (`Host` header or HTTP/2 `:authority`), possibly
+    /// with a port.
+    fn host(&self) -> Option<&str> {
+        self.header("host")
+    }
+
+    /// The first value of header `name`.
+    fn header(&self, name: &str) -> Option<&str> {
+        let mut out = None;
+        self.for_each_header(name, &mut |v| {
+            out = Some(v);
+            false
+        });
+        out
+    }
+
+    /// The value of cookie `name` (case-sensitive), searched in every `Cookie` header.
+    fn cookie(&self, name: &str) -> Option<&str> {
+        let mut out = None;
+        self.for_each_header("cookie", &mut |v| {
+            out = cookie::find(v, name);
+            out.is_none()
+        });
+        out
+    }
+
+    /// The percent-decoded value of query parameter `name`.
+    fn query_param(&self, name: &str) -> Option<Cow<'_, str>> {
+        query::find(self.query()?, name)
+    }
+}
+
+impl<T: RequestView + ?Sized> RequestView for &T {
+    fn peer_ip(&self) -> Option<IpAddr> {
+        (**self).peer_ip()
+    }
+    fn method(&self) -> &str {
+        (**self).method()
+    }
+    fn path(&self) -> &str {
+        (**self).path()
+    }
+    fn query(&self) -> Option<&str> {
+        (**self).query()
+    }
+    fn for_each_header<'a>(&'a self, name: &str, f: &mut dyn FnMut(&'a str) -> bool) {
+        (**self).for_each_header(name, f)
+    }
+    fn host(&self) -> Option<&str> {
+        (**self).host()
+    }
+    fn header(&self, name: &str) -> Option<&str> {
+        (**self).header(name)
+    }
+    fn cookie(&self, name: &str) -> Option<&str> {
+        (**self).cookie(name)
+    }
+    fn query_param(&self, name: &str) -> Option<Cow<'_, str>> {
+        (**self).query_param(name)
+    }
+}
+
+/// An owned request description: for tests, `explain` calls and the admin API.
+///
+/// Deserialises from `{"peer": "1.2.3.4", "method": "GET", "path": "/", "query": "a=1",
+/// "host": "example.com", "headers": [["x-a", "1"]], "cookies": {"canary": "xaaa"}}`; every
+/// field is optional (peer defaults to 127.0.0.1, method to GET, path to `/`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimpleRequest {
+    /// TCP peer address.
+    #[serde(default = "default_peer")]
+    pub peer: IpAddr,
+    /// Method.
+    #[serde(default = "default_method")]
+    pub method: String,
+    /// Path without query.
+    #[serde(default = "default_path")]
+    pub path: String,
+    /// Raw query string.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<String>,
+    /// Host (also looked up as a `host` header when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// Headers in order; names are stored lowercase.
+    #[serde(default, deserialize_with = "de_headers")]
+    pub headers: Vec<(String, String)>,
+    /// Cookies given separately (in addition to any `Cookie` header).
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "de_headers_keep_case"
+    )]
+    pub cookies: Vec<(String, String)>,
+}
+
+fn default_peer() -> IpAddr {
+    IpAddr::from([127, 0, 0, 1])
+}
+fn default_method() -> String {
+    "GET".into()
+}
+fn default_path() -> String {
+    "/".into()
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Pairs {
+    Map(std::collections::BTreeMap<String, String>),
+    List(Vec<(String, String)>),
+}
+
+fn de_headers<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<(String, String)>, D::Error> {
+    let mut v = de_headers_keep_case(d)?;
+    for (k, _) in &mut v {
+        k.make_ascii_lowercase();
+    }
+    Ok(v)
+}
+
+fn de_headers_keep_case<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<(String, String)>, D::Error> {
+    Ok(match Pairs::deserialize(d)? {
+        Pairs::Map(m) => m.into_iter().collect(),
+        Pairs::List(l) => l,
+    })
+}
+
+impl SimpleRequest {
+    /// A `GET /` from `peer`.
+    pub fn new(peer: IpAddr) -> Self {
+        SimpleRequest {
+            peer,
+            method: default_method(),
+            path: default_path(),
+            query: None,
+            host: None,
+            headers: Vec::new(),
+            cookies: Vec::new(),
+        }
+    }
+
+    /// Sets the method.
+    pub fn with_method(mut self, m: &str) -> Self {
+        self.method = m.to_string();
+        self
+    }
+
+    /// Sets the path; a `?query` part is split off into the query.
+    pub fn with_path(mut self, p: &str) -> Self {
+        match p.split_once('?') {
+            Some((p, q)) => {
+                self.path = p.to_string();
+                self.query = Some(q.to_string());
+            }
+            None => self.path = p.to_string(),
+        }
+        self
+    }
+
+    /// Sets the raw query string.
+    pub fn with_query(mut self, q: &str) -> Self {
+        self.query = Some(q.to_string());
+        self
+    }
+
+    /// Sets the host.
+    pub fn with_host(mut self, h: &str) -> Self {
+        self.host = Some(h.to_string());
+        self
+    }
+
+    /// Adds a header (the name is lowercased).
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+        self.headers
+            .push((name.to_ascii_lowercase(), value.to_string()));
+        self
+    }
+
+    /// Adds a cookie.
+    pub fn with_cookie(mut self, name: &str, value: &str) -> Self {
+        self.cookies.push((name.to_string(), value.to_string()));
+        self
+    }
+}
+
+impl RequestView for SimpleRequest {
+    fn peer_ip(&self) -> Option<IpAddr> {
+        Some(self.peer)
+    }
+    fn method(&self) -> &str {
+        &self.method
+    }
+    fn path(&self) -> &str {
+        &self.path
+    }
+    fn query(&self) -> Option<&str> {
+        self.query.as_deref()
+    }
+    fn for_each_header<'a>(&'a self, name: &str, f: &mut dyn FnMut(&'a str) -> bool) {
+        for (k, v) in &self.headers {
+            if k.eq_ignore_ascii_case(name) && !f(v) {
+                return;
+            }
+        }
+    }
+    fn host(&self) -> Option<&str> {
+        self.host.as_deref().or_else(|| self.header("host"))
+    }
+    fn cookie(&self, name: &str) -> Option<&str> {
+        if let Some((_, v)) = self.cookies.iter().find(|(k, _)| k == name) {
+            return Some(v);
+        }
+        let mut out = None;
+        self.for_each_header("cookie", &mut |v| {
+            out = cookie::find(v, name);
+            out.is_none()
+        });
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deserialises_maps_and_lists() {
+        let r: SimpleRequest = serde_json::from_str(
+            r#"{"peer":"::1","headers":{"X-A":"1"},"cookies":[["c","v"]],"path":"/p"}"#,
+        )
+        .unwrap();
+        assert_eq!(r.header("x-a"), Some("1"));
+        assert_eq!(r.cookie("c"), Some("v"));
+        assert_eq!(r.path(), "/p");
+        assert_eq!(r.method(), "GET");
+    }
+
+    #[test]
+    fn cookies_across_several_header_lines() {
+        let r = SimpleRequest::new(default_peer())
+            .with_header("cookie", "a=1")
+            .with_header("cookie", "b=2");
+        assert_eq!(r.cookie("b"), Some("2"));
+        assert_eq!(r.cookie("a"), Some("1"));
+        assert_eq!(r.cookie("c"), None);
+    }
+
+    #[test]
+    fn path_splits_query() {
+        let r = SimpleRequest::new(default_peer()).with_path("/x?a=%41");
+        assert_eq!(r.path(), "/x");
+        assert_eq!(r.query_param("a").as_deref(), Some("A"));
+    }
+}
