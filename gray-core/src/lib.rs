@@ -65,6 +65,8 @@ pub mod select;
 mod snapshot;
 pub mod spec;
 pub mod sticky;
+#[doc(hidden)]
+pub mod testing;
 mod upstream;
 
 pub use decision::{Decision, NodeRef};

@@ -4,7 +4,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use gray_core::{Engine, Format, SimpleRequest};
+use gray_core::{testing, Engine, SimpleRequest};
 
 struct Counting;
 
@@ -33,66 +33,33 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static A: Counting = Counting;
 
-/// A reference-like rule set: IP sets, cookie regexes, header and expression conditions, a
-/// sticky percentage, weighted nodes and every selection algorithm.
-fn spec() -> String {
-    let mut cidrs = String::new();
-    for i in 0..2000u32 {
-        cidrs.push_str(&format!(
-            "\"{}.{}.{}.0/24\", ",
-            11 + i % 200,
-            (i * 7) % 256,
-            (i * 13) % 256
-        ));
-        cidrs.push_str(&format!("\"2001:db8:{:x}::/48\", ", i));
-    }
-    format!(
-        r##"
-version: 1
-client_ip: {{ trusted_proxies: ["10.0.0.0/8"], header: x-forwarded-for, recursive: true }}
-ip_sets: {{ big: {{ entries: [{cidrs}] }}, office: {{ entries: ["198.51.100.0/24"] }} }}
-groups:
-  stable: {{ nodes: [{{ address: "127.0.0.1:1", weight: 5 }}, {{ address: "127.0.0.1:2", weight: 1 }}, {{ address: "127.0.0.1:3" }}] }}
-  canary: {{ select: random, nodes: [{{ address: "127.0.0.1:4", weight: 3 }}, {{ address: "127.0.0.1:5" }}], fallback: stable }}
-  sticky: {{ select: hash, hash_key: {{ cookie: uid }}, nodes: [{{ address: "127.0.0.1:6" }}, {{ address: "127.0.0.1:7" }}] }}
-rules:
-  - {{ id: c1, when: {{ cookie: {{ name: canary, regex: "aaa$", ignore_case: true }} }}, route: canary, set_headers: {{ x-gray: c1 }} }}
-  - {{ id: c2, when: {{ cookie: {{ name: tester, regex: "^t[0-9]+$" }} }}, route: canary }}
-  - {{ id: ips, when: {{ ip: [big, office] }}, route: canary }}
-  - {{ id: hdr, when: {{ all: [ {{ header: {{ name: x-beta, equals: "1" }} }}, {{ not: {{ method: [DELETE] }} }} ] }}, route: canary }}
-  - {{ id: q, when: {{ query: {{ name: tier, range: {{ min: 3 }} }} }}, route: sticky }}
-  - {{ id: ex, when: {{ expr: "#H['a'] == '1' && #H['b'] != '2'" }}, route: canary, routes: {{ version: '{{"svc-a":"1.1"}}' }} }}
-  - {{ id: pct, when: {{ percent: {{ key: {{ cookie: uid }}, value: 10 }} }}, route: sticky }}
-default: stable
-"##
-    )
-}
-
 #[test]
 fn decide_allocates_nothing_after_warm_up() {
-    let engine = Engine::from_str(&spec(), Format::Yaml).unwrap();
-    let reqs = vec![
+    // The reference rule set of the benchmarks (gray_core::testing): 10 rules, 10 000 CIDRs,
+    // cookie regexes, header expressions, a sticky percentage, every selection algorithm.
+    let engine = Engine::new(testing::reference_spec()).unwrap();
+    let mut reqs: Vec<SimpleRequest> = testing::reference_requests()
+        .into_iter()
+        .map(|(_, r)| r)
+        .collect();
+    reqs.push(testing::reference_ip_request());
+    // Beyond the reference mix: a query range, a missing client IP header, an IPv6 client,
+    // a hash pick without its key, and an escaped query string.
+    reqs.push(
         SimpleRequest::new("203.0.113.1".parse().unwrap())
-            .with_header("cookie", "sid=1; canary=userAAA"),
-        SimpleRequest::new("203.0.113.1".parse().unwrap()).with_header("cookie", "tester=t42"),
+            .with_header("x-tenant", "acme")
+            .with_query("tier=5&x=%41"),
+    );
+    reqs.push(
         SimpleRequest::new("10.0.0.1".parse().unwrap())
-            .with_header("x-forwarded-for", "11.7.13.9, 10.2.2.2"),
-        SimpleRequest::new("10.0.0.1".parse().unwrap())
-            .with_header("x-forwarded-for", "2001:db8:5::1"),
+            .with_header("x-forwarded-for", "2001:db8::1, 10.2.2.2")
+            .with_header("cookie", "region=eu-west-1"),
+    );
+    reqs.push(
         SimpleRequest::new("203.0.113.1".parse().unwrap())
-            .with_header("x-beta", "1")
-            .with_method("POST"),
-        SimpleRequest::new("203.0.113.1".parse().unwrap())
-            .with_query("tier=5")
-            .with_header("cookie", "uid=u1"),
-        SimpleRequest::new("203.0.113.1".parse().unwrap())
-            .with_header("a", "1")
-            .with_header("b", "3"),
-        SimpleRequest::new("203.0.113.1".parse().unwrap()).with_header("cookie", "uid=user-77"),
-        SimpleRequest::new("203.0.113.1".parse().unwrap())
-            .with_path("/nothing")
-            .with_query("x=%41"),
-    ];
+            .with_header("x-app-version", "2.7.0")
+            .with_header("X-Platform", "ios"),
+    );
     let mut groups = std::collections::BTreeSet::new();
     for r in &reqs {
         for _ in 0..50 {
@@ -104,6 +71,18 @@ fn decide_allocates_nothing_after_warm_up() {
         3,
         "the requests exercise every group: {groups:?}"
     );
+    let rules: std::collections::BTreeSet<_> = reqs
+        .iter()
+        .filter_map(|r| engine.decide(r).rule_id().map(str::to_string))
+        .collect();
+    for id in [
+        "canary-cookie",
+        "gray-networks",
+        "header-expr-version",
+        "sticky-percent",
+    ] {
+        assert!(rules.contains(id), "rule {id} is exercised: {rules:?}");
+    }
     ALLOCS.store(0, Ordering::SeqCst);
     COUNTING.store(true, Ordering::SeqCst);
     let mut rules = 0usize;
