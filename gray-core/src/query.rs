@@ -16,16 +16,36 @@ use std::borrow::Cow;
 
 /// The decoded value of the first parameter called `name` in a raw query string (without `?`).
 pub fn find<'a>(query: &'a str, name: &str) -> Option<Cow<'a, str>> {
-    for pair in query.split('&') {
+    let mut rest = Some(query);
+    while let Some(r) = rest {
+        // `&` and `=` are ASCII, so every cut below is on a char boundary.
+        let (pair, tail) = match r.as_bytes().iter().position(|&b| b == b'&') {
+            Some(i) => (&r[..i], Some(&r[i + 1..])),
+            None => (r, None),
+        };
+        rest = tail;
         if pair.is_empty() {
             continue;
         }
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        if decode(k) == name {
+        let (k, v) = match pair.as_bytes().iter().position(|&b| b == b'=') {
+            Some(i) => (&pair[..i], &pair[i + 1..]),
+            None => (pair, ""),
+        };
+        if key_is(k, name) {
             return Some(decode(v));
         }
     }
     None
+}
+
+/// Whether the raw key `k` decodes to `name`; decodes (and allocates) only escaped keys.
+#[inline]
+fn key_is(k: &str, name: &str) -> bool {
+    if k.bytes().any(|b| b == b'%' || b == b'+') {
+        decode(k) == name
+    } else {
+        k == name
+    }
 }
 
 /// Percent-decodes one component; borrows when nothing needs decoding.

@@ -72,6 +72,15 @@ pub trait RequestView {
     fn query_param(&self, name: &str) -> Option<Cow<'_, str>> {
         query::find(self.query()?, name)
     }
+
+    /// Whether [`cookie`](Self::cookie) reads exactly the `Cookie` header lines, as the
+    /// provided implementation does. When `true`, a decision parses those lines once and
+    /// answers every cookie condition from that parse, instead of calling `cookie` once per
+    /// condition. Return `true` from an implementation that does not override `cookie`; the
+    /// default `false` is always correct, only slower when rules test several cookies.
+    fn cookies_in_headers(&self) -> bool {
+        false
+    }
 }
 
 impl<T: RequestView + ?Sized> RequestView for &T {
@@ -101,6 +110,9 @@ impl<T: RequestView + ?Sized> RequestView for &T {
     }
     fn query_param(&self, name: &str) -> Option<Cow<'_, str>> {
         (**self).query_param(name)
+    }
+    fn cookies_in_headers(&self) -> bool {
+        (**self).cookies_in_headers()
     }
 }
 
@@ -264,6 +276,10 @@ impl RequestView for SimpleRequest {
             out.is_none()
         });
         out
+    }
+    fn cookies_in_headers(&self) -> bool {
+        // Explicit `cookies` come first in `cookie`; without them only the headers count.
+        self.cookies.is_empty()
     }
 }
 

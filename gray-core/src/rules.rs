@@ -7,9 +7,11 @@
 //! [`Tracer`], and the no-op tracer compiles away.
 
 use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
+use crate::cookie::Jar;
 use crate::error::{Error, ErrorKind, Result};
 use crate::expr::Expr;
 use crate::ip::{self, IpTableBuilder, SetMask};
@@ -77,7 +79,7 @@ impl Key {
         f: &mut dyn FnMut(&[u8]),
     ) -> bool {
         match self {
-            Key::Cookie(n) => ctx.req.cookie(n).map(|v| f(v.as_bytes())).is_some(),
+            Key::Cookie(n) => ctx.cookie(n).map(|v| f(v.as_bytes())).is_some(),
             Key::Header(n) => ctx.req.header(n).map(|v| f(v.as_bytes())).is_some(),
             Key::Query(n) => ctx.req.query_param(n).map(|v| f(v.as_bytes())).is_some(),
             Key::ClientIp => match ctx.client_ip() {
@@ -399,6 +401,8 @@ pub(crate) struct Ctx<'r, R: RequestView + ?Sized> {
     pub(crate) snap: &'r Snapshot,
     client_ip: Option<Option<IpAddr>>,
     mask: Option<Option<SetMask<'r>>>,
+    /// The request's cookies, parsed on first use (when `req.cookies_in_headers()`).
+    jar: OnceCell<Option<Jar<'r>>>,
 }
 
 impl<'r, R: RequestView + ?Sized> Ctx<'r, R> {
@@ -408,6 +412,24 @@ impl<'r, R: RequestView + ?Sized> Ctx<'r, R> {
             snap,
             client_ip: None,
             mask: None,
+            jar: OnceCell::new(),
+        }
+    }
+
+    /// The value of cookie `name`, as `req.cookie(name)` gives it.
+    #[inline]
+    pub(crate) fn cookie(&self, name: &str) -> Option<&'r str> {
+        let req = self.req;
+        let jar = self.jar.get_or_init(|| {
+            req.cookies_in_headers().then(|| {
+                let mut jar = Jar::new();
+                req.for_each_header("cookie", &mut |line| jar.add_line(line));
+                jar
+            })
+        });
+        match jar.as_ref().and_then(|j| j.get(name)) {
+            Some(v) => v,
+            None => req.cookie(name),
         }
     }
 
@@ -442,7 +464,7 @@ impl<'r, R: RequestView + ?Sized> Ctx<'r, R> {
         if let Some(v) = self.req.query_param(name).filter(|v| nonblank(v)) {
             return Some(v);
         }
-        if let Some(v) = self.req.cookie(name).filter(|v| nonblank(v)) {
+        if let Some(v) = self.cookie(name).filter(|v| nonblank(v)) {
             return Some(Cow::Borrowed(v));
         }
         let lower_is_same = !name.bytes().any(|b| b.is_ascii_uppercase());
@@ -523,7 +545,7 @@ pub(crate) fn eval<R: RequestView + ?Sized, T: Tracer>(
             hit
         }
         Cond::Cookie { name, m } => {
-            let v = ctx.req.cookie(name);
+            let v = ctx.cookie(name);
             let hit = m.matches(v);
             if T::ON {
                 t.leaf(format!("cookie {name:?} {m}"), seen(v), hit);
@@ -593,23 +615,22 @@ pub(crate) fn eval<R: RequestView + ?Sized, T: Tracer>(
             hit
         }
         Cond::Expr(e) => {
+            // Variables are looked up when the evaluation first needs them (`&&` and `||`
+            // short-circuit), each at most once.
             let vars = e.variables();
-            let mut vals: [Option<Cow<'_, str>>; 8] = Default::default();
-            let mut extra: Vec<Option<Cow<'_, str>>> = Vec::new();
-            for (i, name) in vars.iter().enumerate() {
-                let v = ctx.variable(name);
-                if i < vals.len() {
-                    vals[i] = v;
-                } else {
-                    extra.push(v);
-                }
-            }
+            let vals: [OnceCell<Option<Cow<'_, str>>>; 8] = Default::default();
+            let extra: Vec<OnceCell<Option<Cow<'_, str>>>> = if vars.len() > vals.len() {
+                vars[vals.len()..].iter().map(|_| OnceCell::new()).collect()
+            } else {
+                Vec::new()
+            };
+            let ctx = &*ctx;
             let mut lookup = |i: usize| -> Option<&str> {
-                if i < 8 {
-                    vals[i].as_deref()
-                } else {
-                    extra.get(i - 8).and_then(|v| v.as_deref())
-                }
+                let cell = match vals.get(i) {
+                    Some(c) => c,
+                    None => extra.get(i - vals.len())?,
+                };
+                cell.get_or_init(|| ctx.variable(&vars[i])).as_deref()
             };
             if T::ON {
                 let (hit, steps) = e.eval_explained(&mut lookup);

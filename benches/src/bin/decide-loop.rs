@@ -1,5 +1,6 @@
 //! Decides the reference requests in a loop, for profilers:
-//! `valgrind --tool=callgrind target/release/decide-loop 20000`.
+//! `valgrind --tool=callgrind target/release/decide-loop 20000 [hit-first|hit-last|hit-none]`
+//! or `perf stat -e cycles:u,instructions:u target/release/decide-loop 1000000 hit-none`.
 
 use std::hint::black_box;
 
@@ -9,7 +10,12 @@ fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(100_000);
     let engine = gray_core::Engine::new(gray_benches::reference_spec()).expect("compiles");
-    let requests = gray_benches::reference_requests();
+    let only = std::env::args().nth(2);
+    let requests: Vec<_> = gray_benches::reference_requests()
+        .into_iter()
+        .filter(|(name, _)| only.as_deref().is_none_or(|o| o == *name))
+        .collect();
+    assert!(!requests.is_empty(), "unknown request kind {only:?}");
     let mut rules = 0usize;
     for i in 0..n {
         let (_, req) = &requests[i % requests.len()];
