@@ -39,6 +39,10 @@ pub struct Decision {
     pub(crate) requested: u32,
     pub(crate) served: Option<u32>,
     pub(crate) node: Option<u32>,
+    /// The release's per-dimension resolution ([`crate::release`]).
+    pub(crate) release: crate::release::Choice,
+    /// Whether the request came from a peer whose inbound routing headers are believed.
+    pub(crate) inbound_trusted: bool,
 }
 
 /// The node a decision picked.
@@ -103,18 +107,54 @@ impl Decision {
     }
 
     /// Headers to set on the forwarded request: the matched rule's `set_headers` and routes,
-    /// then built-in headers not already set by the rule.
-    pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> {
+    /// then the release's `n-d-*` values, then built-in headers, each skipping names an
+    /// earlier source set. Allocation-free: every value points into the snapshot.
+    pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
         let rule: &[(Box<str>, Box<str>)] = match self.rule {
             Some(r) => &self.snapshot.rules[r as usize].headers,
             None => &[],
         };
+        let in_rule = move |k: &str| rule.iter().any(|(rk, _)| &**rk == k);
+        let release = self
+            .snapshot
+            .release
+            .iter()
+            .flat_map(move |r| r.headers(&self.release))
+            .map(|(k, v)| (k, v))
+            .filter(move |(k, _)| !in_rule(k));
         let builtin = self
             .snapshot
             .builtin_headers
             .iter()
-            .filter(move |(k, _)| !rule.iter().any(|(rk, _)| rk == k));
-        rule.iter().chain(builtin).map(|(k, v)| (&**k, &**v))
+            .map(|(k, v)| (&**k, &**v))
+            .filter(move |(k, _)| !in_rule(k) && !crate::release::HEADERS.contains(k));
+        rule.iter()
+            .map(|(k, v)| (&**k, &**v))
+            .chain(release)
+            .chain(builtin)
+    }
+
+    /// The value the release chose for one dimension (the text of its `n-d-*` header), e.g.
+    /// `{"svc-a":"1.1","svc-b":"1.1"}` for [`crate::release::RouteKind::Version`].
+    pub fn route(&self, kind: crate::release::RouteKind) -> Option<&str> {
+        let r = self.snapshot.release.as_ref()?;
+        r.own(&self.release, crate::release::Field::of(kind))
+            .map(|v| &*v.header)
+    }
+
+    /// The route id the release chose for one dimension (`None` for `defaults` or nothing).
+    pub fn route_id(&self, kind: crate::release::RouteKind) -> Option<&str> {
+        let r = self.snapshot.release.as_ref()?;
+        let i = self.release.0[kind as usize];
+        r.routes.get(i as usize).map(|r| &*r.id)
+    }
+
+    /// True if the request's peer is trusted to send routing headers
+    /// (`headers.trusted_peers`, or `inbound: keep` without that list). A forwarding layer
+    /// then keeps inbound `n-d-*` headers that [`Decision::headers`] does not replace (or, with
+    /// `inbound: keep`, that it does); otherwise it strips every inbound routing header.
+    pub fn trusts_inbound(&self) -> bool {
+        self.inbound_trusted
     }
 
     /// The snapshot that made this decision.

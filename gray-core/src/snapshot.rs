@@ -82,6 +82,8 @@ pub struct Snapshot {
     pub(crate) builtin_headers: Box<[(Box<str>, Box<str>)]>,
     pub(crate) routing_prefixes: Box<[Box<str>]>,
     pub(crate) inbound: InboundPolicy,
+    pub(crate) trusted_peers: Box<[ipnet::IpNet]>,
+    pub(crate) release: Option<crate::release::Release>,
     pub(crate) compile_time: Duration,
 }
 
@@ -131,6 +133,23 @@ impl Snapshot {
     /// Whether inbound routing headers are overridden (the default) or kept.
     pub fn inbound_policy(&self) -> InboundPolicy {
         self.inbound
+    }
+
+    /// True if inbound routing headers from this peer are believed: the peer is in
+    /// `headers.trusted_peers`, or that list is empty and `headers.inbound` is `keep`.
+    pub fn trusts_inbound(&self, peer: Option<IpAddr>) -> bool {
+        if self.trusted_peers.is_empty() {
+            return self.inbound == InboundPolicy::Keep;
+        }
+        peer.is_some_and(|p| {
+            let p = p.to_canonical();
+            self.trusted_peers.iter().any(|n| n.contains(&p))
+        })
+    }
+
+    /// True if the spec has a `release` section.
+    pub fn has_release(&self) -> bool {
+        self.release.is_some()
     }
 
     /// A built-in header (lowest-priority expression variable), by case-insensitive name.
@@ -387,6 +406,25 @@ pub(crate) fn compile(
         }
     }
 
+    let release = match &spec.release {
+        Some(r) => Some(crate::release::compile_release(r, &mut sets)?),
+        None => None,
+    };
+    let mut trusted_peers = Vec::new();
+    for (i, t) in spec.headers.trusted_peers.iter().enumerate() {
+        if let Some(&idx) = sets.names.get(t.as_str()) {
+            trusted_peers.extend(sets.nets[idx as usize].iter().copied());
+        } else {
+            trusted_peers.push(ip::parse_entry(t).map_err(|e| {
+                Error::at(
+                    ErrorKind::InvalidIp,
+                    format!("headers.trusted_peers[{i}]"),
+                    format!("{e} (and no ip_sets entry has this name)"),
+                )
+            })?);
+        }
+    }
+
     // The IP table is the last thing built because conditions may add anonymous sets.
     let same_sets = input.previous.is_some_and(|p| {
         *p.set_labels == sets.labels
@@ -425,6 +463,8 @@ pub(crate) fn compile(
             .map(|p| p.to_ascii_lowercase().into())
             .collect(),
         inbound: spec.headers.inbound,
+        trusted_peers: trusted_peers.into(),
+        release,
         compile_time: started.elapsed(),
         spec,
     })

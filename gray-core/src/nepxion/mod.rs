@@ -1,0 +1,1 @@
+//! Nepxion Discovery rule import.
