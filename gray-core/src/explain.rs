@@ -313,6 +313,9 @@ fn unavailable_reason(
     if zero > 0 {
         parts.push(format!("{zero} with weight 0"));
     }
+    if parts.is_empty() {
+        parts.push("no instance passed the release filters above".to_string());
+    }
     let mut s = format!("no available node: {}", parts.join(", "));
     if key_missing {
         s.push_str("; hash key missing");

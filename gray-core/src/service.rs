@@ -443,7 +443,11 @@ impl<'a> Pick<'a> {
             let outcome;
             if kept > 0 || before == 0 {
                 chosen[k] = Some(st.primary);
-                outcome = format!("kept {kept} of {before}");
+                outcome = if steps.is_some() {
+                    format!("kept {kept} of {before}")
+                } else {
+                    String::new()
+                };
             } else if let Some((ff, ft)) = st
                 .failover
                 .as_ref()
