@@ -120,7 +120,6 @@ impl Decision {
             .release
             .iter()
             .flat_map(move |r| r.headers(&self.release))
-            .map(|(k, v)| (k, v))
             .filter(move |(k, _)| !in_rule(k));
         let builtin = self
             .snapshot

@@ -89,7 +89,6 @@ impl Selection {
             .release
             .iter()
             .flat_map(move |r| r.headers(&self.choice))
-            .map(|(k, v)| (k, v))
     }
 }
 

@@ -121,7 +121,7 @@ enum Attr {
     Version,
 }
 
-fn attr<'n>(n: &'n Node, a: Attr) -> Option<&'n str> {
+fn attr(n: &Node, a: Attr) -> Option<&str> {
     let m: &NodeMetadata = &n.metadata;
     match a {
         Attr::Id => m.id.as_deref(),
@@ -502,7 +502,7 @@ impl<'a> Pick<'a> {
         let picked = weighted_index(candidates().map(weight), self.random)
             .and_then(|k| candidates().nth(k))
             .or_else(|| candidates().next());
-        if let Some(s) = steps.as_deref_mut() {
+        if let Some(s) = steps {
             let how = match (scheme, complete) {
                 (Some(l), true) => format!("weighted by {}", l.label()),
                 (Some(l), false) => {

@@ -18,7 +18,7 @@
 //! ```
 //! use gray_core::{nepxion, Engine, SimpleRequest};
 //!
-//! let rule = r#"<rule>
+//! let rule = r##"<rule>
 //!   <strategy><version>{"svc-a":"1.0"}</version></strategy>
 //!   <strategy-release>
 //!     <conditions type="blue-green">
@@ -26,12 +26,13 @@
 //!     </conditions>
 //!     <routes><route id="r1" type="version">{"svc-a":"1.1"}</route></routes>
 //!   </strategy-release>
-//! </rule>"#;
+//! </rule>"##;
 //! let import = nepxion::import_xml(rule)?;
 //! assert!(import.warnings.is_empty());
 //! let (engine, _warnings) = Engine::from_nepxion(rule)?;
 //! let d = engine.decide(&SimpleRequest::new("10.0.0.1".parse()?).with_header("a", "1"));
-//! assert_eq!(d.headers().find(|(k, _)| *k == "n-d-version"), Some(("n-d-version", r#"{"svc-a":"1.1"}"#)));
+//! let version = d.headers().find(|(k, _)| *k == "n-d-version");
+//! assert_eq!(version, Some(("n-d-version", r#"{"svc-a":"1.1"}"#)));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 

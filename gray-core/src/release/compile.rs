@@ -130,7 +130,7 @@ pub(crate) fn compile_release(spec: &ReleaseSpec, sets: &mut IpSets) -> Result<R
     for (i, g) in spec.gray.iter().enumerate() {
         let path = format!("release.gray[{i}] (id {:?})", g.id);
         let cond = condition(&g.when, &path, &g.id, sets)?;
-        let mut dims: [Option<Box<[(u32, u32)]>>; 3] = [None, None, None];
+        let mut dims: [Option<super::Weighted>; 3] = [None, None, None];
         for kind in [RouteKind::Version, RouteKind::Region, RouteKind::Address] {
             let Some(list) = g.routes(kind) else { continue };
             let p = format!("{path}.{}", kind.name());

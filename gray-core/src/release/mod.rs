@@ -79,7 +79,8 @@ impl Field {
     }
 }
 
-/// Every `n-d-*` header a release reads and writes, in [`Field`] order.
+/// Every `n-d-*` header a release reads and writes: the five routed dimensions (version,
+/// region, address, version weight, region weight), then env, blacklists and failovers.
 pub const HEADERS: [&str; FIELDS] = [
     "n-d-version",
     "n-d-region",
@@ -127,12 +128,15 @@ pub(crate) struct BlueGreen {
     pub(crate) routes: [Option<u32>; 5],
 }
 
+/// Route indices with their weights.
+pub(crate) type Weighted = Box<[(u32, u32)]>;
+
 #[derive(Debug)]
 pub(crate) struct Gray {
     pub(crate) id: Box<str>,
     pub(crate) cond: Option<Cond>,
     /// Version, region, address: (route index, weight).
-    pub(crate) routes: [Option<Box<[(u32, u32)]>>; 3],
+    pub(crate) routes: [Option<Weighted>; 3],
 }
 
 #[derive(Debug)]
@@ -185,9 +189,10 @@ impl Release {
     pub(crate) fn headers<'a>(
         &'a self,
         choice: &'a Choice,
-    ) -> impl Iterator<Item = (&'static str, &'a str)> + 'a {
-        Field::ALL
-            .iter()
-            .filter_map(move |&f| self.own(choice, f).map(|v| (f.header(), &*v.header)))
+    ) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+        Field::ALL.iter().filter_map(move |&f| {
+            let name: &'a str = f.header();
+            self.own(choice, f).map(|v| (name, &*v.header))
+        })
     }
 }

@@ -8,9 +8,9 @@
 //! `key=weight;key=weight` with non-negative integer weights, e.g. `1.0=90;1.1=10`.
 //!
 //! ```
-//! use gray_core::{Format, Spec};
+//! use gray_core::{Engine, Format, SimpleRequest};
 //!
-//! let spec = Spec::from_str(r#"
+//! let engine = Engine::from_str(r##"
 //! version: 1
 //! default: svc-a
 //! groups:
@@ -18,13 +18,19 @@
 //!                    { address: "10.0.0.2:80", metadata: { version: "1.1" } }] }
 //! release:
 //!   routes:
-//!     new: { type: version, value: '{"svc-a":"1.1"}' }
+//!     new: { type: version, value: '{"svc-a":"1.1","svc-b":"1.1"}' }
 //!   blue_green:
 //!     - { id: testers, when: "#H['user'] == 'tester'", version: new }
 //!   defaults: { version: "1.0" }
-//! "#, Format::Yaml)?;
-//! assert!(spec.release.is_some());
-//! # Ok::<(), gray_core::Error>(())
+//! "##, Format::Yaml)?;
+//! let tester = SimpleRequest::new("192.0.2.1".parse()?).with_header("user", "tester");
+//! let d = engine.decide(&tester);
+//! assert_eq!(d.node_address(), Some("10.0.0.2:80"));
+//! assert_eq!(d.headers().next(), Some(("n-d-version", r#"{"svc-a":"1.1","svc-b":"1.1"}"#)));
+//! let other = engine.decide(&SimpleRequest::new("192.0.2.1".parse()?));
+//! assert_eq!(other.node_address(), Some("10.0.0.1:80"));
+//! assert_eq!(other.headers().next(), Some(("n-d-version", "1.0")));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 use std::collections::BTreeMap;

@@ -5,12 +5,15 @@ use std::borrow::Cow;
 
 use crate::error::{Error, ErrorKind, Result};
 
+/// Service name → value.
+type PerService = Box<[(Box<str>, Box<str>)]>;
+
 /// A compiled route value: the header text to propagate and, for a JSON object, the value per
 /// service.
 #[derive(Debug, Clone)]
 pub(crate) struct Value {
     pub(crate) header: Box<str>,
-    per_service: Option<Box<[(Box<str>, Box<str>)]>>,
+    per_service: Option<PerService>,
 }
 
 impl Value {
