@@ -56,6 +56,18 @@ pub struct NodeRef<'a> {
     pub index: usize,
 }
 
+impl<'a> NodeRef<'a> {
+    /// Node `node` of group `group`.
+    pub(crate) fn of(snap: &'a Snapshot, group: u32, node: u32) -> Option<NodeRef<'a>> {
+        let n = snap.groups.get(group as usize)?.nodes.get(node as usize)?;
+        Some(NodeRef {
+            address: &n.address,
+            metadata: &n.metadata,
+            index: node as usize,
+        })
+    }
+}
+
 impl Decision {
     /// The generation of the snapshot that decided.
     pub fn generation(&self) -> u64 {
@@ -85,14 +97,7 @@ impl Decision {
 
     /// The picked node, if any group had one available.
     pub fn node(&self) -> Option<NodeRef<'_>> {
-        let g = &self.snapshot.groups[self.served? as usize];
-        let i = self.node? as usize;
-        let n = &g.nodes[i];
-        Some(NodeRef {
-            address: &n.address,
-            metadata: &n.metadata,
-            index: i,
-        })
+        NodeRef::of(&self.snapshot, self.served?, self.node?)
     }
 
     /// The picked node's address.

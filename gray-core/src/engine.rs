@@ -318,17 +318,11 @@ impl Engine {
             snap.inbound,
             &group.name,
         );
-        let local = release.map(|r| &r.local);
         let pick = Pick {
             group,
             routing: &routing,
             release,
-            caller: Caller {
-                service: local.and_then(|l| l.service.as_deref()),
-                version: local.and_then(|l| l.version.as_deref()),
-                region: local.and_then(|l| l.region.as_deref()),
-                zone: local.and_then(|l| l.zone.as_deref()),
-            },
+            caller: Caller::local(release),
             random: (self.random)(),
             now_ms,
             unix_ms,

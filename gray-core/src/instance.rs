@@ -67,14 +67,7 @@ pub struct Selection {
 impl Selection {
     /// The chosen instance, or `None` (unknown service or no instance passed the filters).
     pub fn node(&self) -> Option<NodeRef<'_>> {
-        let g = &self.snapshot.groups[self.group? as usize];
-        let i = self.node? as usize;
-        let n = &g.nodes[i];
-        Some(NodeRef {
-            address: &n.address,
-            metadata: &n.metadata,
-            index: i,
-        })
+        NodeRef::of(&self.snapshot, self.group?, self.node?)
     }
 
     /// The chosen instance's address.
@@ -238,7 +231,6 @@ impl Engine {
                 }
             }
         }
-        let local = release.map(|r| &r.local);
         let caller = match caller {
             Some(c) => Caller {
                 service: c.service.as_deref(),
@@ -246,12 +238,7 @@ impl Engine {
                 region: c.metadata.region.as_deref(),
                 zone: c.metadata.zone.as_deref(),
             },
-            None => Caller {
-                service: local.and_then(|l| l.service.as_deref()),
-                version: local.and_then(|l| l.version.as_deref()),
-                region: local.and_then(|l| l.region.as_deref()),
-                zone: local.and_then(|l| l.zone.as_deref()),
-            },
+            None => Caller::local(release),
         };
         let now = self.now_ms();
         let unix = self.unix_ms();

@@ -100,6 +100,19 @@ pub(crate) struct Caller<'a> {
     pub(crate) zone: Option<&'a str>,
 }
 
+impl<'a> Caller<'a> {
+    /// The spec's `release.local` identity.
+    pub(crate) fn local(release: Option<&'a Release>) -> Caller<'a> {
+        let local = release.map(|r| &r.local);
+        Caller {
+            service: local.and_then(|l| l.service.as_deref()),
+            version: local.and_then(|l| l.version.as_deref()),
+            region: local.and_then(|l| l.region.as_deref()),
+            zone: local.and_then(|l| l.zone.as_deref()),
+        }
+    }
+}
+
 /// One filter step of an instance selection.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct SelectStep {

@@ -269,21 +269,11 @@ pub(crate) fn compile(
     }
 
     // Client IP.
-    let mut trusted = Vec::new();
-    for (i, t) in spec.client_ip.trusted_proxies.iter().enumerate() {
-        let p = format!("client_ip.trusted_proxies[{i}]");
-        if let Some(&idx) = sets.names.get(t.as_str()) {
-            trusted.extend(sets.nets[idx as usize].iter().copied());
-        } else {
-            trusted.push(ip::parse_entry(t).map_err(|e| {
-                Error::at(
-                    ErrorKind::InvalidIp,
-                    p,
-                    format!("{e} (and no ip_sets entry has this name)"),
-                )
-            })?);
-        }
-    }
+    let trusted = nets_of(
+        &spec.client_ip.trusted_proxies,
+        &sets,
+        "client_ip.trusted_proxies",
+    )?;
     let header = match spec.client_ip.header.trim().to_ascii_lowercase().as_str() {
         "x-forwarded-for" => ForwardedHeader::XForwardedFor,
         "x-real-ip" => ForwardedHeader::XRealIp,
@@ -410,20 +400,7 @@ pub(crate) fn compile(
         Some(r) => Some(crate::release::compile_release(r, &mut sets)?),
         None => None,
     };
-    let mut trusted_peers = Vec::new();
-    for (i, t) in spec.headers.trusted_peers.iter().enumerate() {
-        if let Some(&idx) = sets.names.get(t.as_str()) {
-            trusted_peers.extend(sets.nets[idx as usize].iter().copied());
-        } else {
-            trusted_peers.push(ip::parse_entry(t).map_err(|e| {
-                Error::at(
-                    ErrorKind::InvalidIp,
-                    format!("headers.trusted_peers[{i}]"),
-                    format!("{e} (and no ip_sets entry has this name)"),
-                )
-            })?);
-        }
-    }
+    let trusted_peers = nets_of(&spec.headers.trusted_peers, &sets, "headers.trusted_peers")?;
 
     // The IP table is the last thing built because conditions may add anonymous sets.
     let same_sets = input.previous.is_some_and(|p| {
@@ -468,6 +445,25 @@ pub(crate) fn compile(
         compile_time: started.elapsed(),
         spec,
     })
+}
+
+/// Expands a list of CIDRs, addresses and `ip_sets` names into networks.
+fn nets_of(entries: &[String], sets: &IpSets, path: &str) -> Result<Vec<ipnet::IpNet>> {
+    let mut out = Vec::new();
+    for (i, t) in entries.iter().enumerate() {
+        if let Some(&idx) = sets.names.get(t.as_str()) {
+            out.extend(sets.nets[idx as usize].iter().copied());
+        } else {
+            out.push(ip::parse_entry(t).map_err(|e| {
+                Error::at(
+                    ErrorKind::InvalidIp,
+                    format!("{path}[{i}]"),
+                    format!("{e} (and no ip_sets entry has this name)"),
+                )
+            })?);
+        }
+    }
+    Ok(out)
 }
 
 fn compile_group(

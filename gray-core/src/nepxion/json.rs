@@ -208,6 +208,14 @@ fn value(v: &Option<String>, weights: bool, path: &str) -> Result<Option<String>
     }
 }
 
+/// A condition's expression, checked; blank counts as none.
+fn expression(e: &Option<String>, at: &Location) -> Result<Option<String>> {
+    e.as_deref()
+        .filter(|e| !e.trim().is_empty())
+        .map(|e| model::expression(e, at))
+        .transpose()
+}
+
 /// `{"a-1":10,"a-2":90}` → `a-1=10;a-2=90`.
 fn weight_text(m: &BTreeMap<String, i64>, path: &str) -> Result<String> {
     let mut parts = Vec::with_capacity(m.len());
@@ -284,41 +292,45 @@ pub(crate) fn parse(text: &str) -> Result<Draft> {
         let p = "strategyFailoverEntity";
         unknown(&mut d, p, &f.other);
         let o = &mut d.release.failover;
-        o.version_prefer = value(
-            &f.version_prefer_value,
-            false,
-            &format!("{p}.versionPreferValue"),
-        )?;
-        o.version_failover = value(
-            &f.version_failover_value,
-            false,
-            &format!("{p}.versionFailoverValue"),
-        )?;
-        o.region_transfer = value(
-            &f.region_transfer_value,
-            false,
-            &format!("{p}.regionTransferValue"),
-        )?;
-        o.region_failover = value(
-            &f.region_failover_value,
-            false,
-            &format!("{p}.regionFailoverValue"),
-        )?;
-        o.env_failover = value(
-            &f.environment_failover_value,
-            false,
-            &format!("{p}.environmentFailoverValue"),
-        )?;
-        o.zone_failover = value(
-            &f.zone_failover_value,
-            false,
-            &format!("{p}.zoneFailoverValue"),
-        )?;
-        o.address_failover = value(
-            &f.address_failover_value,
-            false,
-            &format!("{p}.addressFailoverValue"),
-        )?;
+        for (slot, v, key) in [
+            (
+                &mut o.version_prefer,
+                &f.version_prefer_value,
+                "versionPreferValue",
+            ),
+            (
+                &mut o.version_failover,
+                &f.version_failover_value,
+                "versionFailoverValue",
+            ),
+            (
+                &mut o.region_transfer,
+                &f.region_transfer_value,
+                "regionTransferValue",
+            ),
+            (
+                &mut o.region_failover,
+                &f.region_failover_value,
+                "regionFailoverValue",
+            ),
+            (
+                &mut o.env_failover,
+                &f.environment_failover_value,
+                "environmentFailoverValue",
+            ),
+            (
+                &mut o.zone_failover,
+                &f.zone_failover_value,
+                "zoneFailoverValue",
+            ),
+            (
+                &mut o.address_failover,
+                &f.address_failover_value,
+                "addressFailoverValue",
+            ),
+        ] {
+            *slot = value(v, false, &format!("{p}.{key}"))?;
+        }
         if !d.release.failover.is_empty() {
             d.warn(
                 &at(p),
@@ -443,12 +455,7 @@ fn release(r: &Release, d: &mut Draft) -> Result<()> {
         .enumerate()
     {
         let cp = at(&format!("{p}.strategyConditionBlueGreenEntityList[{i}]"));
-        let when = c
-            .expression
-            .as_deref()
-            .filter(|e| !e.trim().is_empty())
-            .map(|e| model::expression(e, &cp))
-            .transpose()?;
+        let when = expression(&c.expression, &cp)?;
         let bg = BlueGreenSpec {
             id: c
                 .id
@@ -477,12 +484,7 @@ fn release(r: &Release, d: &mut Draft) -> Result<()> {
         .enumerate()
     {
         let cp = at(&format!("{p}.strategyConditionGrayEntityList[{i}]"));
-        let when = c
-            .expression
-            .as_deref()
-            .filter(|e| !e.trim().is_empty())
-            .map(|e| model::expression(e, &cp))
-            .transpose()?;
+        let when = expression(&c.expression, &cp)?;
         let w = |m: &Option<WeightMap>, name: &str| -> Result<Option<String>> {
             m.as_ref()
                 .map(|m| weight_text(&m.weight_map, &format!("{}.{name}", cp.path)))
