@@ -161,6 +161,49 @@ impl Decision {
         self.inbound_trusted
     }
 
+    /// Whether a forwarding proxy passes on an inbound header `name` as it arrived.
+    ///
+    /// Headers that are not routing headers (`headers.routing_prefixes`) always pass. Inbound
+    /// routing headers from untrusted peers never do (they are stripped). From trusted peers,
+    /// with `inbound: override` they pass unless [`Decision::headers`] sets the same name;
+    /// with `inbound: keep` they pass and the decision's value for that name is not set.
+    ///
+    /// A forwarder therefore: drops every inbound header for which this is false, then sets
+    /// each of [`Decision::headers`] unless the request has that header and this is true.
+    ///
+    /// ```
+    /// use gray_core::{Engine, Format, SimpleRequest};
+    ///
+    /// let engine = Engine::from_str(r#"
+    /// version: 1
+    /// default: a
+    /// groups: { a: { nodes: [] } }
+    /// release: { defaults: { version: "1.0" } }
+    /// headers: { trusted_peers: ["10.0.0.0/8"] }
+    /// "#, Format::Yaml)?;
+    /// let client = engine.decide(&SimpleRequest::new("203.0.113.1".parse()?));
+    /// assert!(!client.forward_inbound("n-d-region"));     // stripped
+    /// assert!(client.forward_inbound("x-request-id"));    // not a routing header
+    /// let peer = engine.decide(&SimpleRequest::new("10.0.0.7".parse()?));
+    /// assert!(peer.forward_inbound("n-d-region"));        // trusted, not set by the decision
+    /// assert!(!peer.forward_inbound("n-d-version"));      // replaced by the decision
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn forward_inbound(&self, name: &str) -> bool {
+        if !self.snapshot.is_routing_header(name) {
+            return true;
+        }
+        if !self.inbound_trusted {
+            return false;
+        }
+        match self.snapshot.inbound {
+            crate::spec::InboundPolicy::Keep => true,
+            crate::spec::InboundPolicy::Override => {
+                !self.headers().any(|(k, _)| k.eq_ignore_ascii_case(name))
+            }
+        }
+    }
+
     /// The snapshot that made this decision.
     pub fn snapshot(&self) -> &Arc<Snapshot> {
         &self.snapshot

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use gray_core::nepxion::{self, Import};
 use gray_core::release::RouteKind;
 use gray_core::spec::NodeMetadata;
-use gray_core::{CallerIdentity, Engine, Format, SimpleRequest, Spec};
+use gray_core::{CallerIdentity, Engine, Format, RequestView, SimpleRequest, Spec};
 
 const A: &str = "discovery-guide-service-a";
 const B: &str = "discovery-guide-service-b";
@@ -95,14 +95,14 @@ impl Chain {
         let a_version = a.metadata.version.clone().unwrap();
         // The gateway forwards its decision headers; inbound n-d-* only if trusted.
         let mut fwd = SimpleRequest::new("127.0.0.1".parse().unwrap());
-        for (k, v) in d.headers() {
-            fwd = fwd.with_header(k, v);
+        for (k, v) in &req.headers {
+            if d.forward_inbound(k) {
+                fwd = fwd.with_header(k, v);
+            }
         }
-        if d.trusts_inbound() {
-            for (k, v) in &req.headers {
-                if k.starts_with("n-d-") && !d.headers().any(|(dk, _)| dk == k) {
-                    fwd = fwd.with_header(k, v);
-                }
+        for (k, v) in d.headers() {
+            if !(req.header(k).is_some() && d.forward_inbound(k)) {
+                fwd = fwd.with_header(k, v);
             }
         }
         let caller = CallerIdentity {
