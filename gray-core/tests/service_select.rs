@@ -311,3 +311,34 @@ headers: {{ trusted_peers: [10.0.0.0/8] }}
     assert_eq!(Spec::from_str(&spec.to_json(), Format::Json).unwrap(), spec);
     Engine::new(spec).unwrap();
 }
+
+#[test]
+fn readme_release_example_compiles_and_routes() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let start = readme
+        .find("```yaml\nrelease:\n")
+        .expect("README has a release example")
+        + 8;
+    let end = start + readme[start..].find("```").unwrap();
+    let text = format!(
+        "version: 1\ndefault: svc-a\ngroups:
+  svc-a:
+    nodes:
+      - {{ address: \"10.0.0.1:3001\", metadata: {{ version: \"1.0\", region: dev, env: prod, zone: zone1 }} }}
+      - {{ address: \"10.0.0.2:3002\", metadata: {{ version: \"1.1\", region: qa, env: prod, zone: zone1 }} }}
+  svc-b:
+    nodes:
+      - {{ address: \"10.0.1.1:4001\", metadata: {{ version: \"1.0\", env: prod }} }}
+{}",
+        &readme[start..end]
+    );
+    let e = Engine::from_str(&text, Format::Yaml).unwrap_or_else(|e| panic!("{e}"));
+    let tester = SimpleRequest::new("203.0.113.1".parse().unwrap()).with_header("user", "tester");
+    let d = e.decide(&tester);
+    assert_eq!(
+        d.route_id(gray_core::release::RouteKind::Version),
+        Some("green")
+    );
+    assert_eq!(d.node_address(), Some("10.0.0.2:3002"));
+}
