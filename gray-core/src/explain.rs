@@ -141,8 +141,9 @@ impl Recorder {
 }
 
 impl Engine {
-    /// Explains how a request is routed. Counts nothing; may allocate. Note that with
-    /// round-robin selection explaining advances the rotation like a real request.
+    /// Explains how a request is routed. Counts nothing (no request or health bookkeeping);
+    /// may allocate. With round-robin selection the node shown is the next in rotation, and
+    /// explaining advances the rotation like a real request would.
     pub fn explain<R: RequestView + ?Sized>(&self, req: &R) -> Explanation {
         let snap = self.snapshot();
         let mut ctx = Ctx::new(req, &snap);
@@ -180,7 +181,7 @@ impl Engine {
         let now = self.now_ms();
         let unix = self.unix_ms();
         let mut steps: Vec<PickStep> = Vec::new();
-        let (served, node) = self.pick(&snap, &mut ctx, requested, &mut |s| steps.push(s));
+        let (served, node) = self.pick(&snap, &mut ctx, requested, false, &mut |s| steps.push(s));
         let picks = steps
             .iter()
             .map(|s| {

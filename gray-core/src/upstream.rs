@@ -127,9 +127,11 @@ impl Group {
             now_ms,
         };
         let i = sel.pick(&avail, key, random)?;
-        let n = &self.nodes[i];
-        n.health.on_selected(&n.policy, now_ms);
-        n.health.count_request();
+        if count {
+            let n = &self.nodes[i];
+            n.health.on_selected(&n.policy, now_ms);
+            n.health.count_request();
+        }
         Some(i)
     }
 
