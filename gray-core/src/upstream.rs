@@ -112,13 +112,15 @@ impl Group {
         self.selectors[self.step(unix_ms)].weights()
     }
 
-    /// Picks an available node, or `None` if none is available.
+    /// Picks an available node, or `None` if none is available. `count` records the pick
+    /// (request counter, half-open trial); explanations pass `false`.
     pub(crate) fn pick(
         &self,
         key: Option<u64>,
         random: u64,
         now_ms: u64,
         unix_ms: u64,
+        count: bool,
     ) -> Option<usize> {
         let sel = &self.selectors[self.step(unix_ms)];
         let avail = Avail {
