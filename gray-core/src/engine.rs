@@ -213,6 +213,7 @@ impl Engine {
             let route = RouteInput {
                 choice: &choice,
                 trusted,
+                count: true,
             };
             let (served, node) = self.pick(&snap, &mut ctx, requested, &route, &mut |_| {}, None);
             (rule, requested, served, node, choice, trusted)
@@ -272,7 +273,7 @@ impl Engine {
                         .hash_key
                         .as_ref()
                         .and_then(|k| k.hash(ctx, group.name.as_bytes()));
-                    let picked = group.pick(key, (self.random)(), now, unix);
+                    let picked = group.pick(key, (self.random)(), now, unix, route.count);
                     (picked, group.hash_key.is_some() && key.is_none())
                 }
             };
@@ -326,6 +327,7 @@ impl Engine {
             random: (self.random)(),
             now_ms,
             unix_ms,
+            count: route.count,
         };
         if !pick.constrained() {
             return None;
@@ -381,6 +383,8 @@ impl Engine {
 pub(crate) struct RouteInput<'a> {
     pub(crate) choice: &'a Choice,
     pub(crate) trusted: bool,
+    /// Count the pick (requests, half-open trials); false for explanations.
+    pub(crate) count: bool,
 }
 
 /// One group tried while picking a node.

@@ -153,7 +153,7 @@ impl Engine {
         self.select_inner(service, req, Some(caller), None, None)
     }
 
-    /// Explains [`Engine::select_instance`]. Like [`Engine::explain`], it makes a real pick.
+    /// Explains [`Engine::select_instance`]. Like [`Engine::explain`], it counts nothing.
     pub fn explain_instance<R: RequestView + ?Sized>(
         &self,
         service: &str,
@@ -242,6 +242,7 @@ impl Engine {
         };
         let now = self.now_ms();
         let unix = self.unix_ms();
+        let count = steps.is_none();
         let pick = Pick {
             group,
             routing: &routing,
@@ -250,6 +251,7 @@ impl Engine {
             random: self.random(),
             now_ms: now,
             unix_ms: unix,
+            count,
         };
         let node = if pick.constrained() {
             pick.run(steps)
@@ -261,7 +263,7 @@ impl Engine {
                     outcome: "no routing values apply: the group's own selection".into(),
                 });
             }
-            group.pick(None, self.random(), now, unix)
+            group.pick(None, self.random(), now, unix, count)
         };
         drop(routing);
         Selection {

@@ -249,6 +249,8 @@ pub(crate) struct Pick<'a> {
     pub(crate) random: u64,
     pub(crate) now_ms: u64,
     pub(crate) unix_ms: u64,
+    /// Count the pick (requests, half-open trials); false for explanations.
+    pub(crate) count: bool,
 }
 
 /// `consumer\0value` packed into a small stack buffer for [`Test::Provider`].
@@ -536,7 +538,7 @@ impl<'a> Pick<'a> {
                 },
             });
         }
-        if let Some(i) = picked {
+        if let Some(i) = picked.filter(|_| self.count) {
             let n = &self.group.nodes[i];
             n.health.on_selected(&n.policy, self.now_ms);
             n.health.count_request();
