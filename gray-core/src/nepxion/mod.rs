@@ -44,6 +44,7 @@ use crate::error::{Error, ErrorKind, Location, Result};
 use crate::release::ReleaseSpec;
 use crate::spec::Spec;
 
+mod dom;
 mod json;
 mod model;
 mod xml;
