@@ -233,7 +233,7 @@ fn default_weight() -> u32 {
     1
 }
 
-fn is_false(b: &bool) -> bool {
+pub(crate) fn is_false(b: &bool) -> bool {
     !*b
 }
 

@@ -355,3 +355,90 @@ fn every_vector_loads() {
     }
     assert_eq!(n, 12);
 }
+
+#[test]
+fn wiki_blue_green_fallback_shadows_gray() {
+    // 单节点混合实施蓝绿灰度发布: with an expression-less blue-green condition, gray never runs.
+    let rule = r##"<rule><strategy-release>
+  <conditions type="blue-green">
+    <condition id="bg" expression="#H['a'] == '1'" version-id="green"/>
+    <condition id="basic-condition" version-id="blue"/>
+  </conditions>
+  <conditions type="gray">
+    <condition id="g" version-id="blue=0;green=100"/>
+  </conditions>
+  <routes>
+    <route id="blue" type="version">{"discovery-guide-service-a":"1.0","discovery-guide-service-b":"1.0"}</route>
+    <route id="green" type="version">{"discovery-guide-service-a":"1.1","discovery-guide-service-b":"1.1"}</route>
+  </routes>
+</strategy-release></rule>"##;
+    let import = nepxion::import_xml(rule).unwrap();
+    let c = Chain {
+        gateway: gateway(&import, ""),
+        service_a: service_a(None),
+    };
+    assert_eq!(c.routes(&req()), v("1.0", "1.0"));
+    assert_eq!(c.routes(&req().with_header("a", "1")), v("1.1", "1.1"));
+    // Without the basic condition, gray runs and a weight of 0 is never chosen.
+    let rule = rule.replace(r#"<condition id="basic-condition" version-id="blue"/>"#, "");
+    let import = nepxion::import_xml(&rule).unwrap();
+    let c = Chain {
+        gateway: gateway(&import, ""),
+        service_a: service_a(None),
+    };
+    assert_eq!(c.share_new(&req(), 500), 1.0);
+}
+
+#[test]
+fn pushed_rules_replace_the_release_and_keep_the_services() {
+    let mut spec = topology("release: { local: { service: discovery-guide-gateway } }");
+    nepxion::import(&vector("03-guide-discovery-strategy-blue-green.xml"))
+        .unwrap()
+        .apply_to(&mut spec);
+    let e = engine(spec, 5);
+    let g1 = e.generation();
+    let a1 = req().with_header("a", "1");
+    assert_eq!(
+        e.decide(&a1).route_id(RouteKind::Version),
+        Some("version-route2")
+    );
+    // A multi-line route body is fine; the header carries the compact form.
+    let pushed = r#"<rule><strategy><version>{
+        "discovery-guide-service-a": "1.1",
+        "discovery-guide-service-b": "1.1"
+    }</version></strategy></rule>"#;
+    let (g2, warnings) = e.reload_nepxion(pushed).unwrap();
+    assert!(g2 > g1 && warnings.is_empty());
+    let d = e.decide(&a1);
+    assert_eq!(
+        d.route(RouteKind::Version),
+        Some(r#"{"discovery-guide-service-a":"1.1","discovery-guide-service-b":"1.1"}"#)
+    );
+    assert_eq!(d.node_address(), Some("127.0.0.1:3002"));
+    let snap = e.snapshot();
+    let release = snap.spec().release.as_ref().unwrap();
+    assert_eq!(
+        release.local.service.as_deref(),
+        Some("discovery-guide-gateway")
+    );
+    // A broken push changes nothing.
+    let bad = r#"<rule><strategy><version-weight>1.0=abc</version-weight></strategy></rule>"#;
+    assert!(e.reload_nepxion(bad).is_err());
+    assert_eq!(e.generation(), g2);
+    assert_eq!(e.decide(&a1).node_address(), Some("127.0.0.1:3002"));
+}
+
+#[test]
+fn explanations_show_the_release() {
+    let c = Chain::new("03-guide-discovery-strategy-blue-green.xml");
+    let r = req().with_header("a", "1").with_header("b", "2");
+    let ex = c.gateway.explain(&r);
+    let text = ex.to_string();
+    assert!(text.contains("release blue-green condition2"), "{text}");
+    assert!(text.contains("version-route1"), "{text}");
+    assert!(text.contains("filter n-d-version"), "{text}");
+    let json = serde_json::to_value(&ex).unwrap();
+    assert_eq!(json["release"]["steps"][0]["route"], "version-route1");
+    // The explanation counted nothing and matches the decision.
+    assert_eq!(ex.node.as_deref(), c.gateway.decide(&r).node_address());
+}

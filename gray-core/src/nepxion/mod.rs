@@ -77,9 +77,15 @@ pub struct Import {
 
 impl Import {
     /// Installs the rule into a spec: sets `release` and replaces `headers.builtin`. The
-    /// spec's groups (services and their instances) are kept.
+    /// spec's groups (services and their instances) are kept, and so are the parts a rule
+    /// cannot say: `release.local` (who this process is) and `release.zone_affinity`.
     pub fn apply_to(&self, spec: &mut Spec) {
-        spec.release = Some(self.release.clone());
+        let mut release = self.release.clone();
+        if let Some(old) = &spec.release {
+            release.local = old.local.clone();
+            release.zone_affinity = old.zone_affinity;
+        }
+        spec.release = Some(release);
         spec.headers.builtin = self.builtin_headers.clone();
     }
 
@@ -124,6 +130,18 @@ pub fn import(text: &str) -> Result<Import> {
 }
 
 impl Engine {
+    /// Applies a pushed Nepxion rule (XML or JSON) to the running spec, keeping its services
+    /// and instances. As in Nepxion, a rule that fails to import or compile changes nothing
+    /// and the previous rule keeps serving. Returns the new generation and the warnings.
+    pub fn reload_nepxion(&self, text: &str) -> Result<(u64, Vec<Warning>)> {
+        let import = import(text)?;
+        let ((), generation) = self.update(|spec| {
+            import.apply_to(spec);
+            Ok(())
+        })?;
+        Ok((generation, import.warnings))
+    }
+
     /// An engine serving a Nepxion rule (XML or JSON, auto-detected) with no instances; add
     /// services with [`Engine::update`] or the admin calls, or build the spec yourself with
     /// [`Import::apply_to`]. Returns the import warnings.

@@ -67,15 +67,11 @@ pub struct ReleaseSpec {
     #[serde(default, skip_serializing_if = "DiscoverySpec::is_empty")]
     pub discovery: DiscoverySpec,
     /// Prefer instances in the caller's zone (`local.zone`); see `failover.zone`.
-    #[serde(default, skip_serializing_if = "crate::release::spec::is_false")]
+    #[serde(default, skip_serializing_if = "crate::spec::is_false")]
     pub zone_affinity: bool,
     /// Who this process is (the consumer side of `discovery` filters and zone affinity).
     #[serde(default, skip_serializing_if = "LocalSpec::is_empty")]
     pub local: LocalSpec,
-}
-
-pub(crate) fn is_false(b: &bool) -> bool {
-    !*b
 }
 
 /// The dimension a route sets.

@@ -24,7 +24,7 @@ impl Value {
         if raw.is_empty() {
             return Err(bad("a route value must not be empty".into()));
         }
-        crate::snapshot::check_header("n-d-value", raw, path)?;
+        let mut header = raw.to_string();
         let per_service = if raw.starts_with('{') {
             let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(raw)
                 .map_err(|e| {
@@ -43,6 +43,10 @@ impl Value {
                 }
                 out.push((k.into_boxed_str(), s.into_boxed_str()));
             }
+            // Propagate the compact form: rule files often spread the map over lines.
+            let compact: std::collections::BTreeMap<&str, &str> =
+                out.iter().map(|(k, v)| (&**k, &**v)).collect();
+            header = serde_json::to_string(&compact).unwrap_or(header);
             Some(out.into_boxed_slice())
         } else {
             if weights {
@@ -50,8 +54,9 @@ impl Value {
             }
             None
         };
+        crate::snapshot::check_header("n-d-value", &header, path)?;
         Ok(Value {
-            header: raw.into(),
+            header: header.into(),
             per_service,
         })
     }
@@ -271,7 +276,9 @@ mod tests {
 
     #[test]
     fn values() {
-        let v = Value::parse(r#"{"a":"1.0","b":"1.1;1.2"}"#, "p", false).unwrap();
+        let v = Value::parse("{\n  \"b\": \"1.1;1.2\",\n  \"a\": \"1.0\"\n}", "p", false).unwrap();
+        assert_eq!(&*v.header, r#"{"a":"1.0","b":"1.1;1.2"}"#);
+        assert!(Value::parse("1.0\n1.1", "p", false).is_err());
         assert_eq!(v.for_service("a"), Some("1.0"));
         assert_eq!(v.for_service("b"), Some("1.1;1.2"));
         assert_eq!(v.for_service("c"), None);
