@@ -129,38 +129,32 @@ impl<'a> Pick<'a> {
             fo(Field::AddressFailover, Attr::Address),
             OnEmpty::NoInstance,
         );
-        stages[7] = match keep(Field::Region, Attr::Region) {
-            Some(t) => mk(
-                "n-d-region",
-                Some(Field::Region),
-                Some(t),
-                fo(Field::RegionFailover, Attr::Region),
-                OnEmpty::NoInstance,
-            ),
-            None => mk(
-                "n-d-region-transfer",
-                Some(Field::RegionTransfer),
-                keep(Field::RegionTransfer, Attr::Region),
-                None,
-                OnEmpty::NoInstance,
-            ),
-        };
-        stages[8] = match keep(Field::Version, Attr::Version) {
-            Some(t) => mk(
-                "n-d-version",
-                Some(Field::Version),
-                Some(t),
-                fo(Field::VersionFailover, Attr::Version),
-                OnEmpty::NoInstance,
-            ),
-            None => mk(
-                "n-d-version-prefer",
-                Some(Field::VersionPrefer),
-                keep(Field::VersionPrefer, Attr::Version),
-                None,
-                OnEmpty::Ignore,
-            ),
-        };
+        // A route, else its failover; without a route, the alternative (transfer / prefer).
+        let routed =
+            |f: Field, failover: Field, alt: Field, alt_empty: OnEmpty, a: Attr| match keep(f, a) {
+                Some(t) => mk(
+                    f.header(),
+                    Some(f),
+                    Some(t),
+                    fo(failover, a),
+                    OnEmpty::NoInstance,
+                ),
+                None => mk(alt.header(), Some(alt), keep(alt, a), None, alt_empty),
+            };
+        stages[7] = routed(
+            Field::Region,
+            Field::RegionFailover,
+            Field::RegionTransfer,
+            OnEmpty::NoInstance,
+            Attr::Region,
+        );
+        stages[8] = routed(
+            Field::Version,
+            Field::VersionFailover,
+            Field::VersionPrefer,
+            OnEmpty::Ignore,
+            Attr::Version,
+        );
 
         let nodes = self.group.nodes.len();
         let mut chosen: [Option<Test<'_>>; MAX_STAGES] = [None; MAX_STAGES];
@@ -198,45 +192,30 @@ impl<'a> Pick<'a> {
                     _ => crate::rules::shorten(&v),
                 }
             };
-            let outcome;
-            if kept > 0 || before == 0 {
-                chosen[k] = Some(st.primary);
-                outcome = if steps.is_some() {
-                    format!("kept {kept} of {before}")
-                } else {
-                    String::new()
-                };
-            } else if let Some((ff, ft)) = st
+            // What this stage does: keep its matches, fail over, or be ignored.
+            let failover = st
                 .failover
                 .as_ref()
-                .filter(|(_, t)| count(&chosen, Some(t)) > 0)
-            {
-                chosen[k] = Some(*ft);
-                outcome = if steps.is_some() {
-                    format!(
+                .filter(|(_, t)| kept == 0 && before > 0 && count(&chosen, Some(t)) > 0);
+            let (test, ignored) = match failover {
+                _ if kept > 0 || before == 0 => (Some(st.primary), false),
+                Some((_, t)) => (Some(*t), false),
+                None if st.on_empty == OnEmpty::Ignore => (None, true),
+                None => (Some(st.primary), false),
+            };
+            chosen[k] = test;
+            if let Some(s) = steps.as_deref_mut() {
+                let outcome = match failover {
+                    _ if kept > 0 || before == 0 => format!("kept {kept} of {before}"),
+                    Some((ff, ft)) => format!(
                         "no match; {} {} kept {}",
                         ff.header(),
                         shown(Some(*ff), ft),
                         count(&chosen, None)
-                    )
-                } else {
-                    String::new()
+                    ),
+                    None if ignored => format!("no match among {before}; filter ignored"),
+                    None => format!("no match among {before}: no instance"),
                 };
-            } else if st.on_empty == OnEmpty::Ignore {
-                outcome = if steps.is_some() {
-                    format!("no match among {before}; filter ignored")
-                } else {
-                    String::new()
-                };
-            } else {
-                chosen[k] = Some(st.primary);
-                outcome = if steps.is_some() {
-                    format!("no match among {before}: no instance")
-                } else {
-                    String::new()
-                };
-            }
-            if let Some(s) = steps.as_deref_mut() {
                 s.push(SelectStep {
                     filter: st.name.into(),
                     value: shown(st.field, &st.primary),
