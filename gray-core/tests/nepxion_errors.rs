@@ -245,3 +245,40 @@ fn native_release_errors_name_the_field() {
     .unwrap_err();
     assert_eq!(e.location().path, "headers.trusted_peers[0]");
 }
+
+mod never_panics {
+    use proptest::prelude::*;
+
+    fn vector() -> String {
+        std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../testdata/nepxion/01-discovery-example-service-rule.xml"
+        ))
+        .unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn arbitrary_text(s in any::<String>()) {
+            let _ = gray_core::nepxion::import(&s);
+            let _ = gray_core::nepxion::import_xml(&s);
+            let _ = gray_core::nepxion::import_json(&s);
+        }
+
+        #[test]
+        fn cut_and_spliced_rules(cut in 0usize..20_000, len in 0usize..200, junk in "[<>&;=#'\"{}a-z ]{0,20}") {
+            let v = vector();
+            let mut at = cut.min(v.len());
+            while !v.is_char_boundary(at) { at -= 1; }
+            let mut end = (at + len).min(v.len());
+            while !v.is_char_boundary(end) { end -= 1; }
+            let mutated = format!("{}{junk}{}", &v[..at], &v[end..]);
+            if let Ok(i) = gray_core::nepxion::import_xml(&mutated) {
+                // Whatever imports also compiles.
+                gray_core::Engine::new(i.into_spec()).unwrap();
+            }
+        }
+    }
+}

@@ -342,3 +342,39 @@ fn readme_release_example_compiles_and_routes() {
     );
     assert_eq!(d.node_address(), Some("10.0.0.2:3002"));
 }
+
+#[test]
+fn gray_entry_without_a_dimension_falls_to_defaults() {
+    // Nepxion picks the gray entry first, then looks at the dimension: an entry without it
+    // gives the defaults, and later gray entries are not tried.
+    let e = engine(
+        "release:
+  routes:
+    new: { type: version, value: '1.1' }
+    qa: { type: region, value: qa }
+  gray:
+    - { id: regions-only, when: \"#H['a'] == '1'\", region: 'qa=1' }
+    - { id: versions, version: 'new=1' }
+  defaults: { version: '1.0' }",
+    );
+    let hit = e.decide(&from("203.0.113.1").with_header("a", "1"));
+    assert_eq!(
+        hit.route(gray_core::release::RouteKind::Version),
+        Some("1.0")
+    );
+    assert_eq!(
+        hit.route_id(gray_core::release::RouteKind::Region),
+        Some("qa")
+    );
+    assert_eq!(
+        hit.node_address(),
+        None,
+        "version 1.0 is dev only, region qa: nothing"
+    );
+    let miss = e.decide(&from("203.0.113.1"));
+    assert_eq!(
+        miss.route_id(gray_core::release::RouteKind::Version),
+        Some("new")
+    );
+    assert_eq!(miss.route(gray_core::release::RouteKind::Region), None);
+}
