@@ -32,7 +32,8 @@ pub(super) fn attr(n: &Node, a: Attr) -> Option<&str> {
 pub(super) enum Test<'a> {
     Keep(Attr, &'a str),
     Exclude(Attr, &'a str),
-    Provider(Attr, &'a [ProviderFilter], &'a str, &'a str),
+    /// Discovery filter: filters, provider service, consumer service, consumer value.
+    Provider(Attr, &'a [ProviderFilter], &'a str, &'a str, &'a str),
 }
 
 impl Test<'_> {
@@ -45,8 +46,8 @@ impl Test<'_> {
         match *self {
             Test::Keep(a, list) => hit(a, list),
             Test::Exclude(a, list) => !hit(a, list),
-            Test::Provider(a, filters, provider, consumer) => {
-                provider_allows(filters, provider, consumer, attr(n, a).unwrap_or(""))
+            Test::Provider(a, filters, provider, service, value) => {
+                provider_allows(filters, provider, service, value, attr(n, a).unwrap_or(""))
             }
         }
     }
@@ -56,10 +57,10 @@ impl Test<'_> {
 pub(super) fn provider_allows(
     filters: &[ProviderFilter],
     provider: &str,
-    consumer: &str,
+    service: &str,
+    consumer_value: &str,
     value: &str,
 ) -> bool {
-    let (service, consumer_value) = consumer.split_once('\u{0}').unwrap_or((consumer, ""));
     let mut any_for_provider = false;
     let mut matched = false;
     let mut union_empty = true;
@@ -117,31 +118,6 @@ pub(super) struct Stage<'a> {
     pub(super) primary: Test<'a>,
     pub(super) failover: Option<(Field, Test<'a>)>,
     pub(super) on_empty: OnEmpty,
-}
-
-/// `consumer\0value` packed into a small stack buffer for [`Test::Provider`].
-pub(super) struct Packed {
-    buf: [u8; 256],
-    len: usize,
-}
-
-impl Packed {
-    pub(super) fn new(a: &str, b: &str) -> Option<Packed> {
-        let n = a.len() + 1 + b.len();
-        if n > 256 {
-            return None;
-        }
-        let mut p = Packed {
-            buf: [0; 256],
-            len: n,
-        };
-        p.buf[..a.len()].copy_from_slice(a.as_bytes());
-        p.buf[a.len() + 1..n].copy_from_slice(b.as_bytes());
-        Some(p)
-    }
-    pub(super) fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
-    }
 }
 
 #[derive(Clone, Copy)]

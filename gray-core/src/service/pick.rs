@@ -1,6 +1,6 @@
 //! One release-aware pick from one group.
 
-use super::filter::{attr, mk, rule_weight, Attr, OnEmpty, Packed, Scheme, Stage, Test};
+use super::filter::{attr, mk, rule_weight, Attr, OnEmpty, Scheme, Stage, Test};
 use super::{Caller, Routing, SelectStep};
 use crate::release::value::{weight_of, weighted_index};
 use crate::release::{Field, Release};
@@ -52,8 +52,6 @@ impl<'a> Pick<'a> {
         let r = self.routing;
         let caller_v = self.caller.service.zip(self.caller.version);
         let caller_r = self.caller.service.zip(self.caller.region);
-        let packed_v = caller_v.and_then(|(s, v)| Packed::new(s, v));
-        let packed_r = caller_r.and_then(|(s, v)| Packed::new(s, v));
         let mut stages: [Option<Stage<'_>>; MAX_STAGES] = Default::default();
         let keep = |f: Field, a: Attr| r.get(f).map(|v| Test::Keep(a, v));
         let excl = |f: Field, a: Attr| r.get(f).map(|v| Test::Exclude(a, v));
@@ -73,7 +71,7 @@ impl<'a> Pick<'a> {
             OnEmpty::NoInstance,
         );
         if let Some(rel) = self.release {
-            if let Some(p) = &packed_v {
+            if let Some((service, value)) = caller_v {
                 if !rel.version_filters.is_empty() {
                     stages[2] = mk(
                         "discovery version filter",
@@ -82,14 +80,15 @@ impl<'a> Pick<'a> {
                             Attr::Version,
                             &rel.version_filters,
                             name,
-                            p.as_str(),
+                            service,
+                            value,
                         )),
                         None,
                         OnEmpty::NoInstance,
                     );
                 }
             }
-            if let Some(p) = &packed_r {
+            if let Some((service, value)) = caller_r {
                 if !rel.region_filters.is_empty() {
                     stages[3] = mk(
                         "discovery region filter",
@@ -98,7 +97,8 @@ impl<'a> Pick<'a> {
                             Attr::Region,
                             &rel.region_filters,
                             name,
-                            p.as_str(),
+                            service,
+                            value,
                         )),
                         None,
                         OnEmpty::NoInstance,
