@@ -28,7 +28,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::engine::{match_rule, Engine, PickStep};
+use crate::engine::{match_rule, Engine, PickStep, RouteInput};
 use crate::request::RequestView;
 use crate::rules::{Ctx, Tracer};
 
@@ -99,6 +99,15 @@ pub struct Explanation {
     pub node: Option<String>,
     /// Headers set on the forwarded request.
     pub headers: Vec<(String, String)>,
+    /// How the `release` section resolved each dimension (when the spec has one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub release: Option<crate::release::ReleaseTrace>,
+    /// Whether the peer is trusted to send routing headers.
+    pub inbound_trusted: bool,
+    /// Release-aware instance filtering steps, when a release or trusted routing headers
+    /// constrained the pick.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub selection: Vec<crate::service::SelectStep>,
 }
 
 #[derive(Default)]
@@ -141,8 +150,9 @@ impl Recorder {
 }
 
 impl Engine {
-    /// Explains how a request is routed. Counts nothing; may allocate. Note that with
-    /// round-robin selection explaining advances the rotation like a real request.
+    /// Explains how a request is routed. Counts nothing (no request or health bookkeeping);
+    /// may allocate. With round-robin selection the node shown is the next in rotation, and
+    /// explaining advances the rotation like a real request would.
     pub fn explain<R: RequestView + ?Sized>(&self, req: &R) -> Explanation {
         let snap = self.snapshot();
         let mut ctx = Ctx::new(req, &snap);
@@ -179,8 +189,26 @@ impl Engine {
             .unwrap_or(snap.default_group);
         let now = self.now_ms();
         let unix = self.unix_ms();
+        let mut release_trace = crate::release::ReleaseTrace::default();
+        let choice = match &snap.release {
+            Some(rel) => rel.resolve(&mut ctx, &mut || self.random(), Some(&mut release_trace)),
+            None => crate::release::Choice::EMPTY,
+        };
+        let trusted = snap.trusts_inbound(req.peer_ip());
         let mut steps: Vec<PickStep> = Vec::new();
-        let (served, node) = self.pick(&snap, &mut ctx, requested, &mut |s| steps.push(s));
+        let mut selection = Vec::new();
+        let (served, node) = self.pick(
+            &snap,
+            &mut ctx,
+            requested,
+            &RouteInput {
+                choice: &choice,
+                trusted,
+                count: false,
+            },
+            &mut |s| steps.push(s),
+            Some(&mut selection),
+        );
         let picks = steps
             .iter()
             .map(|s| {
@@ -201,18 +229,18 @@ impl Engine {
         let client_ip = ctx.client_ip();
         let client_ip_source = match peer {
             None => "no peer address".to_string(),
-            Some(p) if !snap.resolver.is_trusted(p) => {
-                format!("peer {p} is not a trusted proxy: forwarded headers ignored")
+            Some(p) => {
+                let mut lines: Vec<&str> = Vec::new();
+                req.for_each_header(snap.resolver.header().header_name(), &mut |v| {
+                    lines.push(v);
+                    true
+                });
+                let (_, source) = snap.resolver.resolve_explained(p, lines);
+                format!(
+                    "peer {p}, {}: {source}",
+                    snap.resolver.header().header_name()
+                )
             }
-            Some(p) => format!(
-                "peer {p} is a trusted proxy: walked {} ({})",
-                snap.resolver.header().header_name(),
-                if snap.resolver.recursive() {
-                    "recursive"
-                } else {
-                    "rightmost entry"
-                }
-            ),
         };
         let group_idx = served.unwrap_or(requested);
         let decision_headers = {
@@ -222,6 +250,8 @@ impl Engine {
                 requested,
                 served,
                 node,
+                release: choice,
+                inbound_trusted: trusted,
             };
             d.headers()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -246,6 +276,9 @@ impl Engine {
                 _ => None,
             },
             headers: decision_headers,
+            release: snap.release.as_ref().map(|_| release_trace),
+            inbound_trusted: trusted,
+            selection,
         }
     }
 }
@@ -281,6 +314,9 @@ fn unavailable_reason(
     }
     if zero > 0 {
         parts.push(format!("{zero} with weight 0"));
+    }
+    if parts.is_empty() {
+        parts.push("no instance passed the release filters above".to_string());
     }
     let mut s = format!("no available node: {}", parts.join(", "));
     if key_missing {
@@ -321,6 +357,12 @@ impl fmt::Display for Explanation {
                 "no rule matched → default group {}",
                 self.requested_group
             )?,
+        }
+        if let Some(rel) = &self.release {
+            crate::release::write_trace(f, rel)?;
+        }
+        for s in &self.selection {
+            writeln!(f, "  filter {} [{}]: {}", s.filter, s.value, s.outcome)?;
         }
         for p in &self.picks {
             match (&p.node, &p.reason) {
