@@ -150,6 +150,39 @@ fn main() {
         out.put("cookie", &format!("cookie-{i:03}"), c.as_bytes());
     }
 
+    let mut nepxion: Vec<PathBuf> = fs::read_dir(repo.join("testdata/nepxion"))
+        .expect("testdata/nepxion exists")
+        .map(|e| e.expect("readable directory").path())
+        .collect();
+    nepxion.sort();
+    for path in &nepxion {
+        let target = match path.extension().and_then(|e| e.to_str()) {
+            Some("xml") => "nepxion_xml",
+            Some("json") => "nepxion_json",
+            _ => continue,
+        };
+        let name = path.file_name().expect("file name").to_string_lossy();
+        out.put(target, &name, &fs::read(path).expect("readable rule"));
+    }
+    let weight_strings = [
+        "1.0=90;1.1=10",
+        "1.0=0;1.1=0",
+        " 1.0 = 5 ; 1.1=5;1.2=1000000",
+        "dev=85;qa=15",
+        "1.0=abc",
+        "1.0=90;1.0=10",
+        "{\"svc-a\":\"1.0=10;1.1=80;1.2=10\",\"svc-b\":\"1.0=100\"}",
+        "=5;x",
+    ];
+    for (i, w) in weight_strings.iter().enumerate() {
+        let mut bytes = (i as u64)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            .to_le_bytes()
+            .to_vec();
+        bytes.extend_from_slice(w.as_bytes());
+        out.put("weights", &format!("weights-{i:03}"), &bytes);
+    }
+
     let mut rng = gray_benches::SplitMix(2024);
     for i in 0..32 {
         let bytes: Vec<u8> = (0..128).map(|_| rng.next_u64() as u8).collect();

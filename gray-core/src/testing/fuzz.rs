@@ -17,6 +17,9 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
     ("client_ip", client_ip),
     ("cookie", cookie_header),
     ("differential", differential),
+    ("nepxion_xml", nepxion_xml),
+    ("nepxion_json", nepxion_json),
+    ("weights", weights),
 ];
 
 /// Native spec parse + compile: byte 0 picks YAML, JSON or TOML, the rest is the text. A spec
@@ -166,5 +169,73 @@ pub fn differential(data: &[u8]) {
             (want.rule_id.as_deref(), want.group.as_str()),
             "engine and model disagree\nrequest: {req:#?}\nspec: {spec:#?}"
         );
+    }
+}
+
+fn nepxion_import(text: &str, import: fn(&str) -> crate::Result<crate::nepxion::Import>) {
+    let Ok(imported) = import(text) else {
+        return;
+    };
+    for w in &imported.warnings {
+        let _ = w.to_string();
+    }
+    let spec = imported.into_spec();
+    let engine = match Engine::new(spec.clone()) {
+        Ok(e) => e,
+        Err(e) => panic!("an imported rule must compile: {e}\n{spec:#?}"),
+    };
+    let req = SimpleRequest::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)))
+        .with_header("a", "1")
+        .with_header("n-d-version", "1.0")
+        .with_query("b=2");
+    let d = engine.decide(&req);
+    let e = engine.explain(&req);
+    assert_eq!(
+        d.rule_id(),
+        e.rule.as_deref(),
+        "decide and explain disagree"
+    );
+    let _ = e.to_string();
+}
+
+/// Nepxion XML import: a rule that imports must compile, decide and explain.
+pub fn nepxion_xml(data: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(data) {
+        nepxion_import(text, crate::nepxion::import_xml);
+    }
+}
+
+/// Nepxion JSON import: a rule that imports must compile, decide and explain.
+pub fn nepxion_json(data: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(data) {
+        nepxion_import(text, crate::nepxion::import_json);
+    }
+}
+
+/// Weight strings (`1.0=90;1.1=10`): bytes 0..8 are a random value, the rest the string. A
+/// strictly parsed list agrees with the lenient per-key reader, and a weighted pick only lands
+/// on a positive weight (and on none exactly when all are zero).
+pub fn weights(data: &[u8]) {
+    use crate::release::value::{parse_weights, weight_of, weighted_index, Value};
+    let (random, text) = match data.split_first_chunk::<8>() {
+        Some((r, t)) => (u64::from_le_bytes(*r), t),
+        None => (0, data),
+    };
+    let Ok(text) = std::str::from_utf8(text) else {
+        return;
+    };
+    let _ = Value::parse(text, "fuzz", true);
+    let _ = Value::parse(text, "fuzz", false);
+    let Ok(list) = parse_weights(text) else {
+        return;
+    };
+    assert!(!list.is_empty());
+    for (k, w) in &list {
+        assert_eq!(weight_of(text, k), Some(*w), "{k:?} in {text:?}");
+    }
+    let ws = list.iter().map(|(_, w)| *w);
+    match weighted_index(ws.clone(), random) {
+        Some(i) => assert!(list[i].1 > 0, "picked a zero weight in {text:?}"),
+        None => assert!(ws.clone().all(|w| w == 0)),
     }
 }
