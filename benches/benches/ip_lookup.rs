@@ -6,14 +6,14 @@
 //! at 100k / 1M one sample would take longer than the whole suite should.
 
 use std::hint::black_box;
-use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use gray_benches::clock::BenchClock;
 
 const SIZES: [usize; 4] = [1_000, 10_000, 100_000, 1_000_000];
 const LINEAR_MAX: usize = 10_000;
 
-fn lookup(c: &mut Criterion) {
+fn lookup(c: &mut Criterion<BenchClock>) {
     for (family, v6) in [("v4", false), ("v6", true)] {
         let mut g = c.benchmark_group(format!("cidr-lookup-{family}"));
         for n in SIZES {
@@ -48,9 +48,7 @@ fn lookup(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3));
+    config = gray_benches::clock::criterion();
     targets = lookup
 }
 criterion_main!(benches);

@@ -2,9 +2,9 @@
 //! evaluation, and each node-selection algorithm.
 
 use std::hint::black_box;
-use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use gray_benches::clock::BenchClock;
 use gray_core::expr::Expr;
 use gray_core::select::{build, Algorithm, AllAvailable, Select};
 use gray_core::{cookie, Engine, Format, SimpleRequest};
@@ -16,7 +16,7 @@ fn cookie_header(n: usize) -> String {
     parts.join("; ")
 }
 
-fn cookies(c: &mut Criterion) {
+fn cookies(c: &mut Criterion<BenchClock>) {
     let engine = Engine::from_str(
         r#"
 version: 1
@@ -43,7 +43,7 @@ default: stable
     g.finish();
 }
 
-fn expressions(c: &mut Criterion) {
+fn expressions(c: &mut Criterion<BenchClock>) {
     let cases = [
         ("and-eq", "#H['a'] == '1' && #H['b'] != '2'", vec!["1", "3"]),
         (
@@ -78,7 +78,7 @@ fn expressions(c: &mut Criterion) {
     g.finish();
 }
 
-fn selection(c: &mut Criterion) {
+fn selection(c: &mut Criterion<BenchClock>) {
     for (name, alg) in [
         ("round-robin", Algorithm::RoundRobin),
         ("random", Algorithm::Random),
@@ -110,9 +110,7 @@ fn selection(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3));
+    config = gray_benches::clock::criterion();
     targets = cookies, expressions, selection
 }
 criterion_main!(benches);

@@ -3,12 +3,11 @@
 //! measures validation, regex and expression compilation, the merged IP table build and the
 //! atomic swap.
 
-use std::time::Duration;
-
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion};
+use gray_benches::clock::BenchClock;
 use gray_core::Engine;
 
-fn reload(c: &mut Criterion) {
+fn reload(c: &mut Criterion<BenchClock>) {
     let mut g = c.benchmark_group("compile-swap");
     g.sample_size(10);
     for n in [1_000usize, 100_000, 1_000_000] {
@@ -27,9 +26,7 @@ fn reload(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3));
+    config = gray_benches::clock::criterion();
     targets = reload
 }
 criterion_main!(benches);

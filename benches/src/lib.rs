@@ -11,6 +11,8 @@
 //! assert!(table.contains(0, gray_benches::probes(&gray_benches::cidrs(1_000, 1), 4)[0]));
 //! ```
 
+pub mod clock;
+
 use std::net::IpAddr;
 
 use gray_core::ip::{IpTable, IpTableBuilder};
