@@ -78,11 +78,11 @@ fn main() {
     requests.push(gray_benches::reference_ip_request());
 
     let mut expressions = vec![
-        "#H['a'] == '1' && #H['b'] != '2'\0001\0003".to_string(),
-        "#H['v'] matches '^1\\.[0-9]+$' or not (#H['x'] lt 5)\0001.10\0004".to_string(),
+        "#H['a'] == '1' && #H['b'] != '2'\x001\x003".to_string(),
+        "#H['v'] matches '^1\\.[0-9]+$' or not (#H['x'] lt 5)\x001.10\x004".to_string(),
         "#H[\"n\"].contains('ab') || 'x' >= #H['m']\0xabx\0".to_string(),
         "(#H['a'] == null) and true or FALSE\0".to_string(),
-        "#H['n'] >= 1e3 && #H['n'] <= -0.5\0001000.0".to_string(),
+        "#H['n'] >= 1e3 && #H['n'] <= -0.5\x001000.0".to_string(),
     ];
     for (name, spec) in &specs {
         for (i, (sel, text)) in [
@@ -107,7 +107,7 @@ fn main() {
             if let Some(w) = &rule.when {
                 let mut found = Vec::new();
                 exprs(w, &mut found);
-                expressions.extend(found.into_iter().map(|e| format!("{e}\0001\0002")));
+                expressions.extend(found.into_iter().map(|e| format!("{e}\x001\x002")));
             }
         }
     }

@@ -10,8 +10,11 @@ use crate::expr::Expr;
 use crate::testing::model;
 use crate::{cookie, Engine, Format, SimpleRequest, Spec};
 
+/// The body of a fuzz target.
+pub type Target = fn(&[u8]);
+
 /// Every fuzz target by name, with its body. The replay test walks this list.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("spec_parse", spec_parse),
     ("expr", expr),
     ("client_ip", client_ip),
