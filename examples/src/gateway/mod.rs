@@ -40,7 +40,7 @@ pub struct GatewayOptions {
     pub config: ConfigSource,
     /// Upstream timeouts.
     pub timeouts: ProxyTimeouts,
-    /// How often the config file's modification time is polled.
+    /// How often the config file is checked for changes.
     pub watch_interval: Duration,
 }
 

@@ -9,12 +9,14 @@
 //!   exchange, **504** when connecting or the response headers time out.
 //! * Every outcome is reported to passive health (`max_fails` / `fail_timeout`): errors,
 //!   timeouts and 5xx responses are failures.
-//! * **Retry:** when connecting to the node fails and the request is idempotent (GET, HEAD,
-//!   OPTIONS, TRACE, PUT, DELETE) with an empty body, the request is decided again after the
-//!   failure was reported — so an ejected node is skipped and a group's fallback applies — and
-//!   sent once more to a different node (another node of the serving group if the decision
-//!   picks the same node again). Requests with a body are never retried: their body is
-//!   streamed and cannot be replayed.
+//! * **Retry:** when connecting to the node fails (refused, unreachable, connect timeout) or the
+//!   node drops the connection before sending response headers, and the request is idempotent
+//!   (GET, HEAD, OPTIONS, TRACE, PUT, DELETE) with an empty body, the request is decided again
+//!   after the failure was reported — so an ejected node is skipped and a group's fallback
+//!   applies — and sent once more to a different node (another available node of the serving
+//!   group if the decision picks the same node again). Like nginx's `proxy_next_upstream
+//!   error`, never more than one retry; response-header timeouts are not retried; requests
+//!   with a body are never retried (the body is streamed and cannot be replayed).
 
 use std::convert::Infallible;
 use std::error::Error as StdError;
@@ -93,8 +95,11 @@ impl Failure {
         }
     }
 
-    fn is_connect(&self) -> bool {
-        matches!(self, Failure::Connect(_) | Failure::ConnectTimeout)
+    /// Failures before any response arrived that are safe to retry for idempotent requests
+    /// without a body: the node was unreachable or dropped the exchange. Response timeouts are
+    /// not retried (the node may still be working on it, and the client already waited).
+    fn is_retryable(&self) -> bool {
+        !matches!(self, Failure::ResponseTimeout)
     }
 
     fn reason(&self, node: &str, t: &ProxyTimeouts) -> String {
@@ -224,9 +229,9 @@ impl Proxy {
                     .report(&decision, !resp.status().is_server_error());
                 resp
             }
-            Err(f) if f.is_connect() && replayable => {
+            Err(f) if f.is_retryable() && replayable => {
                 self.inner.engine.report(&decision, false);
-                tracing::warn!(node, error = %f.reason(&node, &self.inner.timeouts), "connect failed; retrying once");
+                tracing::warn!(node, error = %f.reason(&node, &self.inner.timeouts), "upstream failed; retrying once");
                 self.retry(parts, peer, &decision, &node, f).await
             }
             Err(f) => {

@@ -1,5 +1,6 @@
 //! Where the config comes from and how it is reloaded: the embedded default, or a file that is
-//! watched (its modification time and size are polled) and re-read on SIGHUP. A file that fails
+//! watched (read every poll interval and compared by content hash — modification times are too
+//! coarse to see two quick edits of equal length) and re-read on SIGHUP. A file that fails
 //! to parse or compile is rejected and logged with its error; the running config keeps serving.
 //!
 //! Node changes made through the admin API live in the running config only: the next reload of
@@ -7,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use gray_core::{Engine, Format};
 use serde::Serialize;
@@ -120,9 +121,8 @@ impl Reloader {
         result
     }
 
-    /// Polls the file every `interval` and reloads when its modification time or size
-    /// changes; also reloads on SIGHUP. Returns when the source is embedded (SIGHUP still
-    /// re-applies it) only after the task is aborted.
+    /// Polls the file every `interval` and reloads when its content changes; also reloads on
+    /// SIGHUP (for an embedded source, SIGHUP re-applies it). Runs until the task is aborted.
     pub async fn watch(self, interval: Duration) {
         #[cfg(unix)]
         let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
@@ -160,8 +160,12 @@ impl Reloader {
     }
 }
 
-/// What identifies a version of the file: modification time and length.
-fn stamp(path: &Path) -> Option<(SystemTime, u64)> {
-    let m = std::fs::metadata(path).ok()?;
-    Some((m.modified().ok()?, m.len()))
+/// What identifies a version of the file: a hash of its content (`None` if unreadable, e.g.
+/// while an editor replaces it).
+fn stamp(path: &Path) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let bytes = std::fs::read(path).ok()?;
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut h);
+    Some(h.finish())
 }
