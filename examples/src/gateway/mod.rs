@@ -182,7 +182,7 @@ impl Gateway {
             }
             None => None,
         };
-        let watcher = tokio::spawn(reloader.clone().watch(options.watch_interval));
+        let watcher = reloader.clone().spawn_watcher(options.watch_interval);
         Ok(Gateway {
             engine,
             reloader,

@@ -121,9 +121,11 @@ impl Reloader {
         result
     }
 
-    /// Polls the file every `interval` and reloads when its content changes; also reloads on
-    /// SIGHUP (for an embedded source, SIGHUP re-applies it). Runs until the task is aborted.
-    pub async fn watch(self, interval: Duration) {
+    /// Starts watching: polls the file every `interval` and reloads when its content
+    /// changes; also reloads on SIGHUP (for an embedded source, SIGHUP re-applies it). The
+    /// SIGHUP handler is installed before this returns, so a signal sent right after start is
+    /// never lost. The task runs until aborted.
+    pub fn spawn_watcher(self, interval: Duration) -> tokio::task::JoinHandle<()> {
         #[cfg(unix)]
         let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
         let path = match &self.source {
@@ -131,32 +133,34 @@ impl Reloader {
             ConfigSource::Embedded(_) => None,
         };
         let mut seen = path.as_deref().and_then(stamp);
-        let mut tick = tokio::time::interval(interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            #[cfg(unix)]
-            let hup_fut = async {
-                match hup.as_mut() {
-                    Some(h) => h.recv().await,
-                    None => std::future::pending().await,
-                }
-            };
-            #[cfg(not(unix))]
-            let hup_fut = std::future::pending::<Option<()>>();
-            tokio::select! {
-                _ = tick.tick(), if path.is_some() => {
-                    let now = path.as_deref().and_then(stamp);
-                    if now.is_some() && now != seen {
-                        seen = now;
-                        let _ = self.reload("file changed");
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                #[cfg(unix)]
+                let hup_fut = async {
+                    match hup.as_mut() {
+                        Some(h) => h.recv().await,
+                        None => std::future::pending().await,
+                    }
+                };
+                #[cfg(not(unix))]
+                let hup_fut = std::future::pending::<Option<()>>();
+                tokio::select! {
+                    _ = tick.tick(), if path.is_some() => {
+                        let now = path.as_deref().and_then(stamp);
+                        if now.is_some() && now != seen {
+                            seen = now;
+                            let _ = self.reload("file changed");
+                        }
+                    }
+                    _ = hup_fut => {
+                        seen = path.as_deref().and_then(stamp);
+                        let _ = self.reload("SIGHUP");
                     }
                 }
-                _ = hup_fut => {
-                    seen = path.as_deref().and_then(stamp);
-                    let _ = self.reload("SIGHUP");
-                }
             }
-        }
+        })
     }
 }
 
