@@ -133,8 +133,8 @@ fn changed(result: gray_core::Result<u64>) -> Response {
     }
 }
 
-fn parse_json<T: DeserializeOwned>(body: &Bytes, what: &str) -> Result<T, Response> {
-    serde_json::from_slice(body).map_err(|e| bad(format!("invalid {what} JSON: {e}")))
+fn parse_json<T: DeserializeOwned>(body: &Bytes, what: &str) -> Result<T, String> {
+    serde_json::from_slice(body).map_err(|e| format!("invalid {what} JSON: {e}"))
 }
 
 async fn status(State(s): State<AdminState>) -> Response {
@@ -160,7 +160,7 @@ async fn group(State(s): State<AdminState>, Path(group): Path<String>) -> Respon
 async fn add_node(State(s): State<AdminState>, Path(group): Path<String>, body: Bytes) -> Response {
     match parse_json::<NodeSpec>(&body, "node") {
         Ok(node) => changed(s.engine.add_node(&group, node)),
-        Err(r) => r,
+        Err(e) => bad(e),
     }
 }
 
@@ -190,7 +190,7 @@ async fn set_weight(
 ) -> Response {
     match parse_json::<WeightBody>(&body, "weight") {
         Ok(w) => changed(s.engine.set_weight(&group, &address, w.weight)),
-        Err(r) => r,
+        Err(e) => bad(e),
     }
 }
 
@@ -201,7 +201,7 @@ async fn drain(
 ) -> Response {
     match parse_json::<DrainBody>(&body, "drain") {
         Ok(d) => changed(s.engine.drain(&group, &address, d.drain)),
-        Err(r) => r,
+        Err(e) => bad(e),
     }
 }
 
@@ -233,7 +233,7 @@ async fn explain(
     } else {
         match parse_json(&body, "request") {
             Ok(r) => r,
-            Err(r) => return r,
+            Err(e) => return bad(e),
         }
     };
     let explanation = s.engine.explain(&req);
@@ -268,11 +268,11 @@ async fn metrics(State(s): State<AdminState>) -> Response {
         .into_response()
 }
 
-fn param<'a>(q: &'a BTreeMap<String, String>, name: &str) -> Result<&'a str, Response> {
+fn param<'a>(q: &'a BTreeMap<String, String>, name: &str) -> Result<&'a str, String> {
     q.get(name)
         .map(String::as_str)
         .filter(|v| !v.is_empty())
-        .ok_or_else(|| bad(format!("missing query parameter {name:?}")))
+        .ok_or_else(|| format!("missing query parameter {name:?}"))
 }
 
 async fn upstream_add(
@@ -281,7 +281,7 @@ async fn upstream_add(
 ) -> Response {
     let (group, server) = match (param(&q, "upstream"), param(&q, "server")) {
         (Ok(g), Ok(a)) => (g, a),
-        (Err(r), _) | (_, Err(r)) => return r,
+        (Err(e), _) | (_, Err(e)) => return bad(e),
     };
     let weight = match q.get("weight").map(|w| w.parse::<u32>()) {
         None => 1,
@@ -300,7 +300,7 @@ async fn upstream_remove(
 ) -> Response {
     let server = match param(&q, "server") {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(e) => return bad(e),
     };
     if let Some(group) = q.get("upstream").filter(|g| !g.is_empty()) {
         return changed(s.engine.remove_node(group, server));
@@ -331,6 +331,6 @@ async fn upstream_list(
 ) -> Response {
     match param(&q, "upstream") {
         Ok(g) => group(State(s), Path(g.to_owned())).await,
-        Err(r) => r,
+        Err(e) => bad(e),
     }
 }
