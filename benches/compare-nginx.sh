@@ -117,6 +117,7 @@ for url in "http://127.0.0.1:$NGX/" "http://127.0.0.1:$GRAY/"; do
     [ "$(curl -fsS "$url")" = stable ] || { echo "routing check failed for $url" >&2; exit 1; }
 done
 
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 # wrk prints "Requests/sec:" and, with --latency, the percentiles.
 run() { # name url header
     local out
@@ -151,7 +152,8 @@ and pooled keep-alive connections. Both upstreams are one nginx answering fixed 
 runs 2 workers, the gateway its default Tokio runtime (one worker thread per core); wrk
 \`-t$THREADS -c$CONNS -d${DURATION}s\` on loopback. Everything shares one $(nproc)-core machine
 ($(uname -m), $("$NGINX" -v 2>&1 | sed 's/^nginx version: //'), gateway release build), so
-the absolute numbers are indicative; compare the rows with each other. Measured $(date -u +%Y-%m-%d).
+the absolute numbers are indicative; compare the rows with each other. Measured $(date -u +%Y-%m-%d);
+load average before the runs: $LOAD_BEFORE (other processes were using the cores when this is high).
 
 | run | requests/s | latency avg | p50 | p99 | errors |
 |---|---|---|---|---|---|
