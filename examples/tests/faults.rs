@@ -141,9 +141,26 @@ async fn killing_the_canary_under_load_moves_traffic_to_stable_without_losing_re
         after.iter().all(|o| o.upstream == "stable"),
         "after ejection everything is served by stable"
     );
-    // The dead node was probed again after fail_timeout, failed, and is down again.
+    // The dead node was probed again after fail_timeout, failed, and is down again; those
+    // requests were retried on stable.
     let status = gw.engine().nodes("canary").unwrap();
     assert!(status.nodes[0].failures >= 2, "{status:?}");
+    let metrics = admin(&gw, "GET", "/metrics", "").await.body;
+    assert!(
+        metric(&metrics, "gray_gateway_retries_total{result=\"ok\"}") >= 1,
+        "{metrics}"
+    );
+    assert_eq!(
+        metric(&metrics, "gray_gateway_retries_total{result=\"failed\"}"),
+        0
+    );
+}
+
+/// The value of one sample in Prometheus text.
+fn metric(text: &str, sample: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(sample)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no sample {sample} in {text}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -180,6 +197,14 @@ default: stable
         r.body
     );
     assert_eq!(held.lock().unwrap().len(), 1, "timeouts are not retried");
+    let metrics = admin(&gw, "GET", "/metrics", "").await.body;
+    assert_eq!(
+        metric(
+            &metrics,
+            "gray_gateway_upstream_failures_total{kind=\"response_timeout\"}"
+        ),
+        1
+    );
     assert_eq!(gw.engine().nodes("slow").unwrap().nodes[0].health, "down");
     // Ejected: the fallback serves the same path now.
     let r = get(&c, gw.proxy_addr(), "/slow", &[]).await;

@@ -16,7 +16,7 @@
 //! | `POST /api/reload` | re-read the config source; with a body: apply that YAML/JSON config |
 //! | `GET /api/config` | the running config as YAML |
 //! | `POST /api/explain[?format=text]` | explain the decision for a described request (`SimpleRequest` JSON) |
-//! | `GET /metrics` | Prometheus text |
+//! | `GET /metrics` | Prometheus text (engine counters, reloads, upstream failures, retries) |
 //!
 //! Changes answer `{"generation": N}`. Every change is validated by compiling the new config;
 //! bad input answers **400** with the error text and changes nothing. When a token is
@@ -38,6 +38,7 @@ use gray_core::{Engine, SimpleRequest};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
+use super::proxy::ProxyStats;
 use super::reload::Reloader;
 
 const PAGE: &str = include_str!("admin.html");
@@ -48,6 +49,7 @@ pub struct AdminState {
     engine: Arc<Engine>,
     reloader: Reloader,
     token: Option<Arc<str>>,
+    proxy_stats: Option<Arc<ProxyStats>>,
 }
 
 impl AdminState {
@@ -57,7 +59,14 @@ impl AdminState {
             engine,
             reloader,
             token: token.map(Into::into),
+            proxy_stats: None,
         }
+    }
+
+    /// Also exports the proxy's failure and retry counters on `/metrics`.
+    pub fn with_proxy_stats(mut self, stats: Arc<ProxyStats>) -> Self {
+        self.proxy_stats = Some(stats);
+        self
     }
 }
 
@@ -246,6 +255,9 @@ async fn explain(
 
 async fn metrics(State(s): State<AdminState>) -> Response {
     let mut out = s.engine.metrics();
+    if let Some(stats) = &s.proxy_stats {
+        stats.write_prometheus(&mut out);
+    }
     let r = s.reloader.status();
     out.push_str("# HELP gray_gateway_config_reloads_total Config reload attempts by result.\n# TYPE gray_gateway_config_reloads_total counter\n");
     let _ = writeln!(

@@ -153,8 +153,9 @@ impl Gateway {
             None => None,
         };
 
-        let service =
-            GrayLayer::new(engine.clone()).layer(Proxy::new(engine.clone(), options.timeouts));
+        let proxy = Proxy::new(engine.clone(), options.timeouts);
+        let proxy_stats = proxy.stats();
+        let service = GrayLayer::new(engine.clone()).layer(proxy);
         let proxy = server::serve(listener, service).map_err(|source| GatewayError::Bind {
             what: "proxy",
             addr: options.listen,
@@ -168,11 +169,14 @@ impl Gateway {
                     addr: options.admin_listen.unwrap_or(options.listen),
                     source,
                 })?;
-                let app = admin::router(admin::AdminState::new(
-                    engine.clone(),
-                    reloader.clone(),
-                    options.admin_token.clone(),
-                ));
+                let app = admin::router(
+                    admin::AdminState::new(
+                        engine.clone(),
+                        reloader.clone(),
+                        options.admin_token.clone(),
+                    )
+                    .with_proxy_stats(proxy_stats),
+                );
                 let task = tokio::spawn(async move {
                     if let Err(e) = axum::serve(l, app).await {
                         tracing::error!(error = %e, "admin server stopped");

@@ -23,6 +23,7 @@ use std::error::Error as StdError;
 use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -76,6 +77,61 @@ struct Inner {
     engine: Arc<Engine>,
     client: Client<HttpConnector, Body>,
     timeouts: ProxyTimeouts,
+    stats: Arc<ProxyStats>,
+}
+
+/// Counters of upstream failures and retries, exported by the admin `/metrics`.
+#[derive(Debug, Default)]
+pub struct ProxyStats {
+    no_upstream: AtomicU64,
+    connect: AtomicU64,
+    connect_timeout: AtomicU64,
+    response_timeout: AtomicU64,
+    exchange: AtomicU64,
+    retries: AtomicU64,
+    retries_ok: AtomicU64,
+}
+
+impl ProxyStats {
+    fn failed(&self, f: &Failure) {
+        let c = match f {
+            Failure::Connect(_) => &self.connect,
+            Failure::ConnectTimeout => &self.connect_timeout,
+            Failure::ResponseTimeout => &self.response_timeout,
+            Failure::Exchange(_) => &self.exchange,
+        };
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Appends the counters in the Prometheus text format.
+    pub fn write_prometheus(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        out.push_str("# HELP gray_gateway_upstream_failures_total Failed upstream attempts by kind.\n# TYPE gray_gateway_upstream_failures_total counter\n");
+        for (kind, c) in [
+            ("no_upstream", &self.no_upstream),
+            ("connect", &self.connect),
+            ("connect_timeout", &self.connect_timeout),
+            ("response_timeout", &self.response_timeout),
+            ("exchange", &self.exchange),
+        ] {
+            let _ = writeln!(
+                out,
+                "gray_gateway_upstream_failures_total{{kind=\"{kind}\"}} {}",
+                c.load(Ordering::Relaxed)
+            );
+        }
+        out.push_str("# HELP gray_gateway_retries_total Retries on another node, by result.\n# TYPE gray_gateway_retries_total counter\n");
+        let (all, ok) = (
+            self.retries.load(Ordering::Relaxed),
+            self.retries_ok.load(Ordering::Relaxed),
+        );
+        let _ = writeln!(out, "gray_gateway_retries_total{{result=\"ok\"}} {ok}");
+        let _ = writeln!(
+            out,
+            "gray_gateway_retries_total{{result=\"failed\"}} {}",
+            all.saturating_sub(ok)
+        );
+    }
 }
 
 /// Why an upstream exchange failed.
@@ -179,8 +235,14 @@ impl Proxy {
                 engine,
                 client,
                 timeouts,
+                stats: Arc::default(),
             }),
         }
+    }
+
+    /// The failure and retry counters.
+    pub fn stats(&self) -> Arc<ProxyStats> {
+        self.inner.stats.clone()
     }
 
     /// Forwards one request and always answers (errors become 502/503/504 responses).
@@ -201,6 +263,7 @@ impl Proxy {
 
     async fn forward_decided(&self, req: Request<Incoming>, decision: Decision) -> Response<Body> {
         let Some(node) = decision.node_address() else {
+            self.inner.stats.no_upstream.fetch_add(1, Ordering::Relaxed);
             return text_response(
                 StatusCode::SERVICE_UNAVAILABLE,
                 format!(
@@ -230,11 +293,13 @@ impl Proxy {
                 resp
             }
             Err(f) if f.is_retryable() && replayable => {
+                self.inner.stats.failed(&f);
                 self.inner.engine.report(&decision, false);
                 tracing::warn!(node, error = %f.reason(&node, &self.inner.timeouts), "upstream failed; retrying once");
                 self.retry(parts, peer, &decision, &node, f).await
             }
             Err(f) => {
+                self.inner.stats.failed(&f);
                 self.inner.engine.report(&decision, false);
                 let reason = f.reason(&node, &self.inner.timeouts);
                 tracing::warn!(node, error = %reason, "upstream failed");
@@ -276,6 +341,14 @@ impl Proxy {
             Err(e) => Err(Failure::Exchange(e.to_string())),
         };
         let ok = matches!(&result, Ok(r) if !r.status().is_server_error());
+        let stats = &self.inner.stats;
+        stats.retries.fetch_add(1, Ordering::Relaxed);
+        if ok {
+            stats.retries_ok.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Err(f) = &result {
+            stats.failed(f);
+        }
         if again.node_address() == Some(node.as_str()) {
             engine.report(&again, ok);
         } else {

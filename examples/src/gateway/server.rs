@@ -1,5 +1,6 @@
 //! Serving a tower service on a TCP listener: HTTP/1.1 and HTTP/2 with prior knowledge (h2c)
-//! on the same port, the peer address inserted into every request, graceful shutdown.
+//! on the same port, the peer address inserted into every request, a 30 s limit for reading
+//! HTTP/1.1 request headers, graceful shutdown.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -8,7 +9,7 @@ use std::time::Duration;
 use gray_tower::PeerAddr;
 use http::{Request, Response};
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -70,7 +71,13 @@ where
     let task = tokio::spawn(async move {
         // Connection tasks live in the set, so aborting the accept task drops them all.
         let mut conns = JoinSet::new();
-        let builder = auto::Builder::new(TokioExecutor::new());
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        // A client must send its request headers within 30 s (slow-header clients are cut off).
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(Duration::from_secs(30));
+        builder.http2().timer(TokioTimer::new());
         loop {
             let (stream, peer) = tokio::select! {
                 r = listener.accept() => match r {
