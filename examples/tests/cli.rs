@@ -111,8 +111,9 @@ async fn sighup_reloads_the_config_file() {
     let cookie = [("cookie", "canary=xaaa")];
     assert_eq!(get(&c, proxy, "/", &cookie).await.upstream(), "canary");
     std::fs::write(&path, config.replace("regex: \"aaa$\"", "regex: \"bbb$\"")).unwrap();
-    let hup = Command::new("kill")
-        .args(["-HUP", &child.id().to_string()])
+    // The shell's builtin kill exists everywhere, unlike a separate kill binary.
+    let hup = Command::new("sh")
+        .args(["-c", &format!("kill -HUP {}", child.id())])
         .status()
         .unwrap();
     assert!(hup.success());
