@@ -281,7 +281,7 @@ impl Proxy {
         } else {
             body.map_err(BoxError::from).boxed()
         };
-        let first = match self.upstream_request(&parts, &parts.headers, peer, &node, body) {
+        let first = match self.upstream_request(&parts, peer, &node, body) {
             Ok(r) => self.send(r).await,
             Err(e) => Err(Failure::Exchange(e.to_string())),
         };
@@ -308,7 +308,7 @@ impl Proxy {
         }
     }
 
-    /// The single retry after a connect failure on `failed`.
+    /// The single retry after a retryable failure of `failed`.
     async fn retry(
         &self,
         mut parts: http::request::Parts,
@@ -336,7 +336,7 @@ impl Proxy {
             apply_decision(&again, &mut parts.headers);
         }
         let empty: Body = Empty::new().map_err(|never| match never {}).boxed();
-        let result = match self.upstream_request(&parts, &parts.headers, peer, &node, empty) {
+        let result = match self.upstream_request(&parts, peer, &node, empty) {
             Ok(r) => self.send(r).await,
             Err(e) => Err(Failure::Exchange(e.to_string())),
         };
@@ -368,7 +368,6 @@ impl Proxy {
     fn upstream_request(
         &self,
         parts: &http::request::Parts,
-        headers: &http::HeaderMap,
         peer: Option<IpAddr>,
         node: &str,
         body: Body,
@@ -379,7 +378,7 @@ impl Proxy {
             .version(Version::HTTP_11)
             .body(body)?;
         let h = req.headers_mut();
-        h.clone_from(headers);
+        h.clone_from(&parts.headers);
         remove_hop_by_hop(h);
         ensure_host(h, &parts.uri);
         append_forwarded_for(h, peer);
