@@ -90,7 +90,7 @@ async fn spoofed_forwarded_headers_from_an_untrusted_peer_do_not_change_the_rout
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn nepxion_blue_green_by_header_a() {
+async fn nepxion_blue_green_by_header_a_as_an_expr_rule() {
     let (blue, green) = (upstream("blue").await, upstream("green").await);
     let gw = gateway(&format!(
         r##"version: 1
@@ -117,6 +117,50 @@ default: blue
         assert_eq!(r.upstream(), "blue", "a={a:?}");
     }
     assert_eq!(get(&c, gw.proxy_addr(), "/", &[]).await.upstream(), "blue");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nepxion_blue_green_by_header_a_with_the_release_model() {
+    // One service, two versions; the release picks the instance by metadata.version and
+    // propagates the choice as n-d-version.
+    let (blue, green) = (upstream("blue").await, upstream("green").await);
+    let gw = gateway(&format!(
+        r##"version: 1
+groups:
+  svc-a:
+    nodes:
+      - {{ address: "{}", metadata: {{ version: "1.0" }} }}
+      - {{ address: "{}", metadata: {{ version: "1.1" }} }}
+release:
+  routes:
+    green: {{ type: version, value: '{{"svc-a":"1.1"}}' }}
+    blue: {{ type: version, value: '{{"svc-a":"1.0"}}' }}
+  blue_green:
+    - {{ id: header-a, when: "#H['a'] == '1'", version: green }}
+    - {{ id: everyone-else, version: blue }}
+default: svc-a
+"##,
+        blue.addr(),
+        green.addr()
+    ))
+    .await;
+    let c = client();
+    for _ in 0..4 {
+        let r = get(&c, gw.proxy_addr(), "/echo", &[("a", "1")]).await;
+        assert_eq!(r.upstream(), "green");
+        assert_eq!(r.json()["headers"]["n-d-version"][0], r#"{"svc-a":"1.1"}"#);
+        for a in ["2", ""] {
+            let r = get(
+                &c,
+                gw.proxy_addr(),
+                "/echo",
+                &[("a", a), ("n-d-version", "1.1")],
+            )
+            .await;
+            assert_eq!(r.upstream(), "blue", "a={a:?}");
+            assert_eq!(r.json()["headers"]["n-d-version"][0], r#"{"svc-a":"1.0"}"#);
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,11 +1,13 @@
 //! Header priority: what happens to inbound routing headers and the decision's headers.
 //!
 //! Clients may send routing headers (`n-d-version`, ... — see the spec's
-//! `headers.routing_prefixes`). With `headers.inbound: override` (the default) every inbound
-//! routing header is stripped and the decision's headers are set, so an untrusted client can
-//! never steer the services behind the gateway. With `inbound: keep` an inbound routing header
-//! wins over the decision's value of the same name. Non-routing decision headers (e.g. a rule's
-//! `set_headers: { x-gray: canary }`) always replace what the client sent.
+//! `headers.routing_prefixes`). [`apply_decision`] follows
+//! [`Decision::forward_inbound`]: inbound routing headers from peers that are not trusted
+//! (`headers.trusted_peers`) are all stripped, so an untrusted client can never steer the
+//! services behind the gateway; from trusted peers, `headers.inbound: override` (the default)
+//! replaces the ones the decision sets and keeps the rest, `inbound: keep` lets them win over
+//! the decision's values. Then the decision's headers are set. Non-routing decision headers
+//! (e.g. a rule's `set_headers: { x-gray: canary }`) always replace what the client sent.
 //!
 //! ```
 //! use gray_core::{Engine, Format, SimpleRequest};
@@ -17,7 +19,7 @@
 //! rules: [{ id: all, when: { all: [] }, route: stable, routes: { version: "1.0" }, set_headers: { x-gray: all } }]
 //! default: stable
 //! "#, Format::Yaml)?;
-//! let decision = engine.decide(&SimpleRequest::new("10.0.0.1".parse()?));
+//! let decision = engine.decide(&SimpleRequest::new("203.0.113.9".parse()?));
 //!
 //! let mut headers = http::HeaderMap::new();
 //! headers.insert("n-d-version", "evil".parse()?);
@@ -30,21 +32,22 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use gray_core::spec::InboundPolicy;
 use gray_core::Decision;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 
-/// Applies the snapshot's inbound policy to `headers` and sets the decision's headers.
+/// Strips the inbound headers the decision does not forward and sets the decision's headers.
 pub fn apply_decision(decision: &Decision, headers: &mut HeaderMap) {
     let snap = decision.snapshot();
-    let keep = matches!(snap.inbound_policy(), InboundPolicy::Keep);
-    if !keep && headers.keys().any(|k| snap.is_routing_header(k.as_str())) {
-        let routing: Vec<HeaderName> = headers
+    if headers
+        .keys()
+        .any(|k| !decision.forward_inbound(k.as_str()))
+    {
+        let dropped: Vec<HeaderName> = headers
             .keys()
-            .filter(|k| snap.is_routing_header(k.as_str()))
+            .filter(|k| !decision.forward_inbound(k.as_str()))
             .cloned()
             .collect();
-        for name in routing {
+        for name in dropped {
             headers.remove(&name);
         }
     }
@@ -61,7 +64,11 @@ pub fn apply_decision(decision: &Decision, headers: &mut HeaderMap) {
             );
             continue;
         };
-        if keep && headers.contains_key(&name) && snap.is_routing_header(name.as_str()) {
+        // A trusted inbound routing header that survived the strip wins (`inbound: keep`).
+        if snap.is_routing_header(name.as_str())
+            && headers.contains_key(&name)
+            && decision.forward_inbound(name.as_str())
+        {
             continue;
         }
         headers.insert(name, value);
@@ -74,6 +81,10 @@ mod tests {
     use gray_core::{Engine, Format, SimpleRequest};
 
     fn decide(policy: &str) -> Decision {
+        decide_from(policy, "", "10.0.0.1")
+    }
+
+    fn decide_from(policy: &str, extra: &str, peer: &str) -> Decision {
         let engine = Engine::from_str(
             &format!(
                 r#"
@@ -81,13 +92,13 @@ version: 1
 groups: {{ g: {{ nodes: [{{ address: "127.0.0.1:1" }}] }} }}
 rules: [{{ id: r, when: {{ all: [] }}, route: g, routes: {{ version: "2" }} }}]
 default: g
-headers: {{ inbound: {policy}, builtin: {{ env-tag: blue }} }}
+headers: {{ inbound: {policy}, builtin: {{ env-tag: blue }}{extra} }}
 "#
             ),
             Format::Yaml,
         )
         .unwrap();
-        engine.decide(&SimpleRequest::new("10.0.0.1".parse().unwrap()))
+        engine.decide(&SimpleRequest::new(peer.parse().unwrap()))
     }
 
     #[test]
@@ -116,5 +127,31 @@ headers: {{ inbound: {policy}, builtin: {{ env-tag: blue }} }}
         assert_eq!(h["n-d-version"], "9");
         assert_eq!(h["n-d-zone"], "z");
         assert_eq!(h["env-tag"], "blue");
+    }
+
+    #[test]
+    fn trusted_peers_pass_routing_headers_the_decision_does_not_set() {
+        let spoof = || {
+            let mut h = HeaderMap::new();
+            h.append("n-d-version", "9".parse().unwrap());
+            h.append("n-d-zone", "z".parse().unwrap());
+            h
+        };
+        let trusted = ", trusted_peers: [\"10.0.0.0/8\"]";
+        let mut h = spoof();
+        apply_decision(&decide_from("override", trusted, "10.1.1.1"), &mut h);
+        assert_eq!(h["n-d-version"], "2", "the decision replaces what it sets");
+        assert_eq!(h["n-d-zone"], "z", "a trusted peer's other values pass");
+        let mut h = spoof();
+        apply_decision(&decide_from("override", trusted, "203.0.113.1"), &mut h);
+        assert_eq!(h["n-d-version"], "2");
+        assert!(
+            !h.contains_key("n-d-zone"),
+            "untrusted peers' values are stripped"
+        );
+        let mut h = spoof();
+        apply_decision(&decide_from("keep", trusted, "203.0.113.1"), &mut h);
+        assert_eq!(h["n-d-version"], "2", "keep trusts only trusted peers");
+        assert!(!h.contains_key("n-d-zone"));
     }
 }
