@@ -161,3 +161,56 @@ where
         self.inner.call(req)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gray_core::{Decision, Format};
+    use std::convert::Infallible;
+    use std::future::{ready, Ready};
+
+    struct Echo;
+
+    impl Service<Request<()>> for Echo {
+        type Response = Request<()>;
+        type Error = Infallible;
+        type Future = Ready<Result<Request<()>, Infallible>>;
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+            Poll::Ready(Ok(()))
+        }
+        fn call(&mut self, req: Request<()>) -> Self::Future {
+            ready(Ok(req))
+        }
+    }
+
+    fn call(layer: GrayLayer) -> Request<()> {
+        let mut svc = layer.layer(Echo);
+        let req = Request::get("/")
+            .header("n-d-version", "9")
+            .body(())
+            .unwrap();
+        match svc.call(req).into_inner() {
+            Ok(r) => r,
+            Err(never) => match never {},
+        }
+    }
+
+    #[test]
+    fn apply_headers_false_only_adds_the_decision() {
+        let engine = Arc::new(
+            Engine::from_str(
+                "version: 1\ngroups: { g: { nodes: [{ address: \"127.0.0.1:1\" }] } }\ndefault: g\n",
+                Format::Yaml,
+            )
+            .unwrap(),
+        );
+        let req = call(GrayLayer::new(engine.clone()).apply_headers(false));
+        assert_eq!(req.headers()["n-d-version"], "9");
+        assert_eq!(req.extensions().get::<Decision>().unwrap().group(), "g");
+        let req = call(GrayLayer::new(engine.clone()));
+        assert!(!req.headers().contains_key("n-d-version"));
+        let gray = Gray::new(Echo, engine.clone()).apply_headers(false);
+        assert!(Arc::ptr_eq(gray.engine(), &engine));
+        let _: Echo = gray.into_inner();
+    }
+}
