@@ -226,6 +226,26 @@ async fn forwarding_streams_bodies_and_drops_hop_by_hop_headers() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_connections_are_pooled_and_reused() {
+    let (stable, canary) = (upstream("stable").await, upstream("canary").await);
+    let gw = gateway(&seed_config(&[stable.addr()], &[canary.addr()], "10s")).await;
+    let c = client();
+    for _ in 0..50 {
+        assert_eq!(
+            get(&c, gw.proxy_addr(), "/", &[]).await.status,
+            StatusCode::OK
+        );
+    }
+    // Sequential requests reuse keep-alive connections to the node (a fresh one is opened only
+    // when the pooled one has not been handed back yet).
+    let opened = stable.connections();
+    assert!(
+        (1..=5).contains(&opened),
+        "{opened} upstream connections for 50 requests"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_available_node_answers_503_with_the_reason() {
     let stable = upstream("stable").await;
     let gw = gateway(&format!(

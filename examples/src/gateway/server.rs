@@ -4,6 +4,8 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use gray_tower::PeerAddr;
@@ -23,6 +25,7 @@ use super::proxy::Body;
 #[derive(Debug)]
 pub struct ServerHandle {
     addr: SocketAddr,
+    accepted: Arc<AtomicU64>,
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -31,6 +34,11 @@ impl ServerHandle {
     /// The bound address.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Connections accepted so far.
+    pub fn accepted(&self) -> u64 {
+        self.accepted.load(Ordering::Relaxed)
     }
 
     /// Stops accepting, finishes in-flight requests, then returns.
@@ -68,6 +76,8 @@ where
 {
     let addr = listener.local_addr()?;
     let (stop, mut stopped) = watch::channel(false);
+    let accepted = Arc::new(AtomicU64::new(0));
+    let counter = accepted.clone();
     let task = tokio::spawn(async move {
         // Connection tasks live in the set, so aborting the accept task drops them all.
         let mut conns = JoinSet::new();
@@ -92,6 +102,7 @@ where
                 _ = stopped.changed() => break,
                 Some(_) = conns.join_next(), if !conns.is_empty() => continue,
             };
+            counter.fetch_add(1, Ordering::Relaxed);
             let _ = stream.set_nodelay(true);
             let svc = service.clone();
             let hyper_svc = hyper::service::service_fn(move |mut req: Request<Incoming>| {
@@ -119,5 +130,10 @@ where
         }
         while conns.join_next().await.is_some() {}
     });
-    Ok(ServerHandle { addr, stop, task })
+    Ok(ServerHandle {
+        addr,
+        accepted,
+        stop,
+        task,
+    })
 }

@@ -51,6 +51,11 @@ impl DemoUpstream {
         self.server.local_addr()
     }
 
+    /// Connections accepted so far.
+    pub fn connections(&self) -> u64 {
+        self.server.accepted()
+    }
+
     /// Kills it: the listener and every open connection are dropped at once.
     pub fn kill(&self) {
         self.server.abort();
