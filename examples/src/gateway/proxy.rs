@@ -245,20 +245,44 @@ impl Proxy {
         self.inner.stats.clone()
     }
 
-    /// Forwards one request and always answers (errors become 502/503/504 responses).
-    pub async fn forward(&self, req: Request<Incoming>) -> Response<Body> {
+    /// Forwards one request and always answers (errors become 502/503/504 responses). With
+    /// `RUST_LOG=gray::access=debug` each request is logged with its decision, status and time.
+    pub async fn forward(&self, mut req: Request<Incoming>) -> Response<Body> {
         let decision = match req.extensions().get::<Decision>() {
             Some(d) => d.clone(),
             None => {
                 let d = self.inner.engine.decide(&HttpRequestView::new(&req));
-                let mut req = req;
                 apply_decision(&d, req.headers_mut());
-                let span = gray_tower::trace::decision_span(&d);
-                return self.forward_decided(req, d).instrument(span).await;
+                d
             }
         };
+        let access = tracing::enabled!(target: "gray::access", tracing::Level::DEBUG).then(|| {
+            (
+                std::time::Instant::now(),
+                req.method().clone(),
+                req.uri().clone(),
+            )
+        });
         let span = gray_tower::trace::decision_span(&decision);
-        self.forward_decided(req, decision).instrument(span).await
+        let resp = self
+            .forward_decided(req, decision.clone())
+            .instrument(span)
+            .await;
+        if let Some((start, method, uri)) = access {
+            tracing::debug!(
+                target: "gray::access",
+                %method,
+                %uri,
+                status = resp.status().as_u16(),
+                rule = decision.rule_id().unwrap_or("(default)"),
+                group = decision.group(),
+                node = decision.node_address().unwrap_or("(none)"),
+                generation = decision.generation(),
+                ms = start.elapsed().as_secs_f64() * 1e3,
+                "request"
+            );
+        }
+        resp
     }
 
     async fn forward_decided(&self, req: Request<Incoming>, decision: Decision) -> Response<Body> {
