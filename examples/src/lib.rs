@@ -1,5 +1,6 @@
-//! Runnable gray programs: the `demo` (explained decisions), an axum app using the tower layer
-//! (`axum_app`) and the reverse-proxy [`gateway`] (`gateway`, the main job).
+//! Runnable gray programs: the reverse-proxy [`gateway`] (`gateway`, the main job), an axum app
+//! using the tower layer (`axum_app`), the `demo` (explained decisions) and `nepxion` (an
+//! imported Nepxion rule explained along a call chain).
 //!
 //! The gateway is also a library so that tests and embedding programs can start it in-process:
 //!
