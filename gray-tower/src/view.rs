@@ -96,6 +96,12 @@ impl RequestView for HttpRequestView<'_> {
         }
     }
 
+    fn cookies_in_headers(&self) -> bool {
+        // `cookie` is the provided one (the `Cookie` header lines), so a decision may parse
+        // those lines once for all its cookie conditions.
+        true
+    }
+
     fn host(&self) -> Option<&str> {
         match self.uri.authority() {
             Some(a) => {

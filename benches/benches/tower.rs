@@ -1,0 +1,121 @@
+//! The tower layer: the same trivial service with and without `GrayLayer` in front, on the
+//! reference rule set and requests. The difference is what the layer adds to a request:
+//! reading the `http::Request` through `HttpRequestView`, `decide`, stripping inbound routing
+//! headers, setting the decision's headers and storing the decision in the extensions.
+
+use std::convert::Infallible;
+use std::future::{ready, Ready};
+use std::hint::black_box;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use gray_benches::clock::BenchClock;
+use gray_core::{Engine, SimpleRequest};
+use gray_tower::{GrayLayer, PeerAddr};
+use http::Request;
+use tower_layer::Layer;
+use tower_service::Service;
+
+/// The innermost service: hands the request back.
+#[derive(Clone, Copy)]
+struct Echo;
+
+impl Service<Request<()>> for Echo {
+    type Response = Request<()>;
+    type Error = Infallible;
+    type Future = Ready<Result<Request<()>, Infallible>>;
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+    fn call(&mut self, req: Request<()>) -> Self::Future {
+        ready(Ok(req))
+    }
+}
+
+/// The `http::Request` a proxy would hand the layer for `r`.
+fn http_request(r: &SimpleRequest) -> Request<()> {
+    let uri = match &r.query {
+        Some(q) => format!("{}?{q}", r.path),
+        None => r.path.clone(),
+    };
+    let mut b = Request::builder().method(r.method.as_str()).uri(uri);
+    if let Some(h) = &r.host {
+        b = b.header("host", h.as_str());
+    }
+    for (k, v) in &r.headers {
+        b = b.header(k.as_str(), v.as_str());
+    }
+    let mut req = b.body(()).expect("valid request");
+    req.extensions_mut()
+        .insert(PeerAddr(SocketAddr::new(r.peer, 40_000)));
+    req
+}
+
+fn call<S>(svc: &mut S, req: Request<()>) -> Request<()>
+where
+    S: Service<
+        Request<()>,
+        Response = Request<()>,
+        Error = Infallible,
+        Future = Ready<Result<Request<()>, Infallible>>,
+    >,
+{
+    match svc.call(req).into_inner() {
+        Ok(r) => r,
+        Err(never) => match never {},
+    }
+}
+
+fn layer(c: &mut Criterion<BenchClock>) {
+    let engine = Arc::new(Engine::new(gray_benches::reference_spec()).expect("compiles"));
+    let mut g = c.benchmark_group("tower");
+    for (name, r) in gray_benches::reference_requests() {
+        let template = http_request(&r);
+        let mut with = GrayLayer::new(engine.clone()).layer(Echo);
+        let routed = call(&mut with, http_request(&r));
+        let d = routed
+            .extensions()
+            .get::<gray_core::Decision>()
+            .expect("the layer stores the decision");
+        assert_eq!(d.rule_id(), engine.decide(&r).rule_id(), "{name}");
+        let mut without = Echo;
+        let fresh = || {
+            let mut req = Request::new(());
+            *req.method_mut() = template.method().clone();
+            *req.uri_mut() = template.uri().clone();
+            *req.headers_mut() = template.headers().clone();
+            req.extensions_mut()
+                .insert(*template.extensions().get::<PeerAddr>().expect("peer"));
+            req
+        };
+        g.bench_function(format!("without-layer/{name}"), |b| {
+            b.iter_batched(
+                fresh,
+                |req| black_box(call(&mut without, req)),
+                BatchSize::SmallInput,
+            )
+        });
+        g.bench_function(format!("with-layer/{name}"), |b| {
+            b.iter_batched(
+                fresh,
+                |req| black_box(call(&mut with, req)),
+                BatchSize::SmallInput,
+            )
+        });
+        g.bench_function(format!("decide-only/{name}"), |b| {
+            b.iter(|| {
+                black_box(engine.decide(&gray_tower::HttpRequestView::new(black_box(&template))))
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = gray_benches::clock::criterion();
+    targets = layer
+}
+criterion_main!(benches);
