@@ -208,12 +208,6 @@ const CASES: &[(&str, &str, ErrorKind, &str)] = &[
         "cannot read",
     ),
     (
-        "office: { entries: [\"10.1.0.0/16\"] }",
-        "office: {}",
-        ErrorKind::InvalidValue,
-        "needs `entries`",
-    ),
-    (
         "  - { id: office,",
         "  - { id: x, route: stable }\n  - { id: x,",
         ErrorKind::Duplicate,
@@ -340,5 +334,19 @@ default: a
             text.len() < 20_000,
             "long values are shortened in explanations"
         );
+    }
+}
+
+#[test]
+fn an_empty_ip_set_is_valid_and_matches_nothing() {
+    let engine = Engine::from_str(
+        "version: 1\nip_sets: { testers: {} }\ngroups: { a: { nodes: [] }, b: { nodes: [] } }\n\
+         rules: [{ id: t, when: { ip: [testers] }, route: b }]\ndefault: a\n",
+        Format::Yaml,
+    )
+    .unwrap();
+    for ip in ["10.1.2.3", "0.0.0.0", "::", "2001:db8::1"] {
+        let req = SimpleRequest::new(ip.parse().unwrap());
+        assert_eq!(engine.decide(&req).group(), "a", "{ip}");
     }
 }
