@@ -10,21 +10,12 @@ use std::hint::black_box;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
+use common::RULES;
 use criterion::{criterion_group, criterion_main, Criterion};
 use gray_core::{Engine, Format, SimpleRequest};
 use gray_redis::{load_spec, Publisher, RedisSource, SourceConfig};
 
 const MEMBERS: u32 = 100_000;
-
-const RULES: &str = r#"
-version: 1
-ip_sets: { testers: {} }
-groups:
-  stable: { nodes: [{ address: "127.0.0.1:6001" }] }
-  canary: { nodes: [{ address: "127.0.0.1:6002" }] }
-rules: [{ id: testers, when: { ip: [testers] }, route: canary }]
-default: stable
-"#;
 
 fn member(i: u32) -> String {
     // Spread over 10.0.0.0/8 and 172.16.0.0/12 so that the table is not one dense run.

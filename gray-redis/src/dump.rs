@@ -76,7 +76,7 @@ pub fn write(path: &Path, spec: &Spec) -> Result<()> {
     result
 }
 
-/// Reads a dump written by [`write`].
+/// Reads a dump written by [`write()`].
 pub fn read(path: &Path) -> Result<Spec> {
     let text = fs::read_to_string(path).map_err(|e| io_error(path, "read the dump", e))?;
     Spec::from_str(&text, Format::Json)

@@ -143,6 +143,9 @@ pub(crate) fn missing_spec(keys: &Keys) -> Error {
     )
 }
 
+/// A change-log entry id and its change (or why it could not be read).
+pub(crate) type LogEntry = (String, std::result::Result<Change, String>);
+
 /// Log entries after `after`, waiting up to `block` for the first; at most `count`.
 /// Entries that do not parse are returned as errors in place, so one bad entry does not hide
 /// the others.
@@ -152,7 +155,7 @@ pub(crate) fn read_log(
     after: &str,
     block: Duration,
     count: usize,
-) -> std::result::Result<Vec<(String, std::result::Result<Change, String>)>, RedisError> {
+) -> std::result::Result<Vec<LogEntry>, RedisError> {
     let opts = StreamReadOptions::default()
         .block(block.as_millis().try_into().unwrap_or(usize::MAX))
         .count(count);

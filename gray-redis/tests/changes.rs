@@ -6,27 +6,10 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{eventually, RedisServer};
-use gray_core::{Engine, ErrorKind, Format, SimpleRequest};
+use common::{eventually, group, RedisServer, RULES};
+use gray_core::{Engine, ErrorKind, Format};
 use gray_redis::{Keys, Publisher, RedisSource, SourceConfig};
 use redis::Commands;
-
-const RULES: &str = r#"
-version: 1
-ip_sets: { testers: {} }
-groups:
-  stable: { nodes: [{ address: "127.0.0.1:6001" }] }
-  canary: { nodes: [{ address: "127.0.0.1:6002" }] }
-rules: [{ id: testers, when: { ip: [testers] }, route: canary }]
-default: stable
-"#;
-
-fn group(engine: &Engine, ip: &str) -> String {
-    engine
-        .decide(&SimpleRequest::new(ip.parse().unwrap()))
-        .group()
-        .to_string()
-}
 
 fn setup(ns: &str, resync: Duration) -> (RedisServer, Publisher, Arc<Engine>, RedisSource) {
     let server = RedisServer::start();

@@ -4,17 +4,7 @@ mod common;
 
 use std::process::{Command, Output};
 
-use common::{RedisServer, TempDir};
-
-const RULES: &str = r#"
-version: 1
-ip_sets: { testers: {} }
-groups:
-  stable: { nodes: [{ address: "127.0.0.1:6001" }] }
-  canary: { nodes: [{ address: "127.0.0.1:6002" }] }
-rules: [{ id: testers, when: { ip: [testers] }, route: canary }]
-default: stable
-"#;
+use common::{RedisServer, TempDir, RULES};
 
 fn cli(server: &RedisServer, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_gray-redis"))

@@ -6,8 +6,8 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{eventually, RedisServer, TempDir};
-use gray_core::{Engine, ErrorKind, Format, SimpleRequest};
+use common::{eventually, group, RedisServer, TempDir};
+use gray_core::{Engine, ErrorKind, Format};
 use gray_redis::{Origin, Publisher, RedisSource, SourceConfig};
 use redis::Commands;
 
@@ -23,13 +23,6 @@ rules:
   - { id: testers, when: { ip: [testers, office] }, route: canary }
 default: stable
 "#;
-
-fn group(engine: &Engine, ip: &str) -> String {
-    engine
-        .decide(&SimpleRequest::new(ip.parse().unwrap()))
-        .group()
-        .to_string()
-}
 
 fn config(server: &RedisServer, ns: &str) -> SourceConfig {
     SourceConfig::new(server.url(), ns)

@@ -95,15 +95,19 @@ impl Members {
     }
 }
 
-/// Reads and validates an IP list file; the error names the line.
-fn read_list(path: &Path) -> Result<Vec<String>, Error> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+fn read_text(path: &Path) -> Result<String, Error> {
+    std::fs::read_to_string(path).map_err(|e| {
         Error::at(
             ErrorKind::Io,
             path.display().to_string(),
             format!("cannot read: {e}"),
         )
-    })?;
+    })
+}
+
+/// Reads and validates an IP list file; the error names the line.
+fn read_list(path: &Path) -> Result<Vec<String>, Error> {
+    let text = read_text(path)?;
     gray_core::ip::parse_list(&text).map_err(|(line, e)| {
         Error::new(
             ErrorKind::InvalidIp,
@@ -147,13 +151,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                     )
                 })?,
             };
-            let text = std::fs::read_to_string(&file).map_err(|e| {
-                Error::at(
-                    ErrorKind::Io,
-                    file.display().to_string(),
-                    format!("cannot read: {e}"),
-                )
-            })?;
+            let text = read_text(&file)?;
             let mut p = connect()?;
             let in_file = |e: Error| prefix_path(e, &file.display().to_string());
             if dry_run {

@@ -8,6 +8,27 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use gray_core::{Engine, SimpleRequest};
+
+/// Rules with one Redis-managed IP set, `testers`, routed to `canary`.
+pub const RULES: &str = r#"
+version: 1
+ip_sets: { testers: {} }
+groups:
+  stable: { nodes: [{ address: "127.0.0.1:6001" }] }
+  canary: { nodes: [{ address: "127.0.0.1:6002" }] }
+rules: [{ id: testers, when: { ip: [testers] }, route: canary }]
+default: stable
+"#;
+
+/// The group `engine` routes a request from `ip` to.
+pub fn group(engine: &Engine, ip: &str) -> String {
+    engine
+        .decide(&SimpleRequest::new(ip.parse().unwrap()))
+        .group()
+        .to_string()
+}
+
 /// A running `redis-server`.
 pub struct RedisServer {
     child: Option<Child>,
