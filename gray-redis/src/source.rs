@@ -80,14 +80,25 @@ impl RedisSource {
             .and_then(|mut con| {
                 let read = fetch::read_all(&mut con, &keys)
                     .map_err(|e| redis_error("cannot read the namespace", &e))?;
-                match read.problem {
-                    Some(p) => Err(p),
-                    None => read.state.build().ok_or_else(|| fetch::missing_spec(&keys)),
+                if let Some(p) = read.problem {
+                    return Err(p);
                 }
-            })
-            .and_then(Engine::new);
-        let (engine, origin, problem) = match from_redis {
-            Ok(engine) => (engine, Origin::Redis, None),
+                let spec = read
+                    .state
+                    .build()
+                    .ok_or_else(|| fetch::missing_spec(&keys))?;
+                let engine = Engine::new(spec).map_err(|e| {
+                    crate::prefix_path(e, &format!("redis namespace {}", keys.namespace()))
+                })?;
+                let primed = Primed {
+                    con,
+                    state: read.state,
+                    log_id: read.log_id,
+                };
+                Ok((engine, primed))
+            });
+        let (engine, origin, primed, problem) = match from_redis {
+            Ok((engine, primed)) => (engine, Origin::Redis, Some(primed), None),
             Err(redis_problem) => {
                 let Some(path) = &config.dump else {
                     return Err(start_error(&redis_problem, "no dump is configured"));
@@ -97,23 +108,27 @@ impl RedisSource {
                     .map_err(|e| start_error(&redis_problem, &e.to_string()))?;
                 tracing::warn!(namespace = %keys.namespace(), dump = %path.display(),
                     error = %redis_problem, "serving the last-known-good dump");
-                (engine, Origin::Dump, Some(redis_problem))
+                (engine, Origin::Dump, None, Some(redis_problem))
             }
         };
         let engine = Arc::new(engine);
-        let source = RedisSource::spawn(engine.clone(), config, keys, client, origin);
-        {
-            let mut st = source.shared.lock();
-            if origin == Origin::Redis {
-                st.last_applied_generation = Some(engine.generation());
-                st.last_applied_unix_ms = Some(unix_ms());
-                drop(st);
-                source.shared.write_dump(&engine.snapshot().spec().clone());
-            } else if let Some(p) = problem {
-                st.set_error(p);
-            }
+        let mut status = SourceStatus::new(keys.namespace(), origin);
+        if let Some(p) = &primed {
+            status.in_sync = true;
+            status.full_syncs_total = 1;
+            status.log_id = p.log_id.clone();
+            status.ip_set_members = p.state.member_count();
+            status.last_applied_generation = Some(engine.generation());
+            status.last_applied_unix_ms = Some(unix_ms());
         }
-        Ok((engine, source))
+        if let Some(p) = problem {
+            status.set_error(p);
+        }
+        let shared = Arc::new(Shared::new(engine.clone(), config, keys, client, status));
+        if origin == Origin::Redis {
+            shared.write_dump(engine.snapshot().spec());
+        }
+        Ok((engine, RedisSource::spawn(shared, primed)))
     }
 
     /// Follows Redis with an engine that already exists (for example one built from a local
@@ -121,42 +136,25 @@ impl RedisSource {
     pub fn attach(engine: Arc<Engine>, config: SourceConfig) -> Result<RedisSource> {
         let keys = Keys::new(&config.namespace)?;
         let client = open(&config)?;
-        Ok(RedisSource::spawn(
-            engine,
-            config,
-            keys,
-            client,
-            Origin::Initial,
-        ))
+        let status = SourceStatus::new(keys.namespace(), Origin::Initial);
+        let shared = Arc::new(Shared::new(engine, config, keys, client, status));
+        Ok(RedisSource::spawn(shared, None))
     }
 
-    fn spawn(
-        engine: Arc<Engine>,
-        config: SourceConfig,
-        keys: Keys,
-        client: redis::Client,
-        origin: Origin,
-    ) -> RedisSource {
-        let shared = Arc::new(Shared {
-            status: Mutex::new(SourceStatus::new(keys.namespace(), origin)),
-            engine,
-            config,
-            keys,
-            client,
-            stop: AtomicBool::new(false),
-            changed: Condvar::new(),
-        });
+    fn spawn(shared: Arc<Shared>, primed: Option<Primed>) -> RedisSource {
         let s = shared.clone();
         let thread = std::thread::Builder::new()
             .name(format!("gray-redis-{}", shared.keys.namespace()))
-            .spawn(move || run(&s))
+            .spawn(move || run(&s, primed))
             .ok();
         if thread.is_none() {
-            shared.lock().set_error(Error::at(
-                ErrorKind::Source,
-                "redis",
-                "cannot start the source thread",
-            ));
+            shared.update(|st| {
+                st.set_error(Error::at(
+                    ErrorKind::Source,
+                    "redis",
+                    "cannot start the source thread",
+                ))
+            });
         }
         RedisSource { shared, thread }
     }
@@ -243,7 +241,32 @@ fn start_error(redis_problem: &Error, dump_problem: &str) -> Error {
     )
 }
 
+/// What start-up already read, handed to the thread so that it is not read twice.
+struct Primed {
+    con: Connection,
+    state: FleetState,
+    log_id: String,
+}
+
 impl Shared {
+    fn new(
+        engine: Arc<Engine>,
+        config: SourceConfig,
+        keys: Keys,
+        client: redis::Client,
+        status: SourceStatus,
+    ) -> Shared {
+        Shared {
+            engine,
+            config,
+            keys,
+            client,
+            stop: AtomicBool::new(false),
+            status: Mutex::new(status),
+            changed: Condvar::new(),
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, SourceStatus> {
         self.status.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -343,22 +366,26 @@ impl Shared {
     }
 }
 
-fn run(shared: &Shared) {
+fn run(shared: &Shared, mut primed: Option<Primed>) {
     let mut backoff = Backoff::new(shared.config.backoff_initial, shared.config.backoff_max);
     let mut was_connected = true;
     while !shared.stopped() {
-        let result = fetch::connect(
-            &shared.client,
-            shared.config.connect_timeout,
-            read_timeout(&shared.config),
-        )
-        .and_then(|mut con| {
+        let connected = match primed.take() {
+            Some(p) => Ok((p.con, Some((p.state, p.log_id)))),
+            None => fetch::connect(
+                &shared.client,
+                shared.config.connect_timeout,
+                read_timeout(&shared.config),
+            )
+            .map(|con| (con, None)),
+        };
+        let result = connected.and_then(|(mut con, initial)| {
             shared.update(|st| {
                 st.connected = true;
                 st.connects_total += 1;
             });
             was_connected = true;
-            follow(shared, &mut con, &mut backoff)
+            follow(shared, &mut con, initial, &mut backoff)
         });
         if let Err(e) = result {
             if shared.stopped() {
@@ -390,10 +417,14 @@ fn run(shared: &Shared) {
 fn follow(
     shared: &Shared,
     con: &mut Connection,
+    initial: Option<(FleetState, String)>,
     backoff: &mut Backoff,
 ) -> std::result::Result<(), RedisError> {
     let keys = &shared.keys;
-    let (mut state, mut log_id) = full_sync(shared, con)?;
+    let (mut state, mut log_id) = match initial {
+        Some(read) => read,
+        None => full_sync(shared, con)?,
+    };
     backoff.reset();
     let mut next_resync = Instant::now() + shared.config.resync_interval;
     while !shared.stopped() {

@@ -22,6 +22,9 @@ fn setup(ns: &str, resync: Duration) -> (RedisServer, Publisher, Arc<Engine>, Re
     )
     .unwrap();
     assert!(source.wait_for(Duration::from_secs(20), |st| st.in_sync));
+    let st = source.status();
+    assert_eq!(st.full_syncs_total, 1, "start-up reads the namespace once");
+    assert_eq!(st.last_applied_generation, Some(1));
     (server, p, engine, source)
 }
 
