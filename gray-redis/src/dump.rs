@@ -20,6 +20,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use gray_core::{Error, ErrorKind, Format, Result, Spec};
 
@@ -31,9 +32,16 @@ fn io_error(path: &Path, what: &str, e: std::io::Error) -> Error {
     )
 }
 
+/// A temporary name beside `path`, unique per process and per write, so that two engines
+/// sharing one dump path never write into the same temporary file.
 fn temp_path(path: &Path) -> PathBuf {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
     let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(format!(".tmp.{}", std::process::id()));
+    name.push(format!(
+        ".tmp.{}.{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
     path.with_file_name(name)
 }
 

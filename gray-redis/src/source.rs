@@ -75,11 +75,15 @@ impl RedisSource {
     pub fn start(config: SourceConfig) -> Result<(Arc<Engine>, RedisSource)> {
         let keys = Keys::new(&config.namespace)?;
         let client = open(&config)?;
-        let from_redis = fetch::connect(&client, config.connect_timeout, read_timeout(&config))
+        // A Redis that accepts connections but does not answer must not hold start-up for
+        // long either: until the namespace is read, each reply may take `connect_timeout`.
+        let from_redis = fetch::connect(&client, config.connect_timeout, config.connect_timeout)
             .map_err(|e| redis_error(&format!("cannot connect to {}", config.redacted_url()), &e))
             .and_then(|mut con| {
                 let read = fetch::read_all(&mut con, &keys)
                     .map_err(|e| redis_error("cannot read the namespace", &e))?;
+                con.set_read_timeout(Some(read_timeout(&config)))
+                    .map_err(|e| redis_error("cannot set the read timeout", &e))?;
                 if let Some(p) = read.problem {
                     return Err(p);
                 }

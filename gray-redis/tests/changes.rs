@@ -156,3 +156,28 @@ fn a_deleted_spec_is_reported_and_the_rules_stay() {
     assert_eq!(group(&engine, "192.0.2.1"), "canary");
     assert_eq!(source.status().ip_set_members, 1);
 }
+
+#[test]
+fn every_write_is_announced_on_the_events_channel() {
+    let server = RedisServer::start();
+    let keys = Keys::new("ev").unwrap();
+    let mut sub = server.connection();
+    sub.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut pubsub = sub.as_pubsub();
+    pubsub.subscribe(keys.events()).unwrap();
+    let mut p = Publisher::connect(&server.url(), "ev").unwrap();
+    p.publish_spec(RULES, Format::Yaml).unwrap();
+    p.ip_set_add("testers", ["192.0.2.1"]).unwrap();
+    p.ip_set_remove("testers", ["192.0.2.1"]).unwrap();
+    p.ip_set_load("testers", ["192.0.2.2"]).unwrap();
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        let msg = pubsub.get_message().unwrap();
+        assert_eq!(msg.get_channel_name(), keys.events());
+        seen.push(msg.get_payload::<String>().unwrap());
+    }
+    assert_eq!(
+        seen,
+        ["spec", "add testers", "remove testers", "load testers"]
+    );
+}

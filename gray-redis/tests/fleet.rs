@@ -218,3 +218,39 @@ fn attach_replaces_a_local_spec_once_redis_is_read() {
     assert_eq!(source.status().last_applied_generation, Some(2));
     source.stop();
 }
+
+#[test]
+fn a_frozen_redis_holds_up_neither_requests_nor_start_up() {
+    let server = RedisServer::start();
+    let dir = TempDir::new("frozen");
+    let mut publisher = Publisher::connect(&server.url(), "ice").unwrap();
+    publisher.publish_spec(RULES, Format::Yaml).unwrap();
+    publisher.ip_set_add("testers", ["192.0.2.7"]).unwrap();
+    let dump = dir.join("a.json");
+    let (a, sa) = RedisSource::start(config(&server, "ice").dump(&dump)).unwrap();
+    assert!(sa.wait_for(Duration::from_secs(20), |st| st.dumps_total >= 1));
+
+    server.pause();
+    // The engine's thread may be stuck in a read; decisions are not.
+    for _ in 0..1000 {
+        assert_eq!(group(&a, "192.0.2.7"), "canary");
+    }
+    // A new engine gives up on the frozen Redis after `connect_timeout` and serves the dump.
+    let (b, sb) = RedisSource::start(
+        config(&server, "ice")
+            .dump(&dump)
+            .connect_timeout(Duration::from_millis(300)),
+    )
+    .unwrap();
+    assert_eq!(sb.status().origin, Origin::Dump);
+    assert_eq!(group(&b, "192.0.2.7"), "canary");
+
+    server.resume();
+    publisher.ip_set_add("testers", ["192.0.2.8"]).unwrap();
+    for e in [&a, &b] {
+        eventually("converged after the freeze", || {
+            group(e, "192.0.2.8") == "canary"
+        });
+    }
+    assert!(sb.wait_for(Duration::from_secs(20), |st| st.origin == Origin::Redis));
+}
