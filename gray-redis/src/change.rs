@@ -8,6 +8,7 @@
 //! | `op` | meaning | engine action |
 //! |---|---|---|
 //! | `spec` | the spec key was replaced | re-read the spec (and any newly declared sets) |
+//! | `nepxion` | the Nepxion rule key was replaced or deleted | re-read the Nepxion rule |
 //! | `add` | members were added to `set` | add them to the in-memory copy |
 //! | `remove` | members were removed from `set` | remove them from the in-memory copy |
 //! | `load` | `set` was replaced as a whole | re-read the set |
@@ -28,6 +29,8 @@ pub const MEMBERS_PER_ENTRY: usize = 10_000;
 pub enum Change {
     /// The spec was replaced.
     Spec,
+    /// The Nepxion rule was replaced or deleted.
+    Nepxion,
     /// Members were added to a set.
     Add {
         /// The IP set name.
@@ -54,6 +57,7 @@ impl Change {
     pub fn to_fields(&self) -> Vec<(&'static str, String)> {
         match self {
             Change::Spec => vec![("op", "spec".into())],
+            Change::Nepxion => vec![("op", "nepxion".into())],
             Change::Add { set, members } => vec![
                 ("op", "add".into()),
                 ("set", set.clone()),
@@ -96,6 +100,7 @@ impl Change {
         };
         match op {
             Some("spec") => Ok(Change::Spec),
+            Some("nepxion") => Ok(Change::Nepxion),
             Some("add") => Ok(Change::Add {
                 set: set_name()?,
                 members: list(),
@@ -124,6 +129,7 @@ mod tests {
     #[test]
     fn every_op_round_trips() {
         round_trip(Change::Spec);
+        round_trip(Change::Nepxion);
         round_trip(Change::Load { set: "s".into() });
         round_trip(Change::Add {
             set: "s".into(),

@@ -11,6 +11,7 @@ use redis::{Commands, Connection, RedisError, Value};
 use crate::change::Change;
 use crate::keys::Keys;
 use crate::state::{parse_spec_text, FleetState};
+use gray_core::nepxion::Import;
 
 /// Elements asked for per `SSCAN` call.
 const SCAN_COUNT: usize = 20_000;
@@ -92,37 +93,79 @@ pub(crate) struct FullRead {
     pub(crate) problem: Option<Error>,
 }
 
-/// Reads the spec text; `None` when the key does not exist.
-pub(crate) fn read_spec_text(
+/// The spec and Nepxion rule texts (one `MGET`).
+pub(crate) fn read_rule_texts(
     con: &mut Connection,
     keys: &Keys,
-) -> std::result::Result<Option<String>, RedisError> {
-    con.get(keys.spec())
+) -> std::result::Result<(Option<String>, Option<String>), RedisError> {
+    redis::cmd("MGET")
+        .arg(keys.spec())
+        .arg(keys.nepxion())
+        .query(con)
 }
 
-/// Reads everything: first the log position, then the spec and its sets, so that replaying the
-/// log from that position can only bring the state forward.
+/// Parses the spec and Nepxion rule texts; at least one must exist.
+pub(crate) fn parse_rules(
+    keys: &Keys,
+    spec: Option<String>,
+    nepxion: Option<String>,
+) -> Result<(Option<gray_core::Spec>, Option<Import>)> {
+    let nepxion = match nepxion {
+        Some(text) => {
+            let import = gray_core::nepxion::import(&text)
+                .map_err(|e| crate::prefix_path(e, &keys.nepxion()))?;
+            for w in &import.warnings {
+                tracing::info!(namespace = %keys.namespace(), "Nepxion rule: {w}");
+            }
+            Some(import)
+        }
+        None => None,
+    };
+    let spec = match spec {
+        Some(text) => {
+            Some(parse_spec_text(&text).map_err(|e| crate::prefix_path(e, &keys.spec()))?)
+        }
+        None if nepxion.is_some() => None,
+        None => return Err(missing_spec(keys)),
+    };
+    Ok((spec, nepxion))
+}
+
+/// Re-reads the spec and the Nepxion rule into `state`. Returns the IP sets to read, or the
+/// problem with the rules (then `state` is left empty: nothing applies until they are fixed).
+pub(crate) fn read_rules(
+    con: &mut Connection,
+    keys: &Keys,
+    state: &mut FleetState,
+) -> std::result::Result<std::result::Result<Vec<String>, Error>, RedisError> {
+    let (spec, nepxion) = read_rule_texts(con, keys)?;
+    Ok(match parse_rules(keys, spec, nepxion) {
+        Ok((spec, nepxion)) => Ok(state.set_rules(spec, nepxion)),
+        Err(e) => {
+            *state = FleetState::default();
+            Err(e)
+        }
+    })
+}
+
+/// Reads everything: first the log position, then the rules and their sets, so that replaying
+/// the log from that position can only bring the state forward.
 pub(crate) fn read_all(
     con: &mut Connection,
     keys: &Keys,
 ) -> std::result::Result<FullRead, RedisError> {
     let log_id = log_head(con, keys)?;
     let mut state = FleetState::default();
-    let mut problem = None;
-    match read_spec_text(con, keys)? {
-        None => {
-            problem = Some(missing_spec(keys));
-        }
-        Some(text) => match parse_spec_text(&text) {
-            Ok(spec) => {
-                for name in state.set_spec(spec) {
-                    let members = read_set(con, &keys.ip_set(&name))?;
-                    state.replace_set(&name, members);
-                }
+    let problem = match read_rules(con, keys, &mut state)? {
+        Ok(sets) => {
+            for name in sets {
+                let members = read_set(con, &keys.ip_set(&name))?;
+                state.replace_set(&name, members);
             }
-            Err(e) => problem = Some(crate::prefix_path(e, &keys.spec())),
-        },
-    }
+            None
+        }
+        Err(e) => Some(e),
+    };
     Ok(FullRead {
         state,
         log_id,

@@ -6,6 +6,7 @@
 //! | key | type | holds |
 //! |---|---|---|
 //! | `gray:{NS}:spec` | string | the rule spec: native YAML or JSON text |
+//! | `gray:{NS}:nepxion` | string | optional Nepxion rule (XML or JSON), applied on top of the spec |
 //! | `gray:{NS}:ipset:NAME` | set | members of IP set `NAME` (canonical IP or CIDR strings) |
 //! | `gray:{NS}:log` | stream | the change log engines follow (see [`crate::Change`]) |
 //! | `gray:{NS}:events` | pub/sub channel | one message per change, for people and tools watching |
@@ -50,6 +51,11 @@ impl Keys {
     /// The spec string key.
     pub fn spec(&self) -> String {
         format!("{}spec", self.prefix)
+    }
+
+    /// The Nepxion rule string key.
+    pub fn nepxion(&self) -> String {
+        format!("{}nepxion", self.prefix)
     }
 
     /// The set key of IP set `name`.
@@ -110,6 +116,7 @@ mod tests {
         let k = Keys::new("ns1").unwrap();
         assert_eq!(k.spec(), "gray:{ns1}:spec");
         assert_eq!(k.log(), "gray:{ns1}:log");
+        assert_eq!(k.nepxion(), "gray:{ns1}:nepxion");
         assert_eq!(k.events(), "gray:{ns1}:events");
         assert_eq!(k.ip_set("t"), "gray:{ns1}:ipset:t");
         assert_eq!(k.namespace(), "ns1");

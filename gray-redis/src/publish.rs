@@ -8,9 +8,10 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use gray_core::nepxion::{Import, Warning};
 use gray_core::{Engine, Error, ErrorKind, Format, Result, Spec};
 use redis::streams::StreamMaxlen;
-use redis::Connection;
+use redis::{Commands, Connection};
 
 use crate::change::{Change, MEMBERS_PER_ENTRY};
 use crate::fetch::{self, redis_error};
@@ -75,12 +76,33 @@ impl Publisher {
         &self.keys
     }
 
-    /// Validates `text` against the IP sets in Redis and returns the combined spec, without
-    /// writing anything (`publish --dry-run`).
-    pub fn check_spec(&mut self, text: &str, format: Format) -> Result<Spec> {
-        let spec = Spec::from_str(text, format)?;
+    fn get(&mut self, key: &str) -> Result<Option<String>> {
+        self.con
+            .get(key)
+            .map_err(|e| redis_error("cannot read the rules", &e))
+    }
+
+    /// The spec in Redis now (an invalid one is an error naming the key).
+    fn current_spec(&mut self) -> Result<Option<Spec>> {
+        let key = self.keys.spec();
+        self.get(&key)?
+            .map(|t| parse_spec_text(&t).map_err(|e| crate::prefix_path(e, &key)))
+            .transpose()
+    }
+
+    /// The Nepxion rule in Redis now.
+    fn current_nepxion(&mut self) -> Result<Option<Import>> {
+        let key = self.keys.nepxion();
+        self.get(&key)?
+            .map(|t| gray_core::nepxion::import(&t).map_err(|e| crate::prefix_path(e, &key)))
+            .transpose()
+    }
+
+    /// Combines rules with the IP set members in Redis and compiles the result, exactly as an
+    /// engine will.
+    fn validate(&mut self, spec: Option<Spec>, nepxion: Option<Import>) -> Result<Spec> {
         let mut state = FleetState::default();
-        for name in state.set_spec(spec) {
+        for name in state.set_rules(spec, nepxion) {
             let members = fetch::read_set(&mut self.con, &self.keys.ip_set(&name))
                 .map_err(|e| redis_error("cannot read IP sets", &e))?;
             state.replace_set(&name, members);
@@ -92,6 +114,14 @@ impl Publisher {
         Ok(combined)
     }
 
+    /// Validates `text` against the IP sets and the Nepxion rule in Redis and returns the
+    /// combined spec, without writing anything (`publish --dry-run`).
+    pub fn check_spec(&mut self, text: &str, format: Format) -> Result<Spec> {
+        let spec = Spec::from_str(text, format)?;
+        let nepxion = self.current_nepxion()?;
+        self.validate(Some(spec), nepxion)
+    }
+
     /// Validates and writes a spec. YAML and JSON text is stored as written (comments kept);
     /// TOML is stored as YAML, since engines read YAML or JSON.
     pub fn publish_spec(&mut self, text: &str, format: Format) -> Result<Published> {
@@ -100,9 +130,41 @@ impl Publisher {
             Format::Toml => Spec::from_str(text, format)?.to_yaml(),
             _ => text.to_string(),
         };
-        debug_assert!(parse_spec_text(&stored).is_ok());
         let log_id = self.write(&[Change::Spec], |pipe, keys| {
             pipe.set(keys.spec(), &stored).ignore();
+        })?;
+        Ok(Published { changed: 0, log_id })
+    }
+
+    /// Validates a Nepxion rule (XML or JSON) on top of the spec and IP sets in Redis and
+    /// returns the combined spec and the import warnings, without writing anything.
+    pub fn check_nepxion(&mut self, text: &str) -> Result<(Spec, Vec<Warning>)> {
+        let import = gray_core::nepxion::import(text)?;
+        let warnings = import.warnings.clone();
+        let spec = self.current_spec()?;
+        Ok((self.validate(spec, Some(import))?, warnings))
+    }
+
+    /// Validates and writes a Nepxion rule, stored as written. Returns the import warnings
+    /// (parts of the rule gray does not apply).
+    pub fn publish_nepxion(&mut self, text: &str) -> Result<(Published, Vec<Warning>)> {
+        let (_, warnings) = self.check_nepxion(text)?;
+        let log_id = self.write(&[Change::Nepxion], |pipe, keys| {
+            pipe.set(keys.nepxion(), text).ignore();
+        })?;
+        Ok((Published { changed: 0, log_id }, warnings))
+    }
+
+    /// Deletes the Nepxion rule (the spec alone applies again). Refused when there is no
+    /// spec, since engines would have no rules left.
+    pub fn remove_nepxion(&mut self) -> Result<Published> {
+        let spec = self.current_spec()?;
+        if spec.is_none() {
+            return Err(fetch::missing_spec(&self.keys));
+        }
+        self.validate(spec, None)?;
+        let log_id = self.write(&[Change::Nepxion], |pipe, keys| {
+            pipe.del(keys.nepxion()).ignore();
         })?;
         Ok(Published { changed: 0, log_id })
     }
@@ -238,6 +300,7 @@ impl Publisher {
         }
         let summary = match changes.first() {
             Some(Change::Spec) => "spec".to_string(),
+            Some(Change::Nepxion) => "nepxion".to_string(),
             Some(Change::Add { set, .. }) => format!("add {set}"),
             Some(Change::Remove { set, .. }) => format!("remove {set}"),
             Some(Change::Load { set }) => format!("load {set}"),

@@ -25,7 +25,7 @@ use crate::change::Change;
 use crate::config::SourceConfig;
 use crate::fetch::{self, redis_error, LOG_START};
 use crate::keys::Keys;
-use crate::state::{parse_spec_text, FleetState};
+use crate::state::FleetState;
 use crate::status::{unix_ms, Origin, SourceStatus};
 
 /// Log entries read per `XREAD`.
@@ -447,11 +447,11 @@ fn follow(
             continue;
         }
         let count = entries.len() as u64;
-        let mut spec_changed = false;
+        let mut rules_changed = false;
         let mut reload_sets = BTreeSet::new();
         for (id, change) in entries {
             match change {
-                Ok(Change::Spec) => spec_changed = true,
+                Ok(Change::Spec | Change::Nepxion) => rules_changed = true,
                 Ok(Change::Add { set, members }) => state.add(&set, members),
                 Ok(Change::Remove { set, members }) => state.remove(&set, &members),
                 Ok(Change::Load { set }) => {
@@ -464,17 +464,10 @@ fn follow(
             log_id = id;
         }
         let mut problem = None;
-        if spec_changed {
-            match fetch::read_spec_text(con, keys)? {
-                None => problem = Some(fetch::missing_spec(keys)),
-                Some(text) => match parse_spec_text(&text) {
-                    Ok(spec) => reload_sets.extend(state.set_spec(spec)),
-                    Err(e) => problem = Some(crate::prefix_path(e, &keys.spec())),
-                },
-            }
-            if problem.is_some() {
-                // Nothing from Redis applies until the spec is fixed; then every set is re-read.
-                state = FleetState::default();
+        if rules_changed {
+            match fetch::read_rules(con, keys, &mut state)? {
+                Ok(sets) => reload_sets.extend(sets),
+                Err(e) => problem = Some(e),
             }
         }
         for name in reload_sets {

@@ -6,6 +6,10 @@
 //! A set that only lives in Redis is declared with no entries (`ip_sets: { testers: {} }`); it
 //! is empty, and matches nothing, until members arrive.
 //!
+//! A Nepxion rule, when there is one, is applied last ([`gray_core::nepxion::Import::apply_to`]):
+//! it sets the `release` section and the built-in headers and keeps the spec's groups. Without a
+//! spec it applies to `Spec::minimal("default")`, as `Engine::from_nepxion` does.
+//!
 //! ```
 //! use gray_redis::FleetState;
 //!
@@ -24,6 +28,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use gray_core::ip::{parse_entry, IpEntryError};
+use gray_core::nepxion::Import;
 use gray_core::{Format, Result, Spec};
 
 /// Parses spec text as stored in Redis: JSON when it starts with `{`, YAML otherwise.
@@ -61,6 +66,7 @@ pub fn canonical_entry(s: &str) -> std::result::Result<String, IpEntryError> {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FleetState {
     spec: Option<Spec>,
+    nepxion: Option<Import>,
     sets: BTreeMap<String, BTreeSet<String>>,
 }
 
@@ -70,18 +76,31 @@ impl FleetState {
         self.spec.as_ref()
     }
 
-    /// Replaces the spec; sets it no longer declares are dropped. Returns the declared sets that
-    /// have no members loaded yet (the caller reads them from Redis).
+    /// Replaces the spec, keeping the Nepxion rule; see [`FleetState::set_rules`].
     pub fn set_spec(&mut self, spec: Spec) -> Vec<String> {
-        self.sets.retain(|name, _| spec.ip_sets.contains_key(name));
+        let nepxion = self.nepxion.take();
+        self.set_rules(Some(spec), nepxion)
+    }
+
+    /// Replaces the spec and the Nepxion rule; sets the spec no longer declares are dropped.
+    /// Returns the declared sets that have no members loaded yet (the caller reads them).
+    pub fn set_rules(&mut self, spec: Option<Spec>, nepxion: Option<Import>) -> Vec<String> {
+        self.nepxion = nepxion;
+        let declared = |name: &str| spec.as_ref().is_some_and(|s| s.ip_sets.contains_key(name));
+        self.sets.retain(|name, _| declared(name));
         let missing = spec
-            .ip_sets
-            .keys()
+            .iter()
+            .flat_map(|s| s.ip_sets.keys())
             .filter(|n| !self.sets.contains_key(*n))
             .cloned()
             .collect();
-        self.spec = Some(spec);
+        self.spec = spec;
         missing
+    }
+
+    /// The Nepxion rule, if any.
+    pub fn nepxion(&self) -> Option<&Import> {
+        self.nepxion.as_ref()
     }
 
     /// Names of the IP sets the spec declares.
@@ -135,9 +154,14 @@ impl FleetState {
     }
 
     /// The spec with every set's Redis members appended to its inline entries (sorted, without
-    /// repeating an inline entry), or `None` when no spec has been read.
+    /// repeating an inline entry) and the Nepxion rule applied; `None` when there is neither a
+    /// spec nor a Nepxion rule.
     pub fn build(&self) -> Option<Spec> {
-        let mut spec = self.spec.clone()?;
+        let mut spec = match (&self.spec, &self.nepxion) {
+            (Some(spec), _) => spec.clone(),
+            (None, Some(_)) => Spec::minimal("default"),
+            (None, None) => return None,
+        };
         for (name, members) in &self.sets {
             if let Some(set) = spec.ip_sets.get_mut(name) {
                 let inline: BTreeSet<&str> = set.entries.iter().map(String::as_str).collect();
@@ -148,6 +172,9 @@ impl FleetState {
                     .collect();
                 set.entries.extend(extra);
             }
+        }
+        if let Some(rule) = &self.nepxion {
+            rule.apply_to(&mut spec);
         }
         Some(spec)
     }
@@ -191,6 +218,27 @@ mod tests {
         assert!(missing.is_empty());
         assert!(s.members("u").is_none());
         assert_eq!(s.declared_sets().collect::<Vec<_>>(), ["t"]);
+    }
+
+    #[test]
+    fn a_nepxion_rule_applies_on_top_or_alone() {
+        let rule = gray_core::nepxion::import(
+            r#"<rule><strategy><version>{"svc-a":"1.1"}</version></strategy><header>{"x":"1"}</header></rule>"#,
+        )
+        .unwrap();
+        let mut s = FleetState::default();
+        s.set_rules(None, Some(rule.clone()));
+        let alone = s.build().unwrap();
+        assert_eq!(alone.default, "default");
+        assert_eq!(alone.headers.builtin["x"], "1");
+        assert!(alone.release.is_some());
+        s.set_spec(parse_spec_text(SPEC).unwrap());
+        assert_eq!(s.nepxion(), Some(&rule));
+        let on_top = s.build().unwrap();
+        assert_eq!(on_top.default, "a");
+        assert_eq!(on_top.headers.builtin["x"], "1");
+        s.set_rules(Some(parse_spec_text(SPEC).unwrap()), None);
+        assert!(s.build().unwrap().release.is_none());
     }
 
     #[test]

@@ -75,6 +75,28 @@ fn publish_validates_then_writes() {
         &["publish", "--format", "yaml", txt.to_str().unwrap()],
     ));
 
+    // A Nepxion rule (by its .xml name) goes to its own key, on top of the spec.
+    let rule = dir.join("rule.xml");
+    std::fs::write(
+        &rule,
+        include_str!("../../testdata/nepxion/03-guide-discovery-strategy-blue-green.xml"),
+    )
+    .unwrap();
+    let rule = rule.to_str().unwrap();
+    let out = ok(&cli(&server, &["publish", "--dry-run", rule]));
+    assert!(out.contains("valid Nepxion rule"), "{out}");
+    assert!(out.contains("a release section"), "{out}");
+    let out = ok(&cli(&server, &["publish", rule]));
+    assert!(out.contains("gray:{ci}:nepxion"), "{out}");
+    assert!(ok(&cli(&server, &["show"])).contains("release:"));
+    let bad_rule = dir.join("bad.xml");
+    std::fs::write(&bad_rule, "<rule><strategy>").unwrap();
+    let err = fails(&cli(&server, &["publish", bad_rule.to_str().unwrap()]));
+    assert!(err.contains("bad.xml"), "{err}");
+    let out = ok(&cli(&server, &["remove-nepxion"]));
+    assert!(out.contains("removed gray:{ci}:nepxion"), "{out}");
+    assert!(!ok(&cli(&server, &["show"])).contains("release:"));
+
     // Usage errors exit 2.
     let out = cli(&server, &["publish"]);
     assert_eq!(out.status.code(), Some(2));

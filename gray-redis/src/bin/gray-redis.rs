@@ -4,6 +4,7 @@
 //! gray-redis --redis redis://127.0.0.1:6379/0 --ns prod publish rules.yaml
 //! gray-redis --ns prod ipset add testers 192.168.2.20 10.8.0.0/16
 //! gray-redis --ns prod ipset load testers --file testers.txt
+//! gray-redis --ns prod publish rule.xml          # a Nepxion rule, applied on top of the spec
 //! gray-redis --ns prod show
 //! ```
 //!
@@ -41,13 +42,18 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Validate a rule file against the IP sets in Redis, then publish it.
+    /// Validate a rule file (native spec or Nepxion rule) against what is in Redis, then
+    /// publish it.
     Publish {
         /// The spec: .yaml, .yml, .json or .toml.
         file: PathBuf,
         /// Format, when the file name does not tell (yaml, json, toml).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "nepxion")]
         format: Option<String>,
+        /// The file is a Nepxion rule (XML or JSON), applied on top of the spec (implied by
+        /// a .xml name).
+        #[arg(long)]
+        nepxion: bool,
         /// Validate only; write nothing.
         #[arg(long)]
         dry_run: bool,
@@ -57,6 +63,8 @@ enum Command {
     Ipset(IpsetCommand),
     /// Print the namespace's combined spec (rules plus IP set members) as YAML.
     Show,
+    /// Delete the Nepxion rule, so that the spec alone applies.
+    RemoveNepxion,
 }
 
 #[derive(Subcommand)]
@@ -93,6 +101,20 @@ impl Members {
         }
         Ok(out)
     }
+}
+
+fn summary(spec: &gray_core::Spec) -> String {
+    format!(
+        "{} rules, {} groups, {} IP sets{}",
+        spec.rules.len(),
+        spec.groups.len(),
+        spec.ip_sets.len(),
+        if spec.release.is_some() {
+            ", a release section"
+        } else {
+            ""
+        }
+    )
 }
 
 fn read_text(path: &Path) -> Result<String, Error> {
@@ -133,8 +155,37 @@ fn run(cli: Cli) -> Result<(), Error> {
         Command::Publish {
             file,
             format,
+            nepxion,
             dry_run,
         } => {
+            let text = read_text(&file)?;
+            let mut p = connect()?;
+            let in_file = |e: Error| prefix_path(e, &file.display().to_string());
+            let is_xml = file
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("xml"));
+            if nepxion || (is_xml && format.is_none()) {
+                let (spec, warnings) = p.check_nepxion(&text).map_err(in_file)?;
+                for w in &warnings {
+                    eprintln!("{}: {w}", file.display());
+                }
+                if dry_run {
+                    println!(
+                        "{}: valid Nepxion rule ({})",
+                        file.display(),
+                        summary(&spec)
+                    );
+                } else {
+                    let (done, _) = p.publish_nepxion(&text).map_err(in_file)?;
+                    let key = p.keys().nepxion();
+                    println!(
+                        "published {} to {key} (log entry {})",
+                        file.display(),
+                        done.log_id
+                    );
+                }
+                return Ok(());
+            }
             let format = match &format {
                 Some(f) => Format::from_name(f).ok_or_else(|| {
                     Error::at(
@@ -147,31 +198,27 @@ fn run(cli: Cli) -> Result<(), Error> {
                     Error::at(
                         ErrorKind::InvalidValue,
                         file.display().to_string(),
-                        "cannot tell the format from the file name; pass --format",
+                        "cannot tell the format from the file name; pass --format, or --nepxion for a Nepxion rule",
                     )
                 })?,
             };
-            let text = read_text(&file)?;
-            let mut p = connect()?;
-            let in_file = |e: Error| prefix_path(e, &file.display().to_string());
             if dry_run {
                 let spec = p.check_spec(&text, format).map_err(in_file)?;
-                println!(
-                    "{}: valid ({} rules, {} groups, {} IP sets)",
-                    file.display(),
-                    spec.rules.len(),
-                    spec.groups.len(),
-                    spec.ip_sets.len()
-                );
+                println!("{}: valid ({})", file.display(), summary(&spec));
             } else {
                 let done = p.publish_spec(&text, format).map_err(in_file)?;
+                let key = p.keys().spec();
                 println!(
-                    "published {} to {} (log entry {})",
+                    "published {} to {key} (log entry {})",
                     file.display(),
-                    p.keys().spec(),
                     done.log_id
                 );
             }
+        }
+        Command::RemoveNepxion => {
+            let mut p = connect()?;
+            let done = p.remove_nepxion()?;
+            println!("removed {} (log entry {})", p.keys().nepxion(), done.log_id);
         }
         Command::Ipset(cmd) => {
             let mut p = connect()?;
