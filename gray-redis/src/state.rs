@@ -223,7 +223,8 @@ mod tests {
     #[test]
     fn a_nepxion_rule_applies_on_top_or_alone() {
         let rule = gray_core::nepxion::import(
-            r#"<rule><strategy><version>{"svc-a":"1.1"}</version></strategy><header>{"x":"1"}</header></rule>"#,
+            r#"<rule><strategy><version>{"svc-a":"1.1"}</version></strategy>
+               <strategy-release><header>{"x":"1"}</header></strategy-release></rule>"#,
         )
         .unwrap();
         let mut s = FleetState::default();
