@@ -47,6 +47,15 @@ fn benches(c: &mut Criterion) {
         b.iter(|| Engine::new(black_box(spec.clone())).unwrap())
     });
 
+    let dir = common::TempDir::new("bench-dump");
+    let dump = dir.join("dump.json");
+    g.bench_function("dump_write_100k", |b| {
+        b.iter(|| gray_redis::dump::write(&dump, black_box(&spec)).unwrap())
+    });
+    g.bench_function("dump_read_100k", |b| {
+        b.iter(|| gray_redis::dump::read(black_box(&dump)).unwrap())
+    });
+
     // End to end: one `ipset add` until a running engine routes the new member.
     let (engine, source) = RedisSource::start(SourceConfig::new(url.clone(), "bench")).unwrap();
     assert!(source.wait_for(Duration::from_secs(30), |st| st.in_sync));
