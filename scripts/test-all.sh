@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the project: formatting, lints, docs, the Rust test suites (unit,
-# integration, doc tests, fuzz-crash replays) and, as they land, the Python suite.
+# integration, doc tests, fuzz-crash replays), the gateway admin page in headless Chromium and,
+# as they land, the Python suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,3 +24,5 @@ echo "== cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 echo "== cargo test"
 cargo test --workspace
+echo "== admin page in headless Chromium"
+bash scripts/test-admin-ui.sh
