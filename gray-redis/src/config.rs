@@ -14,7 +14,7 @@ use std::time::Duration;
 ///     .resync_interval(Duration::from_secs(30));
 /// assert_eq!(config.namespace, "prod");
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceConfig {
     /// Redis URL, `redis://[user:password@]host:port/db` (or `unix:///path.sock`).
     pub url: String,
