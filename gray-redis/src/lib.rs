@@ -13,8 +13,9 @@
 //! * Every accepted state is written atomically to a last-known-good [`dump`]; an engine that
 //!   starts while Redis is down serves the dump and reconnects with capped, jittered
 //!   [`Backoff`], then re-reads everything.
-//! * [`Publisher`] (and the `gray-redis` command) validates a spec exactly as the engines will
-//!   before writing it, and edits IP sets.
+//! * [`Publisher`] (and the `gray-redis` command) validates a spec — or a Nepxion rule (XML or
+//!   JSON) applied on top of it — exactly as the engines will before writing it, and edits IP
+//!   sets.
 //!
 //! The key layout is described in [`Keys`], the change log in [`Change`].
 //!
@@ -44,6 +45,13 @@
 //! The client is the `redis` crate's synchronous API on one dedicated thread per source: the
 //! work is a single long-lived connection mostly blocked in `XREAD`, so an async runtime would
 //! add nothing, and gray stays usable from non-tokio programs and from Python.
+//!
+//! Engines follow the change-log *stream* rather than a pub/sub channel: pub/sub drops every
+//! message sent while a subscriber is disconnected, while a stream is ordered, replayable from
+//! the last id seen and carries the changed members. (Each write is still announced on the
+//! `events` channel for people and tools.) Keys edited by hand, behind the log, are picked up by
+//! the periodic full read ([`SourceConfig::resync_interval`]); no `notify-keyspace-events`
+//! configuration is needed.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
