@@ -181,6 +181,35 @@ fn start_needs_redis_or_a_dump_and_says_why() {
     assert_eq!(err.kind(), ErrorKind::Source);
     assert!(err.to_string().contains("no spec in Redis"), "{err}");
     assert!(err.to_string().contains("no dump is configured"), "{err}");
+    // Redis holds a spec no engine accepts, but a dump exists: the dump serves, the reason
+    // is reported, and fixing Redis takes over.
+    let dump = dir.join("good.json");
+    gray_redis::dump::write(&dump, &gray_redis::parse_spec_text(RULES).unwrap()).unwrap();
+    force_spec(
+        &server,
+        "broken",
+        &RULES.replace("default: stable", "default: gone"),
+    );
+    let (engine, source) = RedisSource::start(config(&server, "broken").dump(&dump)).unwrap();
+    let st = source.status();
+    assert_eq!(st.origin, Origin::Dump);
+    let err = st.last_error.unwrap();
+    assert_eq!(err.kind(), ErrorKind::UnknownReference);
+    assert!(err.to_string().contains("gone"), "{err}");
+    assert_eq!(group(&engine, "198.51.100.9"), "canary");
+    Publisher::connect(&server.url(), "broken")
+        .unwrap()
+        .publish_spec(
+            &RULES.replace("default: stable", "default: canary"),
+            Format::Yaml,
+        )
+        .unwrap();
+    eventually("Redis takes over", || {
+        group(&engine, "203.0.113.1") == "canary"
+    });
+    assert_eq!(source.status().origin, Origin::Redis);
+    drop(source);
+
     // Unreachable Redis and a missing dump file.
     server.kill();
     let err = RedisSource::start(
