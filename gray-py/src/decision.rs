@@ -1,0 +1,199 @@
+//! `gray.Decision` and `gray.Explanation`: read-only views of gray-core results.
+
+use gray_core::spec::InboundPolicy;
+use gray_core::{Decision, Explanation};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+
+use crate::json::json_to_py;
+use crate::request::require_text;
+
+/// Where one request goes: the matched rule, the serving group and node, and the headers to
+/// set on the forwarded request.
+///
+/// A decision answers from the one snapshot (generation) that made it, even if the engine is
+/// reloaded meanwhile. Attributes are computed on access.
+#[pyclass(frozen, module = "gray._gray", name = "Decision")]
+pub(crate) struct PyDecision {
+    pub(crate) inner: Decision,
+}
+
+#[pymethods]
+impl PyDecision {
+    /// The id of the matched rule, or None when no rule matched (the default group).
+    #[getter]
+    fn rule(&self) -> Option<&str> {
+        self.inner.rule_id()
+    }
+
+    /// The group serving the request (after any fallback).
+    #[getter]
+    fn group(&self) -> &str {
+        self.inner.group()
+    }
+
+    /// The group the rules chose, before any fallback.
+    #[getter]
+    fn requested_group(&self) -> &str {
+        self.inner.requested_group()
+    }
+
+    /// True when the request goes to a fallback group.
+    #[getter]
+    fn is_fallback(&self) -> bool {
+        self.inner.is_fallback()
+    }
+
+    /// The picked node's address (`host:port`), or None when no upstream is available.
+    #[getter]
+    fn node(&self) -> Option<&str> {
+        self.inner.node_address()
+    }
+
+    /// The picked node's metadata (version, region, env, zone, group, id; only those set), or
+    /// None when no node was picked.
+    #[getter]
+    fn node_metadata<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let Some(n) = self.inner.node() else {
+            return Ok(None);
+        };
+        let d = PyDict::new(py);
+        let m = n.metadata;
+        for (k, v) in [
+            ("version", &m.version),
+            ("region", &m.region),
+            ("env", &m.env),
+            ("zone", &m.zone),
+            ("group", &m.group),
+            ("id", &m.id),
+        ] {
+            if let Some(v) = v {
+                d.set_item(k, v)?;
+            }
+        }
+        Ok(Some(d))
+    }
+
+    /// True when neither the decided group nor its fallbacks had an available node: answer 503.
+    #[getter]
+    fn no_upstream(&self) -> bool {
+        self.inner.no_upstream()
+    }
+
+    /// Headers to set on the forwarded request, as `(name, value)` pairs: the rule's
+    /// `set_headers` and routes (`n-d-version`, ...), then the built-in headers.
+    #[getter]
+    fn headers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let list = PyList::empty(py);
+        for (k, v) in self.inner.headers() {
+            list.append(PyTuple::new(
+                py,
+                [PyString::new(py, k), PyString::new(py, v)],
+            )?)?;
+        }
+        Ok(list)
+    }
+
+    /// The generation of the snapshot that decided.
+    #[getter]
+    fn generation(&self) -> u64 {
+        self.inner.generation()
+    }
+
+    /// What to do with routing headers that came with the request: `"override"` (strip them;
+    /// the decision's headers win) or `"keep"` (they win; only safe behind a trusted edge).
+    #[getter]
+    fn inbound_policy(&self) -> &'static str {
+        match self.inner.snapshot().inbound_policy() {
+            InboundPolicy::Keep => "keep",
+            _ => "override",
+        }
+    }
+
+    /// True if `name` is a routing header (starts with one of `headers.routing_prefixes`,
+    /// `n-d-` by default), compared case-insensitively.
+    fn is_routing_header(&self, name: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let name = require_text("name", name)?;
+        Ok(self.inner.snapshot().is_routing_header(name))
+    }
+
+    fn __str__(&self) -> String {
+        self.inner.to_string()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<Decision rule={} group={:?} node={} generation={}>",
+            opt_repr(self.inner.rule_id()),
+            self.inner.group(),
+            opt_repr(self.inner.node_address()),
+            self.inner.generation()
+        )
+    }
+}
+
+/// Why a request was routed where it was: every rule evaluated, each condition's outcome and
+/// the value it saw, the client-IP resolution and each group tried.
+///
+/// `str(explanation)` (or `.text`) is the indented report; `.to_dict()` the same as data.
+#[pyclass(frozen, module = "gray._gray", name = "Explanation")]
+pub(crate) struct PyExplanation {
+    pub(crate) inner: Explanation,
+}
+
+#[pymethods]
+impl PyExplanation {
+    /// The report as indented text.
+    #[getter]
+    fn text(&self) -> String {
+        self.inner.to_string()
+    }
+
+    /// The matched rule id, or None for the default group.
+    #[getter]
+    fn rule(&self) -> Option<&str> {
+        self.inner.rule.as_deref()
+    }
+
+    /// The serving group.
+    #[getter]
+    fn group(&self) -> &str {
+        &self.inner.group
+    }
+
+    /// The node, or None (no upstream).
+    #[getter]
+    fn node(&self) -> Option<&str> {
+        self.inner.node.as_deref()
+    }
+
+    /// The resolved client IP, or None.
+    #[getter]
+    fn client_ip(&self) -> Option<&str> {
+        self.inner.client_ip.as_deref()
+    }
+
+    /// Everything as plain data (dicts, lists, str, int, bool, None).
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        json_to_py(py, &self.inner)
+    }
+
+    fn __str__(&self) -> String {
+        self.inner.to_string()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<Explanation rule={} group={:?} node={} generation={}>",
+            opt_repr(self.inner.rule.as_deref()),
+            self.inner.group,
+            opt_repr(self.inner.node.as_deref()),
+            self.inner.generation
+        )
+    }
+}
+
+/// `'text'` or `None`, as Python would print an optional string.
+fn opt_repr(s: Option<&str>) -> String {
+    s.map_or_else(|| "None".to_string(), |s| format!("{s:?}"))
+}
