@@ -121,12 +121,12 @@ impl PyDecision {
         self.inner.to_string()
     }
 
-    fn __repr__(&self) -> String {
+    fn __repr__(&self, py: Python<'_>) -> String {
         format!(
-            "<Decision rule={} group={:?} node={} generation={}>",
-            opt_repr(self.inner.rule_id()),
-            self.inner.group(),
-            opt_repr(self.inner.node_address()),
+            "<Decision rule={} group={} node={} generation={}>",
+            opt_repr(py, self.inner.rule_id()),
+            opt_repr(py, Some(self.inner.group())),
+            opt_repr(py, self.inner.node_address()),
             self.inner.generation()
         )
     }
@@ -182,18 +182,23 @@ impl PyExplanation {
         self.inner.to_string()
     }
 
-    fn __repr__(&self) -> String {
+    fn __repr__(&self, py: Python<'_>) -> String {
         format!(
-            "<Explanation rule={} group={:?} node={} generation={}>",
-            opt_repr(self.inner.rule.as_deref()),
-            self.inner.group,
-            opt_repr(self.inner.node.as_deref()),
+            "<Explanation rule={} group={} node={} generation={}>",
+            opt_repr(py, self.inner.rule.as_deref()),
+            opt_repr(py, Some(&self.inner.group)),
+            opt_repr(py, self.inner.node.as_deref()),
             self.inner.generation
         )
     }
 }
 
-/// `'text'` or `None`, as Python would print an optional string.
-fn opt_repr(s: Option<&str>) -> String {
-    s.map_or_else(|| "None".to_string(), |s| format!("{s:?}"))
+/// `'text'` or `None`, as Python prints an optional string.
+fn opt_repr(py: Python<'_>, s: Option<&str>) -> String {
+    match s {
+        None => "None".to_string(),
+        Some(s) => PyString::new(py, s)
+            .repr()
+            .map_or_else(|_| format!("{s:?}"), |r| r.to_string()),
+    }
 }

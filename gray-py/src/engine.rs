@@ -63,9 +63,9 @@ impl PyEngine {
 
     /// Parses and compiles a spec from text; `format` is `"yaml"`, `"json"` or `"toml"`.
     #[staticmethod]
-    #[pyo3(signature = (text, format = "yaml".to_string()))]
-    fn from_str(py: Python<'_>, text: String, format: String) -> PyResult<Self> {
-        let format = format_of(&format)?;
+    #[pyo3(signature = (text, format = None), text_signature = "(text, format='yaml')")]
+    fn from_str(py: Python<'_>, text: String, format: Option<String>) -> PyResult<Self> {
+        let format = format_of(format.as_deref().unwrap_or("yaml"))?;
         py.detach(|| Engine::from_str(&text, format))
             .map(|inner| PyEngine { inner })
             .map_err(|e| to_py(py, &e))
@@ -169,9 +169,9 @@ impl PyEngine {
 
     /// Replaces the rules with a spec given as text. Atomic: on error (`ConfigError`) the old
     /// rules keep serving. Returns the new generation.
-    #[pyo3(signature = (text, format = "yaml".to_string()))]
-    fn reload(&self, py: Python<'_>, text: String, format: String) -> PyResult<u64> {
-        let format = format_of(&format)?;
+    #[pyo3(signature = (text, format = None), text_signature = "(self, /, text, format='yaml')")]
+    fn reload(&self, py: Python<'_>, text: String, format: Option<String>) -> PyResult<u64> {
+        let format = format_of(format.as_deref().unwrap_or("yaml"))?;
         py.detach(|| self.inner.reload_str(&text, format))
             .map_err(|e| to_py(py, &e))
     }
@@ -268,10 +268,10 @@ impl PyEngine {
     }
 
     /// The running spec as `"yaml"` or `"json"` text.
-    #[pyo3(signature = (format = "yaml".to_string()))]
-    fn spec(&self, format: String) -> PyResult<String> {
+    #[pyo3(signature = (format = None), text_signature = "(self, /, format='yaml')")]
+    fn spec(&self, format: Option<String>) -> PyResult<String> {
         let snap = self.inner.snapshot();
-        match format_of(&format)? {
+        match format_of(format.as_deref().unwrap_or("yaml"))? {
             Format::Json => Ok(snap.spec().to_json()),
             Format::Yaml => Ok(snap.spec().to_yaml()),
             _ => Err(PyValueError::new_err("spec() writes 'yaml' or 'json'")),
