@@ -51,6 +51,37 @@ enum Naming {
     Wsgi,
 }
 
+/// One header: the name object, a fingerprint of its normalised (lowercase, `-`) spelling
+/// computed once per request so that lookups compare integers instead of re-reading and
+/// case-folding every name, and the value.
+struct Header<'py> {
+    name: Bound<'py, PyAny>,
+    fingerprint: u64,
+    value: Text<'py>,
+}
+
+/// FNV-1a over the lowercase bytes of a header name; WSGI names are first mapped back
+/// (`HTTP_X_A` → `x-a`). `None` for WSGI keys that are not headers.
+fn fingerprint(name: &str, naming: Naming) -> Option<u64> {
+    let bytes = match naming {
+        Naming::Http => name.as_bytes(),
+        Naming::Wsgi => match name.strip_prefix("HTTP_") {
+            Some(rest) => rest.as_bytes(),
+            None if name == "CONTENT_TYPE" || name == "CONTENT_LENGTH" => name.as_bytes(),
+            None => return None,
+        },
+    };
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        let b = match (naming, b) {
+            (Naming::Wsgi, b'_') => b'-',
+            _ => b.to_ascii_lowercase(),
+        };
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    Some(h)
+}
+
 /// One request, borrowed from Python objects. Only valid while attached to the interpreter.
 pub(crate) struct PyRequest<'py> {
     peer: Option<IpAddr>,
@@ -59,7 +90,7 @@ pub(crate) struct PyRequest<'py> {
     path: Text<'py>,
     query: Option<Text<'py>>,
     host: Option<Text<'py>>,
-    headers: Vec<(Bound<'py, PyAny>, Text<'py>)>,
+    headers: Vec<Header<'py>>,
     naming: Naming,
     cookies: Vec<(Bound<'py, PyAny>, Text<'py>)>,
     cookie_header: Option<Text<'py>>,
@@ -246,6 +277,21 @@ fn collect_pairs<'py>(
     ))
 }
 
+/// Fingerprints `(name, value)` pairs; names that are not text can never match and are dropped.
+fn with_fingerprints<'py>(pairs: Vec<(Bound<'py, PyAny>, Text<'py>)>) -> Vec<Header<'py>> {
+    pairs
+        .into_iter()
+        .filter_map(|(name, value)| {
+            let fingerprint = fingerprint(text(&name)?, Naming::Http)?;
+            Some(Header {
+                name,
+                fingerprint,
+                value,
+            })
+        })
+        .collect()
+}
+
 impl<'py> PyRequest<'py> {
     /// From `Engine.decide` keyword arguments.
     pub(crate) fn from_args(a: &Args<'_, 'py>) -> PyResult<Self> {
@@ -255,7 +301,7 @@ impl<'py> PyRequest<'py> {
             path: opt_text("path", a.path)?.unwrap_or(Text::Static("/")),
             query: opt_text("query", a.query)?,
             host: opt_text("host", a.host)?,
-            headers: collect_pairs("headers", a.headers)?,
+            headers: with_fingerprints(collect_pairs("headers", a.headers)?),
             naming: Naming::Http,
             cookies: collect_pairs("cookies", a.cookies)?,
             cookie_header: opt_text("cookie_header", a.cookie_header)?,
@@ -289,7 +335,7 @@ impl<'py> PyRequest<'py> {
             path: opt_text("scope['path']", path.as_ref())?.unwrap_or(Text::Static("/")),
             query: opt_text("scope['query_string']", query.as_ref())?,
             host: None,
-            headers: collect_pairs("scope['headers']", headers.as_ref())?,
+            headers: with_fingerprints(collect_pairs("scope['headers']", headers.as_ref())?),
             naming: Naming::Http,
             cookies: Vec::new(),
             cookie_header: None,
@@ -315,14 +361,15 @@ impl<'py> PyRequest<'py> {
                 "SCRIPT_NAME" => script = Some(wsgi_text(v)),
                 "PATH_INFO" => path_info = Some(wsgi_text(v)),
                 "QUERY_STRING" => query = Some(wsgi_text(v)),
-                _ if key.starts_with("HTTP_")
-                    || key == "CONTENT_TYPE"
-                    || key == "CONTENT_LENGTH" =>
-                {
-                    let v = wsgi_text(v);
-                    headers.push((k, v));
+                _ => {
+                    if let Some(fingerprint) = fingerprint(key, Naming::Wsgi) {
+                        headers.push(Header {
+                            name: k.clone(),
+                            fingerprint,
+                            value: wsgi_text(v),
+                        });
+                    }
                 }
-                _ => {}
             }
         }
         let path = match (script, path_info) {
@@ -426,9 +473,12 @@ impl RequestView for PyRequest<'_> {
                 }
             }
         }
-        for (k, v) in &self.headers {
-            if self.name_matches(k, name) {
-                if let Some(v) = v.get() {
+        let Some(want) = fingerprint(name, Naming::Http) else {
+            return;
+        };
+        for h in &self.headers {
+            if h.fingerprint == want && self.name_matches(&h.name, name) {
+                if let Some(v) = h.value.get() {
                     if !f(v) {
                         return;
                     }
