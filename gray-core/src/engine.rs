@@ -199,7 +199,7 @@ impl Engine {
             let requested = rule
                 .and_then(|r| snap.rules[r as usize].group)
                 .unwrap_or(snap.default_group);
-            let (served, node) = self.pick(&snap, &mut ctx, requested, &mut |_| {});
+            let (served, node) = self.pick(&snap, &mut ctx, requested, true, &mut |_| {});
             (rule, requested, served, node)
         };
         if let Some(r) = rule {
@@ -230,6 +230,7 @@ impl Engine {
         snap: &Snapshot,
         ctx: &mut Ctx<'_, R>,
         requested: u32,
+        count: bool,
         visit: &mut dyn FnMut(PickStep),
     ) -> (Option<u32>, Option<u32>) {
         let now = self.now_ms();
@@ -242,7 +243,7 @@ impl Engine {
                 .hash_key
                 .as_ref()
                 .and_then(|k| k.hash(ctx, group.name.as_bytes()));
-            let picked = group.pick(key, (self.random)(), now, unix);
+            let picked = group.pick(key, (self.random)(), now, unix, count);
             visit(PickStep {
                 group: gi,
                 node: picked.map(|i| i as u32),

@@ -141,8 +141,9 @@ impl Recorder {
 }
 
 impl Engine {
-    /// Explains how a request is routed. Counts nothing; may allocate. Note that with
-    /// round-robin selection explaining advances the rotation like a real request.
+    /// Explains how a request is routed. Counts nothing (no request or health bookkeeping);
+    /// may allocate. With round-robin selection the node shown is the next in rotation, and
+    /// explaining advances the rotation like a real request would.
     pub fn explain<R: RequestView + ?Sized>(&self, req: &R) -> Explanation {
         let snap = self.snapshot();
         let mut ctx = Ctx::new(req, &snap);
@@ -180,7 +181,7 @@ impl Engine {
         let now = self.now_ms();
         let unix = self.unix_ms();
         let mut steps: Vec<PickStep> = Vec::new();
-        let (served, node) = self.pick(&snap, &mut ctx, requested, &mut |s| steps.push(s));
+        let (served, node) = self.pick(&snap, &mut ctx, requested, false, &mut |s| steps.push(s));
         let picks = steps
             .iter()
             .map(|s| {
@@ -201,18 +202,18 @@ impl Engine {
         let client_ip = ctx.client_ip();
         let client_ip_source = match peer {
             None => "no peer address".to_string(),
-            Some(p) if !snap.resolver.is_trusted(p) => {
-                format!("peer {p} is not a trusted proxy: forwarded headers ignored")
+            Some(p) => {
+                let mut lines: Vec<&str> = Vec::new();
+                req.for_each_header(snap.resolver.header().header_name(), &mut |v| {
+                    lines.push(v);
+                    true
+                });
+                let (_, source) = snap.resolver.resolve_explained(p, lines);
+                format!(
+                    "peer {p}, {}: {source}",
+                    snap.resolver.header().header_name()
+                )
             }
-            Some(p) => format!(
-                "peer {p} is a trusted proxy: walked {} ({})",
-                snap.resolver.header().header_name(),
-                if snap.resolver.recursive() {
-                    "recursive"
-                } else {
-                    "rightmost entry"
-                }
-            ),
         };
         let group_idx = served.unwrap_or(requested);
         let decision_headers = {

@@ -618,6 +618,18 @@ pub(crate) fn eval<R: RequestView + ?Sized, T: Tracer>(
             };
             if T::ON {
                 let (hit, steps) = e.eval_explained(&mut lookup);
+                t.open();
+                for st in &steps {
+                    let side = |v: &Option<String>| {
+                        v.as_deref()
+                            .map_or("null".to_string(), |v| format!("{:?}", shorten(v)))
+                    };
+                    t.leaf(
+                        st.text.clone(),
+                        Some(format!("{} vs {}", side(&st.left), side(&st.right))),
+                        st.result,
+                    );
+                }
                 let shown: Vec<String> = vars
                     .iter()
                     .enumerate()
@@ -626,8 +638,7 @@ pub(crate) fn eval<R: RequestView + ?Sized, T: Tracer>(
                         None => format!("{n}=null"),
                     })
                     .collect();
-                let _ = steps;
-                t.leaf(format!("expr {}", e.source()), Some(shown.join(", ")), hit);
+                t.close(format!("expr {} [{}]", e.source(), shown.join(", ")), hit);
                 hit
             } else {
                 e.eval(&mut lookup)

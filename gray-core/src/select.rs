@@ -449,45 +449,9 @@ pub const POINTS_PER_NODE: u32 = 160;
 /// number of points of one consistent-hash ring.
 pub const MAX_RING_POINTS: usize = 1 << 20;
 
-/// The `MurmurHash3` 64-bit finaliser: a bijective mix of all 64 bits.
-#[inline]
-#[must_use]
-pub const fn fmix64(mut h: u64) -> u64 {
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    h ^= h >> 33;
-    h
-}
-
-const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
-
-#[inline]
-const fn fnv1a(mut h: u64, bytes: &[u8]) -> u64 {
-    let mut i = 0;
-    while i < bytes.len() {
-        h ^= bytes[i] as u64;
-        h = h.wrapping_mul(FNV_PRIME);
-        i += 1;
-    }
-    h
-}
-
-/// Deterministic 64-bit hash: FNV-1a 64 of `bytes`, then [`fmix64`].
-///
-/// Stable across versions and platforms; the exact definition (for other
-/// languages) is in the [module documentation](self#hash64).
-///
-/// ```
-/// use gray_core::select::hash64;
-/// assert_eq!(hash64(b"a"), 0x82a2_a958_a9be_ce5b);
-/// ```
-#[must_use]
-pub const fn hash64(bytes: &[u8]) -> u64 {
-    fmix64(fnv1a(FNV_OFFSET, bytes))
-}
+/// The documented 64-bit hash (FNV-1a 64 then `fmix64`); shared with [`crate::sticky`], which
+/// defines it.
+pub use crate::sticky::{fmix64, hash64};
 
 /// Ring point `j` of node `id`: `hash64(id ++ "#" ++ decimal(j))`, without
 /// allocating.
@@ -503,9 +467,11 @@ fn ring_point(id: &str, j: u32) -> u64 {
             break;
         }
     }
-    let h = fnv1a(FNV_OFFSET, id.as_bytes());
-    let h = fnv1a(h, b"#");
-    fmix64(fnv1a(h, &digits[at..]))
+    let mut h = crate::sticky::StickyHasher::default();
+    h.write(id.as_bytes());
+    h.write(b"#");
+    h.write(&digits[at..]);
+    h.finish()
 }
 
 /// Number of ring points of a node; see the [module documentation](self).

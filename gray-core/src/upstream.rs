@@ -112,13 +112,15 @@ impl Group {
         self.selectors[self.step(unix_ms)].weights()
     }
 
-    /// Picks an available node, or `None` if none is available.
+    /// Picks an available node, or `None` if none is available. `count` records the pick
+    /// (request counter, half-open trial); explanations pass `false`.
     pub(crate) fn pick(
         &self,
         key: Option<u64>,
         random: u64,
         now_ms: u64,
         unix_ms: u64,
+        count: bool,
     ) -> Option<usize> {
         let sel = &self.selectors[self.step(unix_ms)];
         let avail = Avail {
@@ -127,9 +129,11 @@ impl Group {
             now_ms,
         };
         let i = sel.pick(&avail, key, random)?;
-        let n = &self.nodes[i];
-        n.health.on_selected(&n.policy, now_ms);
-        n.health.count_request();
+        if count {
+            let n = &self.nodes[i];
+            n.health.on_selected(&n.policy, now_ms);
+            n.health.count_request();
+        }
         Some(i)
     }
 
