@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON="${PYTHON:-python3}"
-VENV="$PWD/target/py-venv"
+VENV="${GRAY_PY_VENV:-$PWD/target/py-venv}"
 REQS="gray-py/requirements-test.txt"
 
 if ! "$PYTHON" -c 'import venv, ensurepip' 2>/dev/null; then

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any, Dict, Optional
 
 import pytest
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, WebSocket
 from fastapi.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
 
 import gray
 from gray.asgi import GrayMiddleware, decision_of
@@ -15,6 +16,13 @@ from gray.asgi import GrayMiddleware, decision_of
 def make_app(engine: gray.Engine, **options: Any) -> FastAPI:
     app = FastAPI()
     app.add_middleware(GrayMiddleware, engine=engine, **options)
+
+    @app.websocket("/{path:path}")
+    async def ws(websocket: WebSocket, path: str) -> None:
+        await websocket.accept()
+        d = decision_of(websocket)
+        await websocket.send_json({"rule": d.rule, "group": d.group, "x_gray": websocket.headers.get("x-gray")})
+        await websocket.close()
 
     @app.get("/{path:path}")
     def echo(request: Request, path: str) -> Dict[str, Any]:
@@ -114,6 +122,17 @@ def test_bad_options(engine: gray.Engine) -> None:
     with pytest.raises(TypeError, match="engine must be a gray.Engine"):
         GrayMiddleware(app, engine="gray.yaml")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="on_no_upstream"):
-        GrayMiddleware(app, engine=engine, on_no_upstream="drop")
+        GrayMiddleware(app, engine=engine, on_no_upstream="drop")  # type: ignore[arg-type]
     with pytest.raises(LookupError, match="GrayMiddleware installed"):
         decision_of({"type": "http"})
+
+
+def test_websockets_are_decided_too(engine: gray.Engine) -> None:
+    c = client(make_app(engine))
+    with c.websocket_connect("/x", headers={"cookie": "canary=aaa"}) as ws:
+        assert ws.receive_json() == {"rule": "canary-cookie", "group": "canary", "x_gray": "canary"}
+    rejecting = client(make_app(engine, on_no_upstream="reject"))
+    with pytest.raises(WebSocketDisconnect) as info:
+        with rejecting.websocket_connect("/nowhere/ws"):
+            pass
+    assert info.value.code == 1013

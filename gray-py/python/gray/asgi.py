@@ -29,7 +29,7 @@ when that peer is one of the engine's ``client_ip.trusted_proxies`` — then:
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable, MutableMapping, Optional, Tuple, Union
+from typing import Any, Awaitable, Callable, Literal, MutableMapping, Optional, Tuple, Union
 
 from gray._forward import forward
 from gray._gray import Decision, Engine
@@ -80,7 +80,7 @@ class GrayMiddleware:
         engine: Engine,
         *,
         redirect: Optional[Callable[[Decision], Optional[str]]] = None,
-        on_no_upstream: Union[str, Callable[[Decision], str]] = "pass",
+        on_no_upstream: Union[Literal["pass", "reject"], Callable[[Decision], str]] = "pass",
         rewrite_headers: bool = True,
     ) -> None:
         if not isinstance(engine, Engine):

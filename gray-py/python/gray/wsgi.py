@@ -23,7 +23,7 @@ optionally answers by itself with a redirect or a 503, like :mod:`gray.asgi`.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, List, Optional, Tuple, Union
+from typing import Any, Callable, Iterable, List, Literal, Optional, Tuple, Union
 
 from gray._forward import forward
 from gray._gray import Decision, Engine
@@ -76,7 +76,7 @@ class GrayMiddleware:
         engine: Engine,
         *,
         redirect: Optional[Callable[[Decision], Optional[str]]] = None,
-        on_no_upstream: Union[str, Callable[[Decision], str]] = "pass",
+        on_no_upstream: Union[Literal["pass", "reject"], Callable[[Decision], str]] = "pass",
         rewrite_headers: bool = True,
     ) -> None:
         if not isinstance(engine, Engine):
