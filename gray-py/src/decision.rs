@@ -5,8 +5,8 @@ use gray_core::{Decision, Explanation};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
+use crate::convert::require_text;
 use crate::json::json_to_py;
-use crate::request::require_text;
 
 /// Where one request goes: the matched rule, the serving group and node, and the headers to
 /// set on the forwarded request.

@@ -11,6 +11,7 @@
 //! Compiling (loading, reloading, admin changes) runs detached, so other Python threads keep
 //! running while a large rule set compiles.
 
+mod convert;
 mod decision;
 mod engine;
 mod errors;
@@ -20,7 +21,7 @@ mod text;
 
 use pyo3::prelude::*;
 
-use crate::request::require_text;
+use crate::convert::require_text;
 
 /// The bucket `0..10000` of `key` under `salt`: the stickiness hash of `percent` conditions,
 /// identical to gray-core's. A `percent: {value: p}` condition matches when

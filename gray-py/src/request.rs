@@ -13,13 +13,15 @@
 //!
 //! Values that are not valid text (non-UTF-8 bytes, lone surrogates) count as absent.
 
+use std::cell::OnceCell;
 use std::net::IpAddr;
+use std::ops::Range;
 
 use gray_core::RequestView;
-use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
+use pyo3::types::PyDict;
 
+use crate::convert::{collect_pairs, opt_text, pair_of, parse_ip, peer_of, type_error};
 use crate::text::{is_text, text};
 
 /// A text value: a Python object read lazily, or text we had to build.
@@ -94,6 +96,21 @@ pub(crate) struct PyRequest<'py> {
     naming: Naming,
     cookies: Vec<(Bound<'py, PyAny>, Text<'py>)>,
     cookie_header: Option<Text<'py>>,
+    /// Every cookie of the `Cookie` headers, parsed on the first cookie lookup: rules often
+    /// read several cookies (and expressions look each variable up as a cookie), and
+    /// re-splitting the header for each would cost more than the rest of the lookup.
+    cookie_index: OnceCell<Vec<CookieRef>>,
+}
+
+/// Where the source of [`CookieRef`] is.
+const COOKIE_HEADER_ARG: usize = usize::MAX;
+
+/// One cookie: its source (`cookie_header` or an index into `headers`) and the byte ranges of
+/// its name and value in that source's text.
+struct CookieRef {
+    source: usize,
+    name: Range<usize>,
+    value: Range<usize>,
 }
 
 /// The keyword arguments of `Engine.decide` / `Engine.explain`.
@@ -106,175 +123,6 @@ pub(crate) struct Args<'a, 'py> {
     pub(crate) path: Option<&'a Bound<'py, PyAny>>,
     pub(crate) method: Option<&'a Bound<'py, PyAny>>,
     pub(crate) host: Option<&'a Bound<'py, PyAny>>,
-}
-
-fn type_name(obj: &Bound<'_, PyAny>) -> String {
-    obj.get_type()
-        .name()
-        .map_or_else(|_| "?".to_string(), |n| n.to_string())
-}
-
-fn type_error(what: &str, expected: &str, got: &Bound<'_, PyAny>) -> PyErr {
-    PyTypeError::new_err(format!("{what} must be {expected}, not {}", type_name(got)))
-}
-
-/// An optional `str` / `bytes` argument.
-fn opt_text<'py>(what: &str, obj: Option<&Bound<'py, PyAny>>) -> PyResult<Option<Text<'py>>> {
-    match obj {
-        None => Ok(None),
-        Some(o) if o.is_none() => Ok(None),
-        Some(o) if is_text(o) => Ok(Some(Text::Obj(o.clone()))),
-        Some(o) => Err(type_error(what, "str, bytes or None", o)),
-    }
-}
-
-/// Parses a peer address: `str`/`bytes` (text that is not an IP address — a Unix socket path,
-/// a test client's name — means "no peer"), an `ipaddress` object (its `packed` bytes), or
-/// `None`.
-fn peer_of(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<IpAddr>> {
-    let Some(o) = obj else { return Ok(None) };
-    if o.is_none() {
-        return Ok(None);
-    }
-    if is_text(o) {
-        return Ok(text(o).and_then(parse_ip));
-    }
-    if let Some(packed) = o.getattr_opt("packed")? {
-        if let Ok(b) = packed.cast::<PyBytes>() {
-            let b = b.as_bytes();
-            if let Ok(v4) = <[u8; 4]>::try_from(b) {
-                return Ok(Some(IpAddr::from(v4)));
-            }
-            if let Ok(v6) = <[u8; 16]>::try_from(b) {
-                return Ok(Some(IpAddr::from(v6)));
-            }
-        }
-    }
-    Err(type_error(
-        "peer_ip",
-        "str, bytes, an ipaddress address or None",
-        o,
-    ))
-}
-
-fn parse_ip(s: &str) -> Option<IpAddr> {
-    let s = s.trim();
-    let s = s
-        .strip_prefix('[')
-        .and_then(|r| r.strip_suffix(']'))
-        .unwrap_or(s);
-    s.parse().ok()
-}
-
-/// Appends `(name, value)` to `out`; a value that is a list or tuple adds one pair per item.
-fn push_pair<'py>(
-    what: &str,
-    out: &mut Vec<(Bound<'py, PyAny>, Text<'py>)>,
-    k: Bound<'py, PyAny>,
-    v: Bound<'py, PyAny>,
-) -> PyResult<()> {
-    if !is_text(&k) {
-        return Err(type_error(&format!("{what} names"), "str or bytes", &k));
-    }
-    if is_text(&v) {
-        out.push((k, Text::Obj(v)));
-        return Ok(());
-    }
-    if v.is_instance_of::<PyList>() || v.is_instance_of::<PyTuple>() {
-        for item in v.try_iter()? {
-            let item = item?;
-            if !is_text(&item) {
-                return Err(value_type_error(what, &k, &item));
-            }
-            out.push((k.clone(), Text::Obj(item)));
-        }
-        return Ok(());
-    }
-    Err(value_type_error(what, &k, &v))
-}
-
-fn value_type_error(what: &str, k: &Bound<'_, PyAny>, v: &Bound<'_, PyAny>) -> PyErr {
-    let name = text(k).unwrap_or("?");
-    type_error(
-        &format!("{what}[{name:?}]"),
-        "str, bytes or a list of them",
-        v,
-    )
-}
-
-fn pair_of<'py>(
-    what: &str,
-    item: &Bound<'py, PyAny>,
-) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
-    if let Ok(t) = item.cast::<PyTuple>() {
-        if t.len() == 2 {
-            return Ok((t.get_item(0)?, t.get_item(1)?));
-        }
-    } else if let Ok(l) = item.cast::<PyList>() {
-        if l.len() == 2 {
-            return Ok((l.get_item(0)?, l.get_item(1)?));
-        }
-    }
-    Err(type_error(
-        &format!("items of {what}"),
-        "(name, value) pairs",
-        item,
-    ))
-}
-
-/// Collects the pairs of a `dict`, a list/tuple of pairs, a Starlette `Headers` (`raw`) or any
-/// object with `items()`. Holds references only.
-fn collect_pairs<'py>(
-    what: &str,
-    obj: Option<&Bound<'py, PyAny>>,
-) -> PyResult<Vec<(Bound<'py, PyAny>, Text<'py>)>> {
-    let mut out = Vec::new();
-    let Some(obj) = obj else { return Ok(out) };
-    if obj.is_none() {
-        return Ok(out);
-    }
-    if let Ok(d) = obj.cast::<PyDict>() {
-        out.reserve(d.len());
-        for (k, v) in d.iter() {
-            push_pair(what, &mut out, k, v)?;
-        }
-        return Ok(out);
-    }
-    if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
-        for item in obj.try_iter()? {
-            let (k, v) = pair_of(what, &item?)?;
-            push_pair(what, &mut out, k, v)?;
-        }
-        return Ok(out);
-    }
-    if is_text(obj) {
-        return Err(type_error(
-            what,
-            "a dict, a list of (name, value) pairs or a headers object",
-            obj,
-        ));
-    }
-    // Starlette / FastAPI `Headers`: the raw ASGI list of (bytes, bytes).
-    if let Some(raw) = obj.getattr_opt("raw")? {
-        if raw.is_instance_of::<PyList>() {
-            return collect_pairs(what, Some(&raw));
-        }
-    }
-    // Werkzeug `Headers`, `EnvironHeaders`, `MultiDict` and any other mapping.
-    if let Some(items) = obj.getattr_opt("items")? {
-        if items.is_callable() {
-            for item in items.call0()?.try_iter()? {
-                let (k, v) = pair_of(what, &item?)?;
-                push_pair(what, &mut out, k, v)?;
-            }
-            return Ok(out);
-        }
-    }
-    Err(type_error(
-        what,
-        "a dict, a list of (name, value) pairs or a headers object",
-        obj,
-    ))
 }
 
 /// Fingerprints `(name, value)` pairs; names that are not text can never match and are dropped.
@@ -305,6 +153,7 @@ impl<'py> PyRequest<'py> {
             naming: Naming::Http,
             cookies: collect_pairs("cookies", a.cookies)?,
             cookie_header: opt_text("cookie_header", a.cookie_header)?,
+            cookie_index: OnceCell::new(),
         })
     }
 
@@ -339,6 +188,7 @@ impl<'py> PyRequest<'py> {
             naming: Naming::Http,
             cookies: Vec::new(),
             cookie_header: None,
+            cookie_index: OnceCell::new(),
         })
     }
 
@@ -393,7 +243,49 @@ impl<'py> PyRequest<'py> {
             naming: Naming::Wsgi,
             cookies: Vec::new(),
             cookie_header: None,
+            cookie_index: OnceCell::new(),
         })
+    }
+
+    /// The text a [`CookieRef`] points into.
+    fn cookie_source(&self, source: usize) -> Option<&str> {
+        match source {
+            COOKIE_HEADER_ARG => self.cookie_header.as_ref()?.get(),
+            i => self.headers.get(i)?.value.get(),
+        }
+    }
+
+    /// Parses every `Cookie` header once (`cookie_header` first, then the headers in order),
+    /// with gray-core's parser, so lookups keep its semantics: first occurrence wins.
+    fn index_cookies(&self) -> Vec<CookieRef> {
+        let mut out = Vec::new();
+        let mut add = |source: usize, text: &str| {
+            let base = text.as_ptr() as usize;
+            for (n, v) in gray_core::cookie::iter(text) {
+                let at = |s: &str| {
+                    let start = s.as_ptr() as usize - base;
+                    start..start + s.len()
+                };
+                out.push(CookieRef {
+                    source,
+                    name: at(n),
+                    value: at(v),
+                });
+            }
+        };
+        if let Some(c) = self.cookie_header.as_ref().and_then(Text::get) {
+            add(COOKIE_HEADER_ARG, c);
+        }
+        if let Some(want) = fingerprint("cookie", Naming::Http) {
+            for (i, h) in self.headers.iter().enumerate() {
+                if h.fingerprint == want && self.name_matches(&h.name, "cookie") {
+                    if let Some(v) = h.value.get() {
+                        add(i, v);
+                    }
+                }
+            }
+        }
+        out
     }
 
     fn name_matches(&self, key: &Bound<'_, PyAny>, name: &str) -> bool {
@@ -502,21 +394,14 @@ impl RequestView for PyRequest<'_> {
                 }
             }
         }
-        let mut out = None;
-        self.for_each_header("cookie", &mut |v| {
-            out = gray_core::cookie::find(v, name);
-            out.is_none()
-        });
-        out
+        let index = self.cookie_index.get_or_init(|| self.index_cookies());
+        index.iter().find_map(|c| {
+            let text = self.cookie_source(c.source)?;
+            if text.get(c.name.clone()) == Some(name) {
+                text.get(c.value.clone())
+            } else {
+                None
+            }
+        })
     }
-}
-
-/// An argument that must be `str` or `bytes` holding UTF-8 text.
-pub(crate) fn require_text<'a>(what: &str, obj: &'a Bound<'_, PyAny>) -> PyResult<&'a str> {
-    if obj.is_instance_of::<PyString>() || obj.is_instance_of::<PyBytes>() {
-        return text(obj).ok_or_else(|| {
-            pyo3::exceptions::PyValueError::new_err(format!("{what} is not valid UTF-8 text"))
-        });
-    }
-    Err(type_error(what, "str", obj))
 }

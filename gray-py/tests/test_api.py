@@ -217,3 +217,30 @@ def test_shared_between_threads(engine: gray.Engine) -> None:
     assert not errors
     assert set(groups) == {"canary"} and len(groups) == 8000
     assert engine.generation == 21 and len(engine.nodes("stable")) == 21
+
+
+@pytest.mark.parametrize(
+    ("cookie", "matches"),
+    [
+        ("c=v", True),
+        ("c=1; b=2;c=v", False),  # the first occurrence wins
+        ("b=2; c=v; c=1", True),
+        ('c="v"', True),  # quotes are removed
+        ("  c = v ;b=2", True),  # spaces around names and values are trimmed
+        ("junk; =x; c=v", True),  # malformed pairs are skipped
+        ("C=v", False),  # names are case-sensitive
+        ("c", False),
+        ("", False),
+    ],
+)
+def test_cookie_semantics_match_gray_core(cookie: str, matches: bool) -> None:
+    e = gray.Engine.from_str(
+        "version: 1\ngroups: { a: { nodes: [] }, b: { nodes: [] } }\ndefault: a\n"
+        "rules: [{ id: r, when: { cookie: { name: c, equals: v } }, route: b }]\n"
+    )
+    assert (e.decide(headers={"cookie": cookie}).rule == "r") is matches
+    assert (e.decide(cookie_header=cookie).rule == "r") is matches
+    # split over two Cookie headers, the earlier header wins
+    assert e.decide(headers=[("cookie", "x=1"), ("cookie", cookie)]).rule == ("r" if matches else None)
+    assert e.decide(headers=[("cookie", "c=other"), ("cookie", cookie)]).rule is None
+    assert e.decide(cookie_header="c=v", headers=[("cookie", "c=other")]).rule == "r"
