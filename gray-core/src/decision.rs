@@ -39,6 +39,10 @@ pub struct Decision {
     pub(crate) requested: u32,
     pub(crate) served: Option<u32>,
     pub(crate) node: Option<u32>,
+    /// The release's per-dimension resolution ([`crate::release`]).
+    pub(crate) release: crate::release::Choice,
+    /// Whether the request came from a peer whose inbound routing headers are believed.
+    pub(crate) inbound_trusted: bool,
 }
 
 /// The node a decision picked.
@@ -50,6 +54,18 @@ pub struct NodeRef<'a> {
     pub metadata: &'a NodeMetadata,
     /// Index of the node within its group.
     pub index: usize,
+}
+
+impl<'a> NodeRef<'a> {
+    /// Node `node` of group `group`.
+    pub(crate) fn of(snap: &'a Snapshot, group: u32, node: u32) -> Option<NodeRef<'a>> {
+        let n = snap.groups.get(group as usize)?.nodes.get(node as usize)?;
+        Some(NodeRef {
+            address: &n.address,
+            metadata: &n.metadata,
+            index: node as usize,
+        })
+    }
 }
 
 impl Decision {
@@ -81,14 +97,7 @@ impl Decision {
 
     /// The picked node, if any group had one available.
     pub fn node(&self) -> Option<NodeRef<'_>> {
-        let g = &self.snapshot.groups[self.served? as usize];
-        let i = self.node? as usize;
-        let n = &g.nodes[i];
-        Some(NodeRef {
-            address: &n.address,
-            metadata: &n.metadata,
-            index: i,
-        })
+        NodeRef::of(&self.snapshot, self.served?, self.node?)
     }
 
     /// The picked node's address.
@@ -103,18 +112,96 @@ impl Decision {
     }
 
     /// Headers to set on the forwarded request: the matched rule's `set_headers` and routes,
-    /// then built-in headers not already set by the rule.
-    pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> {
+    /// then the release's `n-d-*` values, then built-in headers, each skipping names an
+    /// earlier source set. Allocation-free: every value points into the snapshot.
+    pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
         let rule: &[(Box<str>, Box<str>)] = match self.rule {
             Some(r) => &self.snapshot.rules[r as usize].headers,
             None => &[],
         };
+        let in_rule = move |k: &str| rule.iter().any(|(rk, _)| &**rk == k);
+        let release = self
+            .snapshot
+            .release
+            .iter()
+            .flat_map(move |r| r.headers(&self.release))
+            .filter(move |(k, _)| !in_rule(k));
         let builtin = self
             .snapshot
             .builtin_headers
             .iter()
-            .filter(move |(k, _)| !rule.iter().any(|(rk, _)| rk == k));
-        rule.iter().chain(builtin).map(|(k, v)| (&**k, &**v))
+            .map(|(k, v)| (&**k, &**v))
+            .filter(move |(k, _)| !in_rule(k) && !crate::release::HEADERS.contains(k));
+        rule.iter()
+            .map(|(k, v)| (&**k, &**v))
+            .chain(release)
+            .chain(builtin)
+    }
+
+    /// The value the release chose for one dimension (the text of its `n-d-*` header), e.g.
+    /// `{"svc-a":"1.1","svc-b":"1.1"}` for [`crate::release::RouteKind::Version`].
+    pub fn route(&self, kind: crate::release::RouteKind) -> Option<&str> {
+        let r = self.snapshot.release.as_ref()?;
+        r.own(&self.release, crate::release::Field::of(kind))
+            .map(|v| &*v.header)
+    }
+
+    /// The route id the release chose for one dimension (`None` for `defaults` or nothing).
+    pub fn route_id(&self, kind: crate::release::RouteKind) -> Option<&str> {
+        let r = self.snapshot.release.as_ref()?;
+        let i = self.release.0[kind as usize];
+        r.routes.get(i as usize).map(|r| &*r.id)
+    }
+
+    /// True if the request's peer is trusted to send routing headers
+    /// (`headers.trusted_peers`, or `inbound: keep` without that list). A forwarding layer
+    /// then keeps inbound `n-d-*` headers that [`Decision::headers`] does not replace (or, with
+    /// `inbound: keep`, that it does); otherwise it strips every inbound routing header.
+    pub fn trusts_inbound(&self) -> bool {
+        self.inbound_trusted
+    }
+
+    /// Whether a forwarding proxy passes on an inbound header `name` as it arrived.
+    ///
+    /// Headers that are not routing headers (`headers.routing_prefixes`) always pass. Inbound
+    /// routing headers from untrusted peers never do (they are stripped). From trusted peers,
+    /// with `inbound: override` they pass unless [`Decision::headers`] sets the same name;
+    /// with `inbound: keep` they pass and the decision's value for that name is not set.
+    ///
+    /// A forwarder therefore: drops every inbound header for which this is false, then sets
+    /// each of [`Decision::headers`] unless the request has that header and this is true.
+    ///
+    /// ```
+    /// use gray_core::{Engine, Format, SimpleRequest};
+    ///
+    /// let engine = Engine::from_str(r#"
+    /// version: 1
+    /// default: a
+    /// groups: { a: { nodes: [] } }
+    /// release: { defaults: { version: "1.0" } }
+    /// headers: { trusted_peers: ["10.0.0.0/8"] }
+    /// "#, Format::Yaml)?;
+    /// let client = engine.decide(&SimpleRequest::new("203.0.113.1".parse()?));
+    /// assert!(!client.forward_inbound("n-d-region"));     // stripped
+    /// assert!(client.forward_inbound("x-request-id"));    // not a routing header
+    /// let peer = engine.decide(&SimpleRequest::new("10.0.0.7".parse()?));
+    /// assert!(peer.forward_inbound("n-d-region"));        // trusted, not set by the decision
+    /// assert!(!peer.forward_inbound("n-d-version"));      // replaced by the decision
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn forward_inbound(&self, name: &str) -> bool {
+        if !self.snapshot.is_routing_header(name) {
+            return true;
+        }
+        if !self.inbound_trusted {
+            return false;
+        }
+        match self.snapshot.inbound {
+            crate::spec::InboundPolicy::Keep => true,
+            crate::spec::InboundPolicy::Override => {
+                !self.headers().any(|(k, _)| k.eq_ignore_ascii_case(name))
+            }
+        }
     }
 
     /// The snapshot that made this decision.

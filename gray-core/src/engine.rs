@@ -40,8 +40,10 @@ use arc_swap::ArcSwap;
 use crate::decision::Decision;
 use crate::error::{Error, ErrorKind, Result};
 use crate::health::{Clock, SystemClock};
+use crate::release::Choice;
 use crate::request::RequestView;
 use crate::rules::{eval, Ctx, NoTrace, Tracer};
+use crate::service::{Caller, Pick, Routing, SelectStep};
 use crate::snapshot::{compile, CompileInput, Snapshot, StateRegistry};
 use crate::spec::{Format, Spec};
 
@@ -186,6 +188,10 @@ impl Engine {
         self.clock.now_ms()
     }
 
+    pub(crate) fn random(&self) -> u64 {
+        (self.random)()
+    }
+
     pub(crate) fn unix_ms(&self) -> u64 {
         (self.unix_ms)()
     }
@@ -193,14 +199,24 @@ impl Engine {
     /// Routes one request. Infallible; allocation-free on the common path.
     pub fn decide<R: RequestView + ?Sized>(&self, req: &R) -> Decision {
         let snap = self.current.load_full();
-        let (rule, requested, served, node) = {
+        let (rule, requested, served, node, choice, trusted) = {
             let mut ctx = Ctx::new(req, &snap);
             let rule = match_rule(&snap, &mut ctx, &mut NoTrace, &mut |_, _| {});
             let requested = rule
                 .and_then(|r| snap.rules[r as usize].group)
                 .unwrap_or(snap.default_group);
-            let (served, node) = self.pick(&snap, &mut ctx, requested, true, &mut |_| {});
-            (rule, requested, served, node)
+            let choice = match &snap.release {
+                Some(rel) => rel.resolve(&mut ctx, &mut || (self.random)(), None),
+                None => Choice::EMPTY,
+            };
+            let trusted = snap.trusts_inbound(req.peer_ip());
+            let route = RouteInput {
+                choice: &choice,
+                trusted,
+                count: true,
+            };
+            let (served, node) = self.pick(&snap, &mut ctx, requested, &route, &mut |_| {}, None);
+            (rule, requested, served, node, choice, trusted)
         };
         if let Some(r) = rule {
             snap.rules[r as usize]
@@ -220,18 +236,21 @@ impl Engine {
             requested,
             served,
             node,
+            release: choice,
+            inbound_trusted: trusted,
         }
     }
 
     /// Picks a node from `requested`, following fallbacks. `visit` sees each group tried and
-    /// whether it had a node (for explanations).
+    /// whether it had a node (for explanations); `steps` receives release filter steps.
     pub(crate) fn pick<R: RequestView + ?Sized>(
         &self,
         snap: &Snapshot,
         ctx: &mut Ctx<'_, R>,
         requested: u32,
-        count: bool,
+        route: &RouteInput<'_>,
         visit: &mut dyn FnMut(PickStep),
+        mut steps: Option<&mut Vec<SelectStep>>,
     ) -> (Option<u32>, Option<u32>) {
         let now = self.now_ms();
         let unix = self.unix_ms();
@@ -239,15 +258,29 @@ impl Engine {
         let mut hops = 0;
         while let Some(gi) = g {
             let group = &snap.groups[gi as usize];
-            let key = group
-                .hash_key
-                .as_ref()
-                .and_then(|k| k.hash(ctx, group.name.as_bytes()));
-            let picked = group.pick(key, (self.random)(), now, unix, count);
+            let (picked, key_missing) = match self.release_pick(
+                snap,
+                ctx.req,
+                group,
+                route,
+                now,
+                unix,
+                steps.as_deref_mut(),
+            ) {
+                Some(p) => (p, false),
+                None => {
+                    let key = group
+                        .hash_key
+                        .as_ref()
+                        .and_then(|k| k.hash(ctx, group.name.as_bytes()));
+                    let picked = group.pick(key, (self.random)(), now, unix, route.count);
+                    (picked, group.hash_key.is_some() && key.is_none())
+                }
+            };
             visit(PickStep {
                 group: gi,
                 node: picked.map(|i| i as u32),
-                key_missing: group.hash_key.is_some() && key.is_none(),
+                key_missing,
             });
             if let Some(i) = picked {
                 return (Some(gi), Some(i as u32));
@@ -259,6 +292,47 @@ impl Engine {
             g = group.fallback;
         }
         (None, None)
+    }
+
+    /// A release-aware pick from one group, or `None` when nothing constrains the group (the
+    /// group's own selector then decides).
+    #[allow(clippy::too_many_arguments)]
+    fn release_pick<R: RequestView + ?Sized>(
+        &self,
+        snap: &Snapshot,
+        req: &R,
+        group: &crate::upstream::Group,
+        route: &RouteInput<'_>,
+        now_ms: u64,
+        unix_ms: u64,
+        steps: Option<&mut Vec<SelectStep>>,
+    ) -> Option<Option<usize>> {
+        if snap.release.is_none() && !route.trusted {
+            return None;
+        }
+        let release = snap.release.as_ref();
+        let routing = Routing::build(
+            release,
+            route.choice,
+            req,
+            route.trusted,
+            snap.inbound,
+            &group.name,
+        );
+        let pick = Pick {
+            group,
+            routing: &routing,
+            release,
+            caller: Caller::local(release),
+            random: (self.random)(),
+            now_ms,
+            unix_ms,
+            count: route.count,
+        };
+        if !pick.constrained() {
+            return None;
+        }
+        Some(pick.run(steps))
     }
 
     /// Records the outcome of the request a decision routed (passive health and counters).
@@ -303,6 +377,14 @@ impl Engine {
         g.report(i, ok, self.now_ms());
         Ok(())
     }
+}
+
+/// The release inputs of a pick.
+pub(crate) struct RouteInput<'a> {
+    pub(crate) choice: &'a Choice,
+    pub(crate) trusted: bool,
+    /// Count the pick (requests, half-open trials); false for explanations.
+    pub(crate) count: bool,
 }
 
 /// One group tried while picking a node.

@@ -28,7 +28,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::engine::{match_rule, Engine, PickStep};
+use crate::engine::{match_rule, Engine, PickStep, RouteInput};
 use crate::request::RequestView;
 use crate::rules::{Ctx, Tracer};
 
@@ -99,6 +99,15 @@ pub struct Explanation {
     pub node: Option<String>,
     /// Headers set on the forwarded request.
     pub headers: Vec<(String, String)>,
+    /// How the `release` section resolved each dimension (when the spec has one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub release: Option<crate::release::ReleaseTrace>,
+    /// Whether the peer is trusted to send routing headers.
+    pub inbound_trusted: bool,
+    /// Release-aware instance filtering steps, when a release or trusted routing headers
+    /// constrained the pick.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub selection: Vec<crate::service::SelectStep>,
 }
 
 #[derive(Default)]
@@ -180,8 +189,26 @@ impl Engine {
             .unwrap_or(snap.default_group);
         let now = self.now_ms();
         let unix = self.unix_ms();
+        let mut release_trace = crate::release::ReleaseTrace::default();
+        let choice = match &snap.release {
+            Some(rel) => rel.resolve(&mut ctx, &mut || self.random(), Some(&mut release_trace)),
+            None => crate::release::Choice::EMPTY,
+        };
+        let trusted = snap.trusts_inbound(req.peer_ip());
         let mut steps: Vec<PickStep> = Vec::new();
-        let (served, node) = self.pick(&snap, &mut ctx, requested, false, &mut |s| steps.push(s));
+        let mut selection = Vec::new();
+        let (served, node) = self.pick(
+            &snap,
+            &mut ctx,
+            requested,
+            &RouteInput {
+                choice: &choice,
+                trusted,
+                count: false,
+            },
+            &mut |s| steps.push(s),
+            Some(&mut selection),
+        );
         let picks = steps
             .iter()
             .map(|s| {
@@ -223,6 +250,8 @@ impl Engine {
                 requested,
                 served,
                 node,
+                release: choice,
+                inbound_trusted: trusted,
             };
             d.headers()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -247,6 +276,9 @@ impl Engine {
                 _ => None,
             },
             headers: decision_headers,
+            release: snap.release.as_ref().map(|_| release_trace),
+            inbound_trusted: trusted,
+            selection,
         }
     }
 }
@@ -282,6 +314,9 @@ fn unavailable_reason(
     }
     if zero > 0 {
         parts.push(format!("{zero} with weight 0"));
+    }
+    if parts.is_empty() {
+        parts.push("no instance passed the release filters above".to_string());
     }
     let mut s = format!("no available node: {}", parts.join(", "));
     if key_missing {
@@ -322,6 +357,12 @@ impl fmt::Display for Explanation {
                 "no rule matched → default group {}",
                 self.requested_group
             )?,
+        }
+        if let Some(rel) = &self.release {
+            crate::release::write_trace(f, rel)?;
+        }
+        for s in &self.selection {
+            writeln!(f, "  filter {} [{}]: {}", s.filter, s.value, s.outcome)?;
         }
         for p in &self.picks {
             match (&p.node, &p.reason) {

@@ -82,6 +82,8 @@ pub struct Snapshot {
     pub(crate) builtin_headers: Box<[(Box<str>, Box<str>)]>,
     pub(crate) routing_prefixes: Box<[Box<str>]>,
     pub(crate) inbound: InboundPolicy,
+    pub(crate) trusted_peers: Box<[ipnet::IpNet]>,
+    pub(crate) release: Option<crate::release::Release>,
     pub(crate) compile_time: Duration,
 }
 
@@ -131,6 +133,23 @@ impl Snapshot {
     /// Whether inbound routing headers are overridden (the default) or kept.
     pub fn inbound_policy(&self) -> InboundPolicy {
         self.inbound
+    }
+
+    /// True if inbound routing headers from this peer are believed: the peer is in
+    /// `headers.trusted_peers`, or that list is empty and `headers.inbound` is `keep`.
+    pub fn trusts_inbound(&self, peer: Option<IpAddr>) -> bool {
+        if self.trusted_peers.is_empty() {
+            return self.inbound == InboundPolicy::Keep;
+        }
+        peer.is_some_and(|p| {
+            let p = p.to_canonical();
+            self.trusted_peers.iter().any(|n| n.contains(&p))
+        })
+    }
+
+    /// True if the spec has a `release` section.
+    pub fn has_release(&self) -> bool {
+        self.release.is_some()
     }
 
     /// A built-in header (lowest-priority expression variable), by case-insensitive name.
@@ -250,21 +269,11 @@ pub(crate) fn compile(
     }
 
     // Client IP.
-    let mut trusted = Vec::new();
-    for (i, t) in spec.client_ip.trusted_proxies.iter().enumerate() {
-        let p = format!("client_ip.trusted_proxies[{i}]");
-        if let Some(&idx) = sets.names.get(t.as_str()) {
-            trusted.extend(sets.nets[idx as usize].iter().copied());
-        } else {
-            trusted.push(ip::parse_entry(t).map_err(|e| {
-                Error::at(
-                    ErrorKind::InvalidIp,
-                    p,
-                    format!("{e} (and no ip_sets entry has this name)"),
-                )
-            })?);
-        }
-    }
+    let trusted = nets_of(
+        &spec.client_ip.trusted_proxies,
+        &sets,
+        "client_ip.trusted_proxies",
+    )?;
     let header = match spec.client_ip.header.trim().to_ascii_lowercase().as_str() {
         "x-forwarded-for" => ForwardedHeader::XForwardedFor,
         "x-real-ip" => ForwardedHeader::XRealIp,
@@ -387,6 +396,12 @@ pub(crate) fn compile(
         }
     }
 
+    let release = match &spec.release {
+        Some(r) => Some(crate::release::compile_release(r, &mut sets)?),
+        None => None,
+    };
+    let trusted_peers = nets_of(&spec.headers.trusted_peers, &sets, "headers.trusted_peers")?;
+
     // The IP table is the last thing built because conditions may add anonymous sets.
     let same_sets = input.previous.is_some_and(|p| {
         *p.set_labels == sets.labels
@@ -425,9 +440,30 @@ pub(crate) fn compile(
             .map(|p| p.to_ascii_lowercase().into())
             .collect(),
         inbound: spec.headers.inbound,
+        trusted_peers: trusted_peers.into(),
+        release,
         compile_time: started.elapsed(),
         spec,
     })
+}
+
+/// Expands a list of CIDRs, addresses and `ip_sets` names into networks.
+fn nets_of(entries: &[String], sets: &IpSets, path: &str) -> Result<Vec<ipnet::IpNet>> {
+    let mut out = Vec::new();
+    for (i, t) in entries.iter().enumerate() {
+        if let Some(&idx) = sets.names.get(t.as_str()) {
+            out.extend(sets.nets[idx as usize].iter().copied());
+        } else {
+            out.push(ip::parse_entry(t).map_err(|e| {
+                Error::at(
+                    ErrorKind::InvalidIp,
+                    format!("{path}[{i}]"),
+                    format!("{e} (and no ip_sets entry has this name)"),
+                )
+            })?);
+        }
+    }
+    Ok(out)
 }
 
 fn compile_group(

@@ -90,6 +90,9 @@ pub struct Spec {
     /// Rules for routing headers (`n-d-*`) that arrive from clients.
     #[serde(default)]
     pub headers: HeaderPolicySpec,
+    /// Blue-green and gray releases across the call chain (see [`crate::release`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<crate::release::ReleaseSpec>,
     /// Directory that relative `file:` paths are resolved against (not serialised; set by
     /// [`Spec::from_file`]).
     #[serde(skip)]
@@ -230,7 +233,7 @@ fn default_weight() -> u32 {
     1
 }
 
-fn is_false(b: &bool) -> bool {
+pub(crate) fn is_false(b: &bool) -> bool {
     !*b
 }
 
@@ -375,6 +378,12 @@ pub struct HeaderPolicySpec {
     /// variables, and added to every forwarded request.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub builtin: BTreeMap<String, String>,
+    /// Peers (CIDRs, addresses or `ip_sets` names) whose inbound routing headers are believed:
+    /// the services and gateways of your own call chain. From any other peer inbound routing
+    /// headers are ignored. When empty, inbound routing headers are believed only with
+    /// `inbound: keep`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trusted_peers: Vec<String>,
 }
 
 fn default_routing_prefixes() -> Vec<String> {
@@ -387,6 +396,7 @@ impl Default for HeaderPolicySpec {
             routing_prefixes: default_routing_prefixes(),
             inbound: InboundPolicy::default(),
             builtin: BTreeMap::new(),
+            trusted_peers: Vec::new(),
         }
     }
 }
@@ -704,6 +714,7 @@ impl Spec {
             rules: Vec::new(),
             default: default.to_string(),
             headers: HeaderPolicySpec::default(),
+            release: None,
             base_dir: None,
         }
     }

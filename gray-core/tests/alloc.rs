@@ -33,6 +33,9 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static A: Counting = Counting;
 
+/// The counter is process-wide: tests that count run one at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// A reference-like rule set: IP sets, cookie regexes, header and expression conditions, a
 /// sticky percentage, weighted nodes and every selection algorithm.
 fn spec() -> String {
@@ -68,8 +71,106 @@ default: stable
     )
 }
 
+/// A release spec (blue-green, gray, defaults, blacklist, failover, discovery weights) on
+/// services with metadata: resolution, `n-d-*` headers and release-aware node selection.
+fn release_spec() -> &'static str {
+    r##"
+version: 1
+default: svc-a
+groups:
+  svc-a:
+    nodes:
+      - { address: "127.0.0.1:3001", metadata: { version: "1.0", region: dev, zone: z1, env: common } }
+      - { address: "127.0.0.1:3002", metadata: { version: "1.1", region: qa, zone: z1, env: common } }
+      - { address: "127.0.0.1:3003", metadata: { version: "1.2", region: qa, zone: z1, env: common, id: "20210601-1" } }
+  svc-b:
+    nodes:
+      - { address: "127.0.0.1:4001", metadata: { version: "1.0", env: common } }
+rules:
+  - { id: to-b, when: { path: { prefix: /b } }, route: svc-b }
+headers: { builtin: { env-tag: blue } }
+release:
+  routes:
+    old: { type: version, value: '{"svc-a":"1.0","svc-b":"1.0"}' }
+    new: { type: version, value: '{"svc-a":"1.1;1.2","svc-b":"1.0"}' }
+    qa: { type: region, value: qa }
+    heavy: { type: version_weight, value: '{"svc-a":"1.0=10;1.1=80;1.2=10"}' }
+  blue_green:
+    - { id: testers, when: "#H['user'] == 'tester' && #H['b'] != '2'", version: new, version_weight: heavy }
+    - { id: regional, when: "#H['r'] matches 'q.*'", region: qa }
+  gray:
+    - { id: tenth, when: "#H['gray'] == 'on'", version: "old=90;new=10" }
+    - { id: rest, version: "old=99;new=1" }
+  defaults: { region: "dev;qa", env: prod }
+  failover: { version_failover: "1.0", env_failover: "prod;common" }
+  blacklist: { id: "2020*", address: "9999" }
+
+  discovery:
+    weight: [{ provider: svc-a, type: version, weights: "1.0=5;1.1=5;1.2=5" }]
+  zone_affinity: true
+  local: { service: gateway, zone: z1 }
+"##
+}
+
+#[test]
+fn decide_with_a_release_allocates_nothing_after_warm_up() {
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let engine = Engine::from_str(release_spec(), Format::Yaml).unwrap();
+    let peer = || SimpleRequest::new("203.0.113.1".parse().unwrap());
+    let reqs = vec![
+        peer(),
+        peer().with_header("user", "tester"),
+        peer().with_header("user", "tester").with_header("b", "2"),
+        peer().with_header("r", "qa-1"),
+        peer().with_header("gray", "on"),
+        peer()
+            .with_query("user=tester")
+            .with_header("cookie", "gray=on"),
+        peer().with_path("/b/x"),
+        peer().with_header("n-d-version", "{\"svc-a\":\"1.2\"}"),
+    ];
+    let mut nodes = std::collections::BTreeSet::new();
+    for r in &reqs {
+        for _ in 0..50 {
+            let d = engine.decide(r);
+            nodes.insert(d.node_address().unwrap_or("none").to_string());
+        }
+    }
+    assert!(
+        nodes.len() >= 3,
+        "the requests exercise several nodes: {nodes:?}\n{}",
+        engine.explain(&reqs[0])
+    );
+    ALLOCS.store(0, Ordering::SeqCst);
+    COUNTING.store(true, Ordering::SeqCst);
+    let mut headers = 0usize;
+    for _ in 0..200 {
+        for r in &reqs {
+            let d = engine.decide(r);
+            for (k, v) in d.headers() {
+                headers += 1;
+                std::hint::black_box((k, v));
+            }
+        }
+    }
+    COUNTING.store(false, Ordering::SeqCst);
+    let n = ALLOCS.load(Ordering::SeqCst);
+    assert!(headers > 0);
+    assert_eq!(
+        n,
+        0,
+        "decide allocated {n} times in {} calls",
+        200 * reqs.len()
+    );
+}
+
 #[test]
 fn decide_allocates_nothing_after_warm_up() {
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let engine = Engine::from_str(&spec(), Format::Yaml).unwrap();
     let reqs = vec![
         SimpleRequest::new("203.0.113.1".parse().unwrap())

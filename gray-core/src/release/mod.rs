@@ -1,0 +1,198 @@
+//! Blue-green and gray releases across a call chain: the native `release` section, compiled
+//! into the snapshot, resolved per request into `n-d-*` values, and used to pick instances.
+//!
+//! * [`spec`] — the serde model people write (and the Nepxion importer produces).
+//! * compile — validation: route ids exist and have the right type, expressions parse,
+//!   values and weights are well formed.
+//! * resolve — per request and per dimension: blue-green, then gray, then `defaults`.
+//! * [`crate::service`] — picking an instance of a service honouring the resolved values.
+
+mod compile;
+mod resolve;
+pub mod spec;
+pub(crate) mod value;
+
+pub(crate) use compile::compile_release;
+pub(crate) use resolve::write_trace;
+pub use resolve::{ReleaseCondition, ReleaseStep, ReleaseTrace};
+pub use spec::*;
+
+use crate::rules::Cond;
+use value::Value;
+
+/// Everything a release carries in `n-d-*` headers, in header order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Field {
+    Version,
+    Region,
+    Address,
+    VersionWeight,
+    RegionWeight,
+    Env,
+    IdBlacklist,
+    AddressBlacklist,
+    VersionPrefer,
+    VersionFailover,
+    RegionTransfer,
+    RegionFailover,
+    EnvFailover,
+    ZoneFailover,
+    AddressFailover,
+}
+
+/// Number of [`Field`]s.
+pub(crate) const FIELDS: usize = 15;
+
+impl Field {
+    pub(crate) const ALL: [Field; FIELDS] = [
+        Field::Version,
+        Field::Region,
+        Field::Address,
+        Field::VersionWeight,
+        Field::RegionWeight,
+        Field::Env,
+        Field::IdBlacklist,
+        Field::AddressBlacklist,
+        Field::VersionPrefer,
+        Field::VersionFailover,
+        Field::RegionTransfer,
+        Field::RegionFailover,
+        Field::EnvFailover,
+        Field::ZoneFailover,
+        Field::AddressFailover,
+    ];
+
+    /// The propagated header name.
+    pub(crate) fn header(self) -> &'static str {
+        HEADERS[self as usize]
+    }
+
+    pub(crate) fn of(kind: RouteKind) -> Field {
+        match kind {
+            RouteKind::Version => Field::Version,
+            RouteKind::Region => Field::Region,
+            RouteKind::Address => Field::Address,
+            RouteKind::VersionWeight => Field::VersionWeight,
+            RouteKind::RegionWeight => Field::RegionWeight,
+        }
+    }
+}
+
+/// Every `n-d-*` header a release reads and writes: the five routed dimensions (version,
+/// region, address, version weight, region weight), then env, blacklists and failovers.
+pub const HEADERS: [&str; FIELDS] = [
+    "n-d-version",
+    "n-d-region",
+    "n-d-address",
+    "n-d-version-weight",
+    "n-d-region-weight",
+    "n-d-env",
+    "n-d-id-blacklist",
+    "n-d-address-blacklist",
+    "n-d-version-prefer",
+    "n-d-version-failover",
+    "n-d-region-transfer",
+    "n-d-region-failover",
+    "n-d-env-failover",
+    "n-d-zone-failover",
+    "n-d-address-failover",
+];
+
+/// No value for a dimension.
+pub(crate) const NONE: u32 = u32::MAX;
+/// The dimension's value is the `defaults` one.
+pub(crate) const DEFAULT: u32 = u32::MAX - 1;
+
+/// What the release resolved for one request: per routed dimension, a route index, [`DEFAULT`]
+/// or [`NONE`]. Plain data, so a decision carries it without allocating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Choice(pub(crate) [u32; 5]);
+
+impl Choice {
+    pub(crate) const EMPTY: Choice = Choice([NONE; 5]);
+}
+
+/// A compiled route.
+#[derive(Debug)]
+pub(crate) struct Route {
+    pub(crate) id: Box<str>,
+    pub(crate) kind: RouteKind,
+    pub(crate) value: Value,
+}
+
+#[derive(Debug)]
+pub(crate) struct BlueGreen {
+    pub(crate) id: Box<str>,
+    pub(crate) cond: Option<Cond>,
+    pub(crate) routes: [Option<u32>; 5],
+}
+
+/// Route indices with their weights.
+pub(crate) type Weighted = Box<[(u32, u32)]>;
+
+#[derive(Debug)]
+pub(crate) struct Gray {
+    pub(crate) id: Box<str>,
+    pub(crate) cond: Option<Cond>,
+    /// Version, region, address: (route index, weight).
+    pub(crate) routes: [Option<Weighted>; 3],
+}
+
+#[derive(Debug)]
+pub(crate) struct ProviderFilter {
+    pub(crate) consumer: Box<str>,
+    pub(crate) provider: Box<str>,
+    pub(crate) consumer_values: Box<[Box<str>]>,
+    pub(crate) provider_values: Box<[Box<str>]>,
+}
+
+#[derive(Debug)]
+pub(crate) struct WeightRule {
+    pub(crate) consumer: Option<Box<str>>,
+    pub(crate) provider: Option<Box<str>>,
+    pub(crate) kind: WeightKind,
+    pub(crate) weights: Box<str>,
+}
+
+/// A compiled release.
+#[derive(Debug)]
+pub(crate) struct Release {
+    pub(crate) routes: Box<[Route]>,
+    pub(crate) blue_green: Box<[BlueGreen]>,
+    pub(crate) gray: Box<[Gray]>,
+    /// Per [`Field`]: the `defaults`, failover and blacklist values.
+    pub(crate) fixed: [Option<Value>; FIELDS],
+    pub(crate) version_filters: Box<[ProviderFilter]>,
+    pub(crate) region_filters: Box<[ProviderFilter]>,
+    pub(crate) weight_rules: Box<[WeightRule]>,
+    pub(crate) zone_affinity: bool,
+    pub(crate) local: LocalSpec,
+}
+
+impl Release {
+    /// This snapshot's own value for a field under a choice.
+    pub(crate) fn own(&self, choice: &Choice, f: Field) -> Option<&Value> {
+        let i = f as usize;
+        if i < 5 {
+            match choice.0[i] {
+                NONE => None,
+                DEFAULT => self.fixed[i].as_ref(),
+                r => self.routes.get(r as usize).map(|r| &r.value),
+            }
+        } else {
+            self.fixed[i].as_ref()
+        }
+    }
+
+    /// The `(header, value)` pairs a choice propagates.
+    pub(crate) fn headers<'a>(
+        &'a self,
+        choice: &'a Choice,
+    ) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+        Field::ALL.iter().filter_map(move |&f| {
+            let name: &'a str = f.header();
+            self.own(choice, f).map(|v| (name, &*v.header))
+        })
+    }
+}

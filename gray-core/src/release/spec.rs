@@ -1,0 +1,357 @@
+//! The native `release` section: blue-green and gray releases with per-service routes that
+//! follow the whole call chain (the model Nepxion rules import into).
+//!
+//! Every value that names versions, regions or addresses uses one **route value** format:
+//! either a JSON object mapping service names to values, `{"svc-a":"1.0","svc-b":"1.1;1.2"}`
+//! (a service that is not listed is not constrained), or a plain value that applies to every
+//! service, `1.0;1.1`. Lists are separated by `;`; `*` and `?` are wildcards. Weight values are
+//! `key=weight;key=weight` with non-negative integer weights, e.g. `1.0=90;1.1=10`.
+//!
+//! ```
+//! use gray_core::{Engine, Format, SimpleRequest};
+//!
+//! let engine = Engine::from_str(r##"
+//! version: 1
+//! default: svc-a
+//! groups:
+//!   svc-a: { nodes: [{ address: "10.0.0.1:80", metadata: { version: "1.0" } },
+//!                    { address: "10.0.0.2:80", metadata: { version: "1.1" } }] }
+//! release:
+//!   routes:
+//!     new: { type: version, value: '{"svc-a":"1.1","svc-b":"1.1"}' }
+//!   blue_green:
+//!     - { id: testers, when: "#H['user'] == 'tester'", version: new }
+//!   defaults: { version: "1.0" }
+//! "##, Format::Yaml)?;
+//! let tester = SimpleRequest::new("192.0.2.1".parse()?).with_header("user", "tester");
+//! let d = engine.decide(&tester);
+//! assert_eq!(d.node_address(), Some("10.0.0.2:80"));
+//! assert_eq!(d.headers().next(), Some(("n-d-version", r#"{"svc-a":"1.1","svc-b":"1.1"}"#)));
+//! let other = engine.decide(&SimpleRequest::new("192.0.2.1".parse()?));
+//! assert_eq!(other.node_address(), Some("10.0.0.1:80"));
+//! assert_eq!(other.headers().next(), Some(("n-d-version", "1.0")));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::spec::RoutesSpec;
+
+/// The `release` section of a [`crate::Spec`].
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseSpec {
+    /// Named route values, referenced by `blue_green` and `gray` entries.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub routes: BTreeMap<String, ReleaseRouteSpec>,
+    /// Blue-green conditions, tried in the order written: for each dimension, the first entry
+    /// whose `when` is true wins; if none is, the first entry without `when` wins.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blue_green: Vec<BlueGreenSpec>,
+    /// Gray conditions: one entry is chosen per request (first true `when`, else the first
+    /// entry without `when`), then each dimension picks one of its routes by weight.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gray: Vec<GraySpec>,
+    /// Values used when neither blue-green nor gray decides a dimension (Nepxion `<strategy>`).
+    #[serde(default, skip_serializing_if = "RoutesSpec::is_empty")]
+    pub defaults: RoutesSpec,
+    /// Fallbacks when a route matches no instance, and preferences when there is no route.
+    #[serde(default, skip_serializing_if = "FailoverSpec::is_empty")]
+    pub failover: FailoverSpec,
+    /// Instances never chosen.
+    #[serde(default, skip_serializing_if = "BlacklistSpec::is_empty")]
+    pub blacklist: BlacklistSpec,
+    /// Consumer → provider filters and weights (Nepxion `<discovery>`).
+    #[serde(default, skip_serializing_if = "DiscoverySpec::is_empty")]
+    pub discovery: DiscoverySpec,
+    /// Prefer instances in the caller's zone (`local.zone`); see `failover.zone`.
+    #[serde(default, skip_serializing_if = "crate::spec::is_false")]
+    pub zone_affinity: bool,
+    /// Who this process is (the consumer side of `discovery` filters and zone affinity).
+    #[serde(default, skip_serializing_if = "LocalSpec::is_empty")]
+    pub local: LocalSpec,
+}
+
+/// The dimension a route sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RouteKind {
+    /// `n-d-version`: allowed versions.
+    Version,
+    /// `n-d-region`: allowed regions.
+    Region,
+    /// `n-d-address`: allowed addresses (`host:port`, `host` or `port`).
+    Address,
+    /// `n-d-version-weight`: instance weights by version.
+    VersionWeight,
+    /// `n-d-region-weight`: instance weights by region.
+    RegionWeight,
+}
+
+impl RouteKind {
+    /// All kinds, in resolution order.
+    pub const ALL: [RouteKind; 5] = [
+        RouteKind::Version,
+        RouteKind::Region,
+        RouteKind::Address,
+        RouteKind::VersionWeight,
+        RouteKind::RegionWeight,
+    ];
+
+    /// The propagated header that carries this dimension.
+    pub fn header(self) -> &'static str {
+        match self {
+            RouteKind::Version => "n-d-version",
+            RouteKind::Region => "n-d-region",
+            RouteKind::Address => "n-d-address",
+            RouteKind::VersionWeight => "n-d-version-weight",
+            RouteKind::RegionWeight => "n-d-region-weight",
+        }
+    }
+
+    /// The snake_case name used in specs.
+    pub fn name(self) -> &'static str {
+        match self {
+            RouteKind::Version => "version",
+            RouteKind::Region => "region",
+            RouteKind::Address => "address",
+            RouteKind::VersionWeight => "version_weight",
+            RouteKind::RegionWeight => "region_weight",
+        }
+    }
+
+    /// True for the weight dimensions.
+    pub fn is_weight(self) -> bool {
+        matches!(self, RouteKind::VersionWeight | RouteKind::RegionWeight)
+    }
+}
+
+/// One named route.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseRouteSpec {
+    /// The dimension.
+    #[serde(rename = "type")]
+    pub kind: RouteKind,
+    /// A route value (weights for the `*_weight` kinds).
+    pub value: String,
+}
+
+/// A blue-green entry: a condition and the route id per dimension.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlueGreenSpec {
+    /// Shown in explanations.
+    pub id: String,
+    /// An expression (see [`crate::expr`]); omitted: the fallback entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
+    /// Route id of type `version`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Route id of type `region`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Route id of type `address`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// Route id of type `version_weight`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_weight: Option<String>,
+    /// Route id of type `region_weight`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region_weight: Option<String>,
+}
+
+impl BlueGreenSpec {
+    /// The route id for a dimension.
+    pub fn route(&self, kind: RouteKind) -> Option<&str> {
+        match kind {
+            RouteKind::Version => self.version.as_deref(),
+            RouteKind::Region => self.region.as_deref(),
+            RouteKind::Address => self.address.as_deref(),
+            RouteKind::VersionWeight => self.version_weight.as_deref(),
+            RouteKind::RegionWeight => self.region_weight.as_deref(),
+        }
+    }
+}
+
+/// A gray entry: a condition and weighted route ids per dimension (`route-1=90;route-2=10`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GraySpec {
+    /// Shown in explanations.
+    pub id: String,
+    /// An expression; omitted: the fallback entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
+    /// Weighted `version` route ids.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Weighted `region` route ids.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Weighted `address` route ids.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+}
+
+impl GraySpec {
+    /// The weighted route ids for a dimension (gray has no weight dimensions).
+    pub fn routes(&self, kind: RouteKind) -> Option<&str> {
+        match kind {
+            RouteKind::Version => self.version.as_deref(),
+            RouteKind::Region => self.region.as_deref(),
+            RouteKind::Address => self.address.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+/// Failover and preference values (route value format). Setting a value enables it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailoverSpec {
+    /// Versions to use when the service has no version route.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_prefer: Option<String>,
+    /// Versions to use when the version route matches no instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_failover: Option<String>,
+    /// Regions to use when the service has no region route.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region_transfer: Option<String>,
+    /// Regions to use when the region route matches no instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region_failover: Option<String>,
+    /// Environments to use when no instance has the requested `env`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env_failover: Option<String>,
+    /// Zones to use when no instance is in the caller's zone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone_failover: Option<String>,
+    /// Addresses to use when the address route matches no instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address_failover: Option<String>,
+}
+
+impl FailoverSpec {
+    /// True when nothing is set.
+    pub fn is_empty(&self) -> bool {
+        *self == FailoverSpec::default()
+    }
+}
+
+/// Instances excluded from selection (route value format, wildcards allowed).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlacklistSpec {
+    /// Instance ids (`metadata.id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Addresses: `host:port`, `host` or `port`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+}
+
+impl BlacklistSpec {
+    /// True when nothing is set.
+    pub fn is_empty(&self) -> bool {
+        *self == BlacklistSpec::default()
+    }
+}
+
+/// Consumer → provider filters (Nepxion `<discovery>`), applied on every selection.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiscoverySpec {
+    /// Which provider versions a consumer version may call.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub version: Vec<ProviderFilterSpec>,
+    /// Which provider regions a consumer region may call.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub region: Vec<ProviderFilterSpec>,
+    /// Instance weights by version or region, most specific first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub weight: Vec<WeightRuleSpec>,
+}
+
+impl DiscoverySpec {
+    /// True when nothing is set.
+    pub fn is_empty(&self) -> bool {
+        *self == DiscoverySpec::default()
+    }
+}
+
+/// `consumer` (in one of `consumer_values`) may call `provider` instances whose value is in
+/// `provider_values`. Empty lists mean "any". If a provider has entries but none matches the
+/// consumer's value, the consumer may call no instance of it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderFilterSpec {
+    /// Consumer service name.
+    pub consumer: String,
+    /// Provider service name.
+    pub provider: String,
+    /// Consumer versions (or regions) this entry applies to; empty: all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub consumer_values: Vec<String>,
+    /// Provider versions (or regions) allowed; empty: no constraint.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub provider_values: Vec<String>,
+}
+
+/// Instance weights by version or region for calls to `provider` (all providers when
+/// omitted) from `consumer` (any consumer when omitted).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeightRuleSpec {
+    /// Consumer service name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consumer: Option<String>,
+    /// Provider service name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    /// `version` or `region`.
+    #[serde(rename = "type")]
+    pub kind: WeightKind,
+    /// `1.0=90;1.1=10`.
+    pub weights: String,
+}
+
+/// What a [`WeightRuleSpec`] weighs by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WeightKind {
+    /// By instance version.
+    Version,
+    /// By instance region.
+    Region,
+}
+
+/// This process's own identity: the consumer in `discovery` filters and zone affinity.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalSpec {
+    /// Service name (e.g. `gateway`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// Own version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Own region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Own zone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
+}
+
+impl LocalSpec {
+    /// True when nothing is set.
+    pub fn is_empty(&self) -> bool {
+        *self == LocalSpec::default()
+    }
+}

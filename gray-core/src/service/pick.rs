@@ -1,0 +1,292 @@
+//! One release-aware pick from one group.
+
+use super::filter::{attr, mk, rule_weight, Attr, OnEmpty, Scheme, Stage, Test};
+use super::{Caller, Routing, SelectStep};
+use crate::release::value::{weight_of, weighted_index};
+use crate::release::{Field, Release};
+use crate::upstream::Group;
+
+const MAX_STAGES: usize = 9;
+
+/// Everything needed to pick an instance of one group.
+pub(crate) struct Pick<'a> {
+    pub(crate) group: &'a Group,
+    pub(crate) routing: &'a Routing<'a>,
+    pub(crate) release: Option<&'a Release>,
+    pub(crate) caller: Caller<'a>,
+    pub(crate) random: u64,
+    pub(crate) now_ms: u64,
+    pub(crate) unix_ms: u64,
+    /// Count the pick (requests, half-open trials); false for explanations.
+    pub(crate) count: bool,
+}
+
+impl<'a> Pick<'a> {
+    /// True when the release constrains this group in any way (else the group's own selector
+    /// keeps its algorithm: round robin, hash, rollout).
+    pub(crate) fn constrained(&self) -> bool {
+        self.routing.values.iter().any(Option::is_some)
+            || self.release.is_some_and(|r| {
+                (r.zone_affinity && self.caller.zone.is_some())
+                    || !r.version_filters.is_empty()
+                    || !r.region_filters.is_empty()
+                    || !r.weight_rules.is_empty()
+            })
+    }
+
+    fn available(&self, i: usize) -> bool {
+        let n = &self.group.nodes[i];
+        self.group
+            .weights(self.unix_ms)
+            .get(i)
+            .copied()
+            .unwrap_or(0)
+            > 0
+            && !n.drain
+            && n.health.is_available(&n.policy, self.now_ms)
+    }
+
+    /// Picks a node index; `steps` (when given) receives every filter step.
+    pub(crate) fn run(&self, mut steps: Option<&mut Vec<SelectStep>>) -> Option<usize> {
+        let name: &str = &self.group.name;
+        let r = self.routing;
+        let caller_v = self.caller.service.zip(self.caller.version);
+        let caller_r = self.caller.service.zip(self.caller.region);
+        let mut stages: [Option<Stage<'_>>; MAX_STAGES] = Default::default();
+        let keep = |f: Field, a: Attr| r.get(f).map(|v| Test::Keep(a, v));
+        let excl = |f: Field, a: Attr| r.get(f).map(|v| Test::Exclude(a, v));
+        let fo = |f: Field, a: Attr| r.get(f).map(|v| (f, Test::Keep(a, v)));
+        stages[0] = mk(
+            "n-d-id-blacklist",
+            Some(Field::IdBlacklist),
+            excl(Field::IdBlacklist, Attr::Id),
+            None,
+            OnEmpty::NoInstance,
+        );
+        stages[1] = mk(
+            "n-d-address-blacklist",
+            Some(Field::AddressBlacklist),
+            excl(Field::AddressBlacklist, Attr::Address),
+            None,
+            OnEmpty::NoInstance,
+        );
+        if let Some(rel) = self.release {
+            if let Some((service, value)) = caller_v {
+                if !rel.version_filters.is_empty() {
+                    stages[2] = mk(
+                        "discovery version filter",
+                        None,
+                        Some(Test::Provider(
+                            Attr::Version,
+                            &rel.version_filters,
+                            name,
+                            service,
+                            value,
+                        )),
+                        None,
+                        OnEmpty::NoInstance,
+                    );
+                }
+            }
+            if let Some((service, value)) = caller_r {
+                if !rel.region_filters.is_empty() {
+                    stages[3] = mk(
+                        "discovery region filter",
+                        None,
+                        Some(Test::Provider(
+                            Attr::Region,
+                            &rel.region_filters,
+                            name,
+                            service,
+                            value,
+                        )),
+                        None,
+                        OnEmpty::NoInstance,
+                    );
+                }
+            }
+            if rel.zone_affinity {
+                stages[5] = mk(
+                    "zone affinity",
+                    None,
+                    self.caller.zone.map(|z| Test::Keep(Attr::Zone, z)),
+                    fo(Field::ZoneFailover, Attr::Zone),
+                    OnEmpty::Ignore,
+                );
+            }
+        }
+        stages[4] = mk(
+            "n-d-env",
+            Some(Field::Env),
+            keep(Field::Env, Attr::Env),
+            fo(Field::EnvFailover, Attr::Env),
+            OnEmpty::NoInstance,
+        );
+        stages[6] = mk(
+            "n-d-address",
+            Some(Field::Address),
+            keep(Field::Address, Attr::Address),
+            fo(Field::AddressFailover, Attr::Address),
+            OnEmpty::NoInstance,
+        );
+        // A route, else its failover; without a route, the alternative (transfer / prefer).
+        let routed =
+            |f: Field, failover: Field, alt: Field, alt_empty: OnEmpty, a: Attr| match keep(f, a) {
+                Some(t) => mk(
+                    f.header(),
+                    Some(f),
+                    Some(t),
+                    fo(failover, a),
+                    OnEmpty::NoInstance,
+                ),
+                None => mk(alt.header(), Some(alt), keep(alt, a), None, alt_empty),
+            };
+        stages[7] = routed(
+            Field::Region,
+            Field::RegionFailover,
+            Field::RegionTransfer,
+            OnEmpty::NoInstance,
+            Attr::Region,
+        );
+        stages[8] = routed(
+            Field::Version,
+            Field::VersionFailover,
+            Field::VersionPrefer,
+            OnEmpty::Ignore,
+            Attr::Version,
+        );
+
+        let nodes = self.group.nodes.len();
+        let mut chosen: [Option<Test<'_>>; MAX_STAGES] = [None; MAX_STAGES];
+        let passes = |chosen: &[Option<Test<'_>>], i: usize, extra: Option<&Test<'_>>| {
+            let n = &self.group.nodes[i];
+            self.available(i)
+                && chosen.iter().flatten().all(|t| t.pass(n))
+                && extra.is_none_or(|t| t.pass(n))
+        };
+        let count = |chosen: &[Option<Test<'_>>], extra: Option<&Test<'_>>| {
+            (0..nodes).filter(|&i| passes(chosen, i, extra)).count()
+        };
+        if let Some(s) = steps.as_deref_mut() {
+            s.push(SelectStep {
+                filter: "available".into(),
+                value: format!("service {name}"),
+                outcome: format!("{} of {nodes} instances up", count(&chosen, None)),
+            });
+        }
+        for (k, stage) in stages.iter().enumerate() {
+            let Some(st) = stage else { continue };
+            let before = count(&chosen, None);
+            let kept = count(&chosen, Some(&st.primary));
+            let shown = |f: Option<Field>, t: &Test<'_>| {
+                let v = match t {
+                    Test::Keep(_, v) | Test::Exclude(_, v) => v.to_string(),
+                    Test::Provider(..) => {
+                        format!("caller {}", self.caller.service.unwrap_or_default())
+                    }
+                };
+                match f {
+                    Some(f) if r.inbound[f as usize] => {
+                        format!("{} (inbound)", crate::rules::shorten(&v))
+                    }
+                    _ => crate::rules::shorten(&v),
+                }
+            };
+            // What this stage does: keep its matches, fail over, or be ignored.
+            let failover = st
+                .failover
+                .as_ref()
+                .filter(|(_, t)| kept == 0 && before > 0 && count(&chosen, Some(t)) > 0);
+            let (test, ignored) = match failover {
+                _ if kept > 0 || before == 0 => (Some(st.primary), false),
+                Some((_, t)) => (Some(*t), false),
+                None if st.on_empty == OnEmpty::Ignore => (None, true),
+                None => (Some(st.primary), false),
+            };
+            chosen[k] = test;
+            if let Some(s) = steps.as_deref_mut() {
+                let outcome = match failover {
+                    _ if kept > 0 || before == 0 => format!("kept {kept} of {before}"),
+                    Some((ff, ft)) => format!(
+                        "no match; {} {} kept {}",
+                        ff.header(),
+                        shown(Some(*ff), ft),
+                        count(&chosen, None)
+                    ),
+                    None if ignored => format!("no match among {before}; filter ignored"),
+                    None => format!("no match among {before}: no instance"),
+                };
+                s.push(SelectStep {
+                    filter: st.name.into(),
+                    value: shown(st.field, &st.primary),
+                    outcome,
+                });
+            }
+        }
+        let candidates = || (0..nodes).filter(|&i| passes(&chosen, i, None));
+        candidates().next()?;
+        let scheme = self.scheme();
+        let complete =
+            scheme.is_some() && candidates().all(|i| self.scheme_weight(scheme, i).is_some());
+        let own = self.group.weights(self.unix_ms);
+        let weight = |i: usize| -> u32 {
+            if complete {
+                self.scheme_weight(scheme, i).unwrap_or(0)
+            } else {
+                own.get(i).copied().unwrap_or(0)
+            }
+        };
+        let picked = weighted_index(candidates().map(weight), self.random)
+            .and_then(|k| candidates().nth(k))
+            .or_else(|| candidates().next());
+        if let Some(s) = steps {
+            let how = match (scheme, complete) {
+                (Some(l), true) => format!("weighted by {}", l.label()),
+                (Some(l), false) => {
+                    format!("{} does not weigh every candidate: node weights", l.label())
+                }
+                (None, _) => "node weights".to_string(),
+            };
+            s.push(SelectStep {
+                filter: "weight".into(),
+                value: how,
+                outcome: match picked {
+                    Some(i) => format!(
+                        "picked {} of {}",
+                        self.group.nodes[i].address,
+                        candidates().count()
+                    ),
+                    None => "no instance".into(),
+                },
+            });
+        }
+        if let Some(i) = picked.filter(|_| self.count) {
+            let n = &self.group.nodes[i];
+            n.health.on_selected(&n.policy, self.now_ms);
+            n.health.count_request();
+        }
+        picked
+    }
+
+    /// The weighting scheme in force, if any.
+    fn scheme(&self) -> Option<Scheme<'_>> {
+        if let Some(v) = self.routing.get(Field::VersionWeight) {
+            return Some(Scheme::Version(v));
+        }
+        if let Some(v) = self.routing.get(Field::RegionWeight) {
+            return Some(Scheme::Region(v));
+        }
+        self.release
+            .filter(|r| !r.weight_rules.is_empty())
+            .map(|r| Scheme::Rules(&r.weight_rules))
+    }
+
+    fn scheme_weight(&self, scheme: Option<Scheme<'_>>, i: usize) -> Option<u32> {
+        let n = &self.group.nodes[i];
+        match scheme? {
+            Scheme::Version(list) => weight_of(list, attr(n, Attr::Version)?),
+            Scheme::Region(list) => weight_of(list, attr(n, Attr::Region)?),
+            Scheme::Rules(rules) => rule_weight(rules, &self.group.name, self.caller.service, n),
+        }
+    }
+}
