@@ -1,7 +1,9 @@
 //! `gray.Decision` and `gray.Explanation`: read-only views of gray-core results.
 
+use gray_core::release::RouteKind;
 use gray_core::spec::InboundPolicy;
 use gray_core::{Decision, Explanation};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
@@ -117,6 +119,32 @@ impl PyDecision {
         Ok(self.inner.snapshot().is_routing_header(name))
     }
 
+    /// True if the request's peer may send routing headers (`headers.trusted_peers`, or
+    /// `inbound: keep` without that list).
+    #[getter]
+    fn trusts_inbound(&self) -> bool {
+        self.inner.trusts_inbound()
+    }
+
+    /// Whether a forwarder passes inbound header `name` on as it arrived: always for
+    /// non-routing headers; never for routing headers from untrusted peers; from trusted
+    /// peers unless the decision sets the name (`override`) or always (`keep`).
+    fn forward_inbound(&self, name: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let name = require_text("name", name)?;
+        Ok(self.inner.forward_inbound(name))
+    }
+
+    /// The value the release chose for one dimension — `"version"`, `"region"`, `"address"`,
+    /// `"version_weight"` or `"region_weight"` — as its `n-d-*` header text, or None.
+    fn route(&self, kind: &Bound<'_, PyAny>) -> PyResult<Option<&str>> {
+        Ok(self.inner.route(route_kind(kind)?))
+    }
+
+    /// The id of the route the release chose for one dimension (None for the defaults).
+    fn route_id(&self, kind: &Bound<'_, PyAny>) -> PyResult<Option<&str>> {
+        Ok(self.inner.route_id(route_kind(kind)?))
+    }
+
     fn __str__(&self) -> String {
         self.inner.to_string()
     }
@@ -190,6 +218,19 @@ impl PyExplanation {
             opt_repr(py, self.inner.node.as_deref()),
             self.inner.generation
         )
+    }
+}
+
+fn route_kind(kind: &Bound<'_, PyAny>) -> PyResult<RouteKind> {
+    match require_text("kind", kind)? {
+        "version" => Ok(RouteKind::Version),
+        "region" => Ok(RouteKind::Region),
+        "address" => Ok(RouteKind::Address),
+        "version_weight" | "version-weight" => Ok(RouteKind::VersionWeight),
+        "region_weight" | "region-weight" => Ok(RouteKind::RegionWeight),
+        other => Err(PyValueError::new_err(format!(
+            "kind must be 'version', 'region', 'address', 'version_weight' or 'region_weight', not {other:?}"
+        ))),
     }
 }
 

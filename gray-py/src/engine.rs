@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyFloat, PyInt, PyString};
 
 use crate::decision::{PyDecision, PyExplanation};
-use crate::errors::to_py;
+use crate::errors::{to_py, warn_nepxion};
 use crate::json::{json_to_py, py_to_serde};
 use crate::request::{Args, PyRequest};
 
@@ -69,6 +69,29 @@ impl PyEngine {
         py.detach(|| Engine::from_str(&text, format))
             .map(|inner| PyEngine { inner })
             .map_err(|e| to_py(py, &e))
+    }
+
+    /// An engine serving a Nepxion Discovery rule (XML `<rule>` or JSON `RuleEntity`,
+    /// detected from the first character) with no instances yet: add them with `add_node`.
+    /// Parts gray does not apply are issued as `gray.NepxionWarning`s; errors name the element
+    /// path, line and column (`gray.ConfigError`).
+    #[staticmethod]
+    fn from_nepxion(py: Python<'_>, text: String) -> PyResult<Self> {
+        let (inner, warnings) = py
+            .detach(|| Engine::from_nepxion(&text))
+            .map_err(|e| to_py(py, &e))?;
+        warn_nepxion(py, &warnings)?;
+        Ok(PyEngine { inner })
+    }
+
+    /// Replaces the release rules with a Nepxion rule (XML or JSON), keeping groups and
+    /// nodes. Atomic, like `reload`; warnings as in `from_nepxion`. Returns the generation.
+    fn reload_nepxion(&self, py: Python<'_>, text: String) -> PyResult<u64> {
+        let (generation, warnings) = py
+            .detach(|| self.inner.reload_nepxion(&text))
+            .map_err(|e| to_py(py, &e))?;
+        warn_nepxion(py, &warnings)?;
+        Ok(generation)
     }
 
     /// Routes one request. `headers` may be a dict, a list of `(name, value)` pairs (`str` or

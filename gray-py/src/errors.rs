@@ -5,13 +5,18 @@
 //! ├── ConfigError(GrayError, ValueError)     bad spec, bad admin change; .kind .path .line .column
 //! │   └── ExpressionError(ConfigError)       a Nepxion-style expression did not parse
 //! └── UnknownNameError(GrayError, LookupError)  admin call named a group or node that does not exist
+//!
+//! NepxionWarning(UserWarning)                 part of a Nepxion rule that gray does not apply
 //! ```
 //!
 //! The classes are created once per interpreter with `type(...)` so that `ConfigError` can
 //! also be a `ValueError` (multiple bases) and `except ValueError` keeps working.
 
 use gray_core::{Error, ErrorKind};
-use pyo3::exceptions::{PyException, PyLookupError, PyValueError};
+use std::ffi::CString;
+
+use gray_core::nepxion::Warning;
+use pyo3::exceptions::{PyException, PyLookupError, PyUserWarning, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple, PyType};
@@ -21,6 +26,7 @@ struct Classes {
     config: Py<PyType>,
     expression: Py<PyType>,
     unknown: Py<PyType>,
+    nepxion_warning: Py<PyType>,
 }
 
 static CLASSES: PyOnceLock<Classes> = PyOnceLock::new();
@@ -33,6 +39,8 @@ message (the explanation without the location).";
 const EXPRESSION_DOC: &str = "A Nepxion-style condition expression did not parse; column points \
 into the expression.";
 const UNKNOWN_DOC: &str = "An admin call named a group or node that does not exist.";
+const NEPXION_WARNING_DOC: &str = "Part of an imported Nepxion rule that gray does not apply \
+(an unknown or misplaced element, <register>, <parameter>); the message says where.";
 
 fn make_class<'py>(
     py: Python<'py>,
@@ -93,11 +101,19 @@ fn classes(py: Python<'_>) -> PyResult<&Classes> {
             UNKNOWN_DOC,
             false,
         )?;
+        let nepxion_warning = make_class(
+            py,
+            "NepxionWarning",
+            &[py.get_type::<PyUserWarning>().into_any()],
+            NEPXION_WARNING_DOC,
+            false,
+        )?;
         Ok(Classes {
             gray,
             config,
             expression,
             unknown,
+            nepxion_warning,
         })
     })
 }
@@ -110,6 +126,19 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("ConfigError", c.config.bind(py))?;
     m.add("ExpressionError", c.expression.bind(py))?;
     m.add("UnknownNameError", c.unknown.bind(py))?;
+    m.add("NepxionWarning", c.nepxion_warning.bind(py))?;
+    Ok(())
+}
+
+/// Issues each Nepxion import warning as a Python `gray.NepxionWarning` (so `warnings`
+/// filters can show, silence or escalate them), attributed to the caller.
+pub(crate) fn warn_nepxion(py: Python<'_>, warnings: &[Warning]) -> PyResult<()> {
+    let c = classes(py)?;
+    for w in warnings {
+        let text = CString::new(w.to_string().replace('\0', " "))
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        PyErr::warn(py, c.nepxion_warning.bind(py).as_any(), &text, 1)?;
+    }
     Ok(())
 }
 

@@ -1,10 +1,11 @@
 """Routing-header policy shared by the ASGI and WSGI middleware.
 
-Inbound routing headers (``n-d-*`` by default) come from the client. Under the engine's
-``override`` policy (the default) they are stripped and the decision's headers are set, so a
-client can never choose its own route; under ``keep`` (only behind a trusted edge) inbound
-routing headers win and the decision fills in the missing ones. Headers the decision sets that
-are not routing headers (``x-gray: canary``) always replace inbound ones of the same name.
+Inbound routing headers (``n-d-*`` by default) pass only as gray-core's
+``Decision.forward_inbound`` allows: never from untrusted peers (so a client can never choose
+its own route), from ``headers.trusted_peers`` unless the decision sets the same header
+(``inbound: override``, the default) or always (``inbound: keep``). Headers the decision sets
+that are not routing headers (a rule's ``set_headers: {x-gray: canary}``) always replace
+inbound ones of the same name: the rule, not the client, says what they are.
 """
 
 from __future__ import annotations
@@ -29,18 +30,15 @@ def forward(
     """
     setting = decision.headers
     set_names = {k.lower() for k, _ in setting}
-    keep = decision.inbound_policy == "keep"
     out: List[Tuple[_T, _T]] = []
     present: set[str] = set()
     for pair in inbound:
         name = name_of(pair[0])
-        routing = decision.is_routing_header(name)
-        if routing and not keep:
+        if not decision.forward_inbound(name):
             continue
-        if name in set_names and not (routing and keep):
+        if name in set_names and not decision.is_routing_header(name):
             continue
-        if routing:
-            present.add(name)
+        present.add(name)
         out.append(pair)
     for k, v in setting:
         if k.lower() in present:

@@ -63,6 +63,9 @@ class ExpressionError(ConfigError):
 class UnknownNameError(GrayError, LookupError):
     """An admin call named a group or node that does not exist."""
 
+class NepxionWarning(UserWarning):
+    """Part of an imported Nepxion rule that gray does not apply."""
+
 class NodeMetadata(TypedDict, total=False):
     version: str
     region: str
@@ -121,6 +124,11 @@ class Decision:
     @property
     def inbound_policy(self) -> Literal["override", "keep"]: ...
     def is_routing_header(self, name: _Text) -> bool: ...
+    @property
+    def trusts_inbound(self) -> bool: ...
+    def forward_inbound(self, name: _Text) -> bool: ...
+    def route(self, kind: _RouteKind) -> str | None: ...
+    def route_id(self, kind: _RouteKind) -> str | None: ...
 
 @final
 class Explanation:
@@ -139,6 +147,7 @@ class Explanation:
     def to_dict(self) -> dict[str, Any]: ...
 
 _Format = Literal["yaml", "yml", "json", "toml"]
+_RouteKind = Literal["version", "region", "address", "version_weight", "region_weight"]
 
 @final
 class Engine:
@@ -148,6 +157,9 @@ class Engine:
     def from_file(path: str | os.PathLike[str]) -> Engine: ...
     @staticmethod
     def from_str(text: str, format: _Format = "yaml") -> Engine: ...
+    @staticmethod
+    def from_nepxion(text: str) -> Engine: ...
+    def reload_nepxion(self, text: str) -> int: ...
     def decide(
         self,
         peer_ip: PeerLike = None,
