@@ -27,8 +27,12 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "$want" > "$stamp"
 fi
 
-echo "== maturin develop (gray-py, release)"
-VIRTUAL_ENV="$VENV" "$VENV/bin/maturin" develop --quiet --release -m gray-py/Cargo.toml
+# A debug build reuses what `cargo test` just compiled; GRAY_PY_RELEASE=1 builds optimised
+# (needed for benches/python/bench_decide.py).
+profile=()
+if [ "${GRAY_PY_RELEASE:-0}" = 1 ]; then profile=(--release); fi
+echo "== maturin develop (gray-py ${profile[*]:-debug})"
+VIRTUAL_ENV="$VENV" "$VENV/bin/maturin" develop --quiet "${profile[@]}" -m gray-py/Cargo.toml
 
 echo "== pytest gray-py/tests"
 "$VENV/bin/python" -m pytest -q -p no:cacheprovider gray-py/tests

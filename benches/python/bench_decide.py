@@ -9,7 +9,11 @@ The reference set (deterministic: fixed seeds, no clock or randomness in the req
 The measured request matches no rule, so every rule is evaluated (the slowest path), and is
 routed by the weighted pick. It carries 8 headers, among them a 4-cookie ``Cookie`` header.
 
-Usage: ``python benches/python/bench_decide.py [--calls N] [--write BENCHMARKS.md]``.
+Usage (after an optimised build, e.g. ``GRAY_PY_RELEASE=1 bash scripts/test-python.sh`` or
+``maturin develop --release -m gray-py/Cargo.toml``)::
+
+    target/py-venv/bin/python benches/python/bench_decide.py [--calls N] [--write BENCHMARKS.md]
+
 With ``--write`` the figures replace this script's section of BENCHMARKS.md.
 """
 
@@ -27,6 +31,7 @@ import time
 from typing import Any, Callable, Dict, List, Tuple
 
 import gray
+import gray._gray
 
 TARGET_NS = 1500.0
 BEGIN = "<!-- gray-py bench: begin -->"
@@ -126,6 +131,11 @@ def main() -> int:
     ap.add_argument("--write", type=pathlib.Path, help="update this BENCHMARKS.md section")
     args = ap.parse_args()
 
+    if gray._gray._debug_build:
+        print("warning: gray was built without optimisations; figures are not representative", file=sys.stderr)
+        if args.write:
+            print("refusing to write BENCHMARKS.md from a debug build", file=sys.stderr)
+            return 2
     t0 = time.perf_counter()
     engine = gray.Engine.from_str(json.dumps(reference_spec()), format="json")
     compile_ms = (time.perf_counter() - t0) * 1000

@@ -52,5 +52,7 @@ fn _gray(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sticky_hash, m)?)?;
     errors::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    // Lets the benchmark refuse to report figures of an unoptimised build.
+    m.add("_debug_build", cfg!(debug_assertions))?;
     Ok(())
 }

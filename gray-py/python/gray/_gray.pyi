@@ -37,6 +37,7 @@ class _Packed(Protocol):
     def packed(self) -> bytes: ...
 
 __version__: str
+_debug_build: bool
 
 def sticky_bucket(salt: _Text, key: _Text) -> int:
     """The bucket ``0..10000`` of ``key`` under ``salt`` (``percent`` conditions)."""
