@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the project: formatting, lints, docs, the Rust test suites (unit,
-# integration, doc tests, fuzz-crash replays) and, as they land, the Python suite.
+# integration, doc tests, fuzz-crash replays), the gateway admin page in headless Chromium and
+# the Python suite (gray-py: built into target/py-venv, then pytest).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,5 +13,7 @@ echo "== cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 echo "== cargo test"
 cargo test --workspace
+echo "== admin page in headless Chromium"
+bash scripts/test-admin-ui.sh
 echo "== python (gray-py)"
 bash scripts/test-python.sh

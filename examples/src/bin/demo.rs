@@ -3,7 +3,7 @@
 
 use gray_core::{Engine, Format, SimpleRequest};
 
-const DEFAULT_CONFIG: &str = include_str!("../../default-config.yaml");
+use gray_examples::DEFAULT_CONFIG;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let engine = Engine::from_str(DEFAULT_CONFIG, Format::Yaml)?;

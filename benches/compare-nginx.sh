@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# Compares the gray gateway with nginx doing the same routing (seed 000's cookie map and a 10k
+# CIDR geo set as in seeds 003/004) under wrk on loopback, and writes both results into
+# BENCHMARKS.md (section "Gateway vs nginx"). Not run by CI: it takes a few minutes and needs a
+# quiet machine for meaningful numbers.
+#
+#   bash benches/compare-nginx.sh [DURATION_SECONDS]   (default 10)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION="${1:-10}"
+CONNS=64
+THREADS=2
+
+need=()
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
+command -v wrk >/dev/null 2>&1 || need+=(wrk)
+if ((${#need[@]})); then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
+
+cargo build --release --quiet -p gray-examples --bin gateway
+GATEWAY="${CARGO_TARGET_DIR:-target}/release/gateway"
+
+WORK="$(mktemp -d)"
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    [ -f "$WORK/backend.pid" ] && kill "$(cat "$WORK/backend.pid")" 2>/dev/null || true
+    [ -f "$WORK/proxy.pid" ] && kill "$(cat "$WORK/proxy.pid")" 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+STABLE=$(free_port); CANARY=$(free_port); NGX=$(free_port); GRAY=$(free_port); ADMIN=$(free_port)
+
+# 10,000 deterministic CIDRs from 11.0.0.0 up (never loopback, so wrk's 127.0.0.1 misses).
+python3 - "$WORK" <<'PY'
+import sys
+work = sys.argv[1]
+cidrs = []
+for i in range(10000):
+    a = 11 + i // 4096
+    b = (i // 16) % 256
+    c = (i % 16) * 16
+    cidrs.append(f"{a}.{b}.{c}.0/{24 if i % 3 else 28}")
+with open(f"{work}/geo.conf", "w") as f:
+    f.writelines(f"{c} 1;\n" for c in cidrs)
+with open(f"{work}/gray-list.txt", "w") as f:
+    f.writelines(f"{c}\n" for c in cidrs)
+PY
+
+# The upstreams: one nginx answering fixed bodies, shared by both runs.
+cat > "$WORK/backend.conf" <<NGX
+worker_processes 1;
+pid $WORK/backend.pid;
+error_log $WORK/backend-error.log;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    server { listen 127.0.0.1:$STABLE; keepalive_requests 100000; location / { return 200 "stable\n"; } }
+    server { listen 127.0.0.1:$CANARY; keepalive_requests 100000; location / { return 200 "canary\n"; } }
+}
+NGX
+"$NGINX" -c "$WORK/backend.conf" -p "$WORK"
+
+# nginx as the gray proxy: cookie map first, then the geo set, as in the seeds.
+cat > "$WORK/proxy.conf" <<NGX
+worker_processes 2;
+pid $WORK/proxy.pid;
+error_log $WORK/proxy-error.log;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    map \$cookie_canary \$by_cookie { ~*aaa\$ canary; default ""; }
+    geo \$remote_addr \$gray_ip { default 0; include $WORK/geo.conf; }
+    map "\$by_cookie:\$gray_ip" \$group { "~^canary" canary; "~:1\$" canary; default stable; }
+    upstream stable { server 127.0.0.1:$STABLE max_fails=1 fail_timeout=10s; keepalive 64; }
+    upstream canary { server 127.0.0.1:$CANARY max_fails=1 fail_timeout=10s; keepalive 64; }
+    server {
+        listen 127.0.0.1:$NGX;
+        keepalive_requests 100000;
+        location / {
+            proxy_pass http://\$group;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+        }
+    }
+}
+NGX
+"$NGINX" -c "$WORK/proxy.conf" -p "$WORK"
+
+cat > "$WORK/gray.yaml" <<YAML
+version: 1
+ip_sets:
+  gray_list: { file: gray-list.txt }
+groups:
+  stable: { nodes: [{ address: "127.0.0.1:$STABLE", max_fails: 1, fail_timeout: 10s }] }
+  canary: { fallback: stable, nodes: [{ address: "127.0.0.1:$CANARY", max_fails: 1, fail_timeout: 10s }] }
+rules:
+  - { id: canary-cookie, when: { cookie: { name: canary, regex: "aaa$", ignore_case: true } }, route: canary }
+  - { id: gray-list, when: { ip: [gray_list] }, route: canary }
+default: stable
+YAML
+RUST_LOG=warn "$GATEWAY" --config "$WORK/gray.yaml" --listen "127.0.0.1:$GRAY" \
+    --admin-listen "127.0.0.1:$ADMIN" >/dev/null 2>"$WORK/gateway.log" &
+PIDS+=($!)
+
+for url in "http://127.0.0.1:$NGX/" "http://127.0.0.1:$GRAY/"; do
+    for _ in $(seq 100); do curl -fsS -o /dev/null "$url" 2>/dev/null && break; sleep 0.1; done
+    [ "$(curl -fsS -H 'Cookie: canary=xAAA' "$url")" = canary ] || { echo "routing check failed for $url" >&2; exit 1; }
+    [ "$(curl -fsS "$url")" = stable ] || { echo "routing check failed for $url" >&2; exit 1; }
+done
+
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+# wrk prints "Requests/sec:" and, with --latency, the percentiles.
+run() { # name url header
+    local out
+    if [ -n "$3" ]; then
+        out=$(wrk -t$THREADS -c$CONNS -d"${DURATION}s" --latency -H "$3" "$2")
+    else
+        out=$(wrk -t$THREADS -c$CONNS -d"${DURATION}s" --latency "$2")
+    fi
+    local rps avg p50 p99 errs
+    rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
+    avg=$(awk '/^    Latency/ {print $2; exit}' <<<"$out")
+    p50=$(awk '/^ +50%/ {print $2}' <<<"$out")
+    p99=$(awk '/^ +99%/ {print $2}' <<<"$out")
+    errs=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out" | tr -s ' ' | paste -sd ';' -)
+    printf '| %s | %s | %s | %s | %s | %s |\n' "$1" "$rps" "$avg" "$p50" "$p99" "${errs:-none}"
+}
+
+ROWS=$(
+    run "nginx, cookie canary" "http://127.0.0.1:$NGX/" "Cookie: canary=xaaa"
+    run "gray gateway, cookie canary" "http://127.0.0.1:$GRAY/" "Cookie: canary=xaaa"
+    run "nginx, no cookie (geo miss → stable)" "http://127.0.0.1:$NGX/" ""
+    run "gray gateway, no cookie (ip-set miss → stable)" "http://127.0.0.1:$GRAY/" ""
+)
+
+SECTION=$(cat <<MD
+<!-- gateway-vs-nginx:start -->
+## Gateway vs nginx (benches/compare-nginx.sh)
+
+Same routing in both: seed 000's cookie map (\`~*aaa\$\` → canary) and a 10,000-CIDR gray list
+(nginx \`geo\`, gray \`ip_sets\` from a file), upstreams with \`max_fails=1 fail_timeout=10s\`
+and pooled keep-alive connections. Both upstreams are one nginx answering fixed bodies. nginx
+runs 2 workers, the gateway its default Tokio runtime (one worker thread per core); wrk
+\`-t$THREADS -c$CONNS -d${DURATION}s\` on loopback. Everything shares one $(nproc)-core machine
+($(uname -m), $("$NGINX" -v 2>&1 | sed 's/^nginx version: //'), gateway release build), so
+the absolute numbers are indicative; compare the rows with each other. Measured $(date -u +%Y-%m-%d);
+load average before the runs: $LOAD_BEFORE (other processes were using the cores when this is high).
+
+| run | requests/s | latency avg | p50 | p99 | errors |
+|---|---|---|---|---|---|
+$ROWS
+<!-- gateway-vs-nginx:end -->
+MD
+)
+
+python3 - "$SECTION" <<'PY'
+import os, re, sys
+section = sys.argv[1]
+path = "BENCHMARKS.md"
+text = open(path).read() if os.path.exists(path) else "# Benchmarks\n"
+pattern = re.compile(r"<!-- gateway-vs-nginx:start -->.*?<!-- gateway-vs-nginx:end -->", re.S)
+text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section + "\n"
+open(path, "w").write(text)
+PY
+echo "$SECTION"

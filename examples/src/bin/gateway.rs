@@ -1,0 +1,117 @@
+//! The gray gateway: `cargo run -p gray-examples --bin gateway -- --help`.
+//!
+//! Without flags it serves the embedded default config and starts two demo upstreams, so
+//! `curl -H 'Cookie: canary=xaaa' http://127.0.0.1:18080/` reaches the canary right away.
+
+use std::process::ExitCode;
+
+use gray_examples::gateway::cli::{self, ArgsError};
+use gray_examples::gateway::{ConfigSource, DemoUpstream, Gateway};
+
+fn main() -> ExitCode {
+    let args = match cli::parse(
+        std::env::args().skip(1),
+        std::env::var("GRAY_ADMIN_TOKEN").ok(),
+    ) {
+        Ok(a) => a,
+        Err(ArgsError::Help) => {
+            print!("{}", cli::USAGE);
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("gateway: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("gateway: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("gateway: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: cli::Args) -> Result<(), Box<dyn std::error::Error>> {
+    let mut demo = Vec::new();
+    if args.demo_upstreams {
+        for (name, port) in [("stable", 18081), ("canary", 18082)] {
+            let addr = ([127, 0, 0, 1], port).into();
+            let up = DemoUpstream::start(name, addr)
+                .await
+                .map_err(|e| format!("cannot start the demo upstream {name} on {addr}: {e} (use --no-demo-upstreams)"))?;
+            demo.push(up);
+        }
+    }
+    let embedded = matches!(args.options.config, ConfigSource::Embedded(_));
+    let gateway = Gateway::start(args.options).await?;
+    let proxy = gateway.proxy_addr();
+    println!(
+        "gray gateway: proxy http://{proxy} (HTTP/1.1 and h2c), serving {} (generation {})",
+        gateway.reloader().source().describe(),
+        gateway.engine().generation()
+    );
+    match gateway.admin_addr() {
+        Some(a) => println!("admin: http://{a}/ (page), http://{a}/api/groups, http://{a}/metrics"),
+        None => println!("admin: off"),
+    }
+    for up in &demo {
+        println!("demo upstream {}: http://{}", up.name(), up.addr());
+    }
+    if embedded {
+        println!("try:");
+        println!("  curl http://{proxy}/                                 # stable");
+        println!("  curl -H 'Cookie: canary=xaaa' http://{proxy}/        # canary (cookie rule)");
+        println!("  curl -H 'X-Forwarded-For: 10.8.3.4' http://{proxy}/  # canary (tester IP via the trusted local proxy)");
+        if let Some(a) = gateway.admin_addr() {
+            println!(
+                "  curl -X POST http://{a}/api/explain?format=text -d '{{\"cookies\":{{\"canary\":\"xaaa\"}}}}'"
+            );
+        }
+    }
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    shutdown_signal().await;
+    tracing::info!("shutting down: finishing in-flight requests");
+    gateway.shutdown().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,216 @@
+//! Command-line flags of the `gateway` binary.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::{ConfigSource, GatewayOptions};
+
+/// The usage text.
+pub const USAGE: &str = "\
+gateway — gray's reverse proxy: routes every request with gray rules
+
+USAGE:
+    gateway [FLAGS]
+
+With no flags it serves the embedded default config on 127.0.0.1:18080 and starts two demo
+upstreams (stable on 127.0.0.1:18081, canary on 127.0.0.1:18082).
+
+FLAGS:
+    --config FILE            serve FILE (YAML/JSON/TOML); reloaded when it changes and on SIGHUP
+    --listen ADDR            proxy listener (default 127.0.0.1:18080; HTTP/1.1 and h2c)
+    --admin-listen ADDR      admin API and page (default 127.0.0.1:18090); `off` disables it
+    --admin-token TOKEN      require `Authorization: Bearer TOKEN` on the admin API (required
+                             when --admin-listen is not a loopback address; also read from
+                             the GRAY_ADMIN_TOKEN environment variable)
+    --no-demo-upstreams      do not start the demo upstreams (they start only without --config)
+    --connect-timeout DUR    upstream connect timeout (default 2s; ms, s, m)
+    --response-timeout DUR   time until upstream response headers (default 30s)
+    --watch-interval DUR     how often the config file is checked (default 1s)
+    -h, --help               this text
+
+Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=debug) for more.
+";
+
+/// Parsed flags.
+#[derive(Debug, Clone)]
+pub struct Args {
+    /// Gateway options.
+    pub options: GatewayOptions,
+    /// Start the demo upstreams.
+    pub demo_upstreams: bool,
+}
+
+/// A flag problem, or a request for help.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArgsError {
+    /// `--help` was given.
+    Help,
+    /// A flag is wrong; the text says which and why.
+    Invalid(String),
+}
+
+impl fmt::Display for ArgsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ArgsError::Help => f.write_str(USAGE),
+            ArgsError::Invalid(m) => write!(f, "{m}\n\nRun `gateway --help` for the flags."),
+        }
+    }
+}
+
+impl std::error::Error for ArgsError {}
+
+/// Parses a duration like `250ms`, `2s`, `1m`.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit())?);
+    let n: u64 = num.parse().ok()?;
+    match unit {
+        "ms" => Some(Duration::from_millis(n)),
+        "s" => Some(Duration::from_secs(n)),
+        "m" => Some(Duration::from_secs(n.checked_mul(60)?)),
+        _ => None,
+    }
+    .filter(|d| !d.is_zero())
+}
+
+/// Parses the flags (without the program name). `env_token` is `GRAY_ADMIN_TOKEN`.
+pub fn parse(
+    args: impl IntoIterator<Item = String>,
+    env_token: Option<String>,
+) -> Result<Args, ArgsError> {
+    let mut config: Option<PathBuf> = None;
+    let mut options = GatewayOptions::new(ConfigSource::Embedded(crate::DEFAULT_CONFIG.into()));
+    options.admin_token = env_token.filter(|t| !t.is_empty());
+    let mut demo = true;
+    let mut it = args.into_iter();
+    while let Some(flag) = it.next() {
+        let (name, inline) = match flag.split_once('=') {
+            Some((n, v)) if n.starts_with("--") => (n.to_owned(), Some(v.to_owned())),
+            _ => (flag.clone(), None),
+        };
+        let mut value = |what: &str| -> Result<String, ArgsError> {
+            inline
+                .clone()
+                .or_else(|| it.next())
+                .ok_or_else(|| ArgsError::Invalid(format!("{name} needs {what}")))
+        };
+        let addr = |v: String, flag: &str| -> Result<SocketAddr, ArgsError> {
+            v.parse().map_err(|_| {
+                ArgsError::Invalid(format!(
+                    "{flag}: {v:?} is not an IP:port address (e.g. 127.0.0.1:8080)"
+                ))
+            })
+        };
+        let dur = |v: String, flag: &str| -> Result<Duration, ArgsError> {
+            parse_duration(&v).ok_or_else(|| {
+                ArgsError::Invalid(format!(
+                    "{flag}: {v:?} is not a positive duration (e.g. 500ms, 2s, 1m)"
+                ))
+            })
+        };
+        match name.as_str() {
+            "-h" | "--help" => return Err(ArgsError::Help),
+            "--config" => config = Some(PathBuf::from(value("a file")?)),
+            "--listen" => options.listen = addr(value("an address")?, "--listen")?,
+            "--admin-listen" => {
+                let v = value("an address")?;
+                options.admin_listen = if v == "off" {
+                    None
+                } else {
+                    Some(addr(v, "--admin-listen")?)
+                };
+            }
+            "--admin-token" => options.admin_token = Some(value("a token")?),
+            "--no-demo-upstreams" => demo = false,
+            "--connect-timeout" => {
+                options.timeouts.connect = dur(value("a duration")?, "--connect-timeout")?
+            }
+            "--response-timeout" => {
+                options.timeouts.response_header = dur(value("a duration")?, "--response-timeout")?
+            }
+            "--watch-interval" => {
+                options.watch_interval = dur(value("a duration")?, "--watch-interval")?
+            }
+            other => return Err(ArgsError::Invalid(format!("unknown flag {other:?}"))),
+        }
+    }
+    if let Some(path) = config {
+        options.config = ConfigSource::File(path);
+        demo = false;
+    }
+    Ok(Args {
+        options,
+        demo_upstreams: demo,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(args: &[&str]) -> Result<Args, ArgsError> {
+        parse(args.iter().map(|s| s.to_string()), None)
+    }
+
+    #[test]
+    fn defaults_serve_the_embedded_config_with_demo_upstreams() {
+        let a = p(&[]).unwrap();
+        assert!(a.demo_upstreams);
+        assert!(matches!(a.options.config, ConfigSource::Embedded(_)));
+        assert_eq!(a.options.listen.to_string(), "127.0.0.1:18080");
+    }
+
+    #[test]
+    fn flags_are_parsed_in_both_spellings() {
+        let a = p(&[
+            "--config=/etc/gray.yaml",
+            "--listen",
+            "0.0.0.0:80",
+            "--admin-listen=off",
+            "--response-timeout",
+            "750ms",
+            "--admin-token",
+            "s3cret",
+        ])
+        .unwrap();
+        assert!(!a.demo_upstreams);
+        assert_eq!(
+            a.options.config,
+            ConfigSource::File("/etc/gray.yaml".into())
+        );
+        assert_eq!(a.options.admin_listen, None);
+        assert_eq!(
+            a.options.timeouts.response_header,
+            Duration::from_millis(750)
+        );
+        assert_eq!(a.options.admin_token.as_deref(), Some("s3cret"));
+        assert!(!p(&["--no-demo-upstreams"]).unwrap().demo_upstreams);
+    }
+
+    #[test]
+    fn bad_flags_say_what_is_wrong() {
+        let e = p(&["--listen", "localhost"]).unwrap_err().to_string();
+        assert!(e.contains("--listen") && e.contains("IP:port"), "{e}");
+        let e = p(&["--connect-timeout", "0s"]).unwrap_err().to_string();
+        assert!(e.contains("positive duration"), "{e}");
+        assert!(p(&["--config"])
+            .unwrap_err()
+            .to_string()
+            .contains("needs a file"));
+        assert!(p(&["--bogus"])
+            .unwrap_err()
+            .to_string()
+            .contains("unknown flag"));
+        assert_eq!(p(&["-h"]).unwrap_err(), ArgsError::Help);
+    }
+
+    #[test]
+    fn env_token_is_used_unless_empty() {
+        let a = parse(Vec::new(), Some("t".into())).unwrap();
+        assert_eq!(a.options.admin_token.as_deref(), Some("t"));
+        let a = parse(Vec::new(), Some(String::new())).unwrap();
+        assert_eq!(a.options.admin_token, None);
+    }
+}

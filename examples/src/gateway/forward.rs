@@ -1,0 +1,137 @@
+//! Rewriting a request for the upstream and a response for the client: hop-by-hop headers
+//! (RFC 9110 §7.6.1), `X-Forwarded-For` / `X-Forwarded-Proto`, `Host`.
+
+use std::net::IpAddr;
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::Uri;
+
+/// Headers that describe one connection, never forwarded.
+const HOP_BY_HOP: [HeaderName; 8] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+];
+
+/// Removes hop-by-hop headers, including every header named in `Connection`, and `Upgrade`
+/// (the gateway does not tunnel protocol upgrades).
+pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+        .collect();
+    for name in named.iter().chain(HOP_BY_HOP.iter()) {
+        headers.remove(name);
+    }
+    headers.remove(header::UPGRADE);
+}
+
+/// Appends the peer to `X-Forwarded-For` (merging repeated header lines into one, in order)
+/// and sets `X-Forwarded-Proto: http`.
+pub fn append_forwarded_for(headers: &mut HeaderMap, peer: Option<IpAddr>) {
+    const XFF: HeaderName = HeaderName::from_static("x-forwarded-for");
+    if let Some(peer) = peer {
+        let peer = peer.to_canonical().to_string();
+        let mut value = String::new();
+        for v in headers.get_all(&XFF) {
+            if let Ok(s) = v.to_str() {
+                if !s.trim().is_empty() {
+                    value.push_str(s.trim());
+                    value.push_str(", ");
+                }
+            }
+        }
+        value.push_str(&peer);
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            headers.insert(XFF, v);
+        }
+    }
+    headers.insert(
+        HeaderName::from_static("x-forwarded-proto"),
+        HeaderValue::from_static("http"),
+    );
+}
+
+/// Sets `Host` from the request URI's authority (HTTP/2 `:authority`) when absent.
+pub fn ensure_host(headers: &mut HeaderMap, uri: &Uri) {
+    if headers.contains_key(header::HOST) {
+        return;
+    }
+    if let Some(v) = uri
+        .authority()
+        .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+    {
+        headers.insert(header::HOST, v);
+    }
+}
+
+/// The upstream URI: `http://{node}{path and query}`.
+pub fn upstream_uri(node: &str, uri: &Uri) -> Result<Uri, http::Error> {
+    let pq = uri.path_and_query().map_or("/", |p| p.as_str());
+    Uri::builder()
+        .scheme("http")
+        .authority(node)
+        .path_and_query(pq)
+        .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hop_by_hop_and_connection_listed_headers_are_removed() {
+        let mut h = HeaderMap::new();
+        h.insert("connection", "keep-alive, X-Secret".parse().unwrap());
+        h.insert("x-secret", "1".parse().unwrap());
+        h.insert("keep-alive", "timeout=5".parse().unwrap());
+        h.insert("transfer-encoding", "chunked".parse().unwrap());
+        h.insert("upgrade", "websocket".parse().unwrap());
+        h.insert("te", "trailers".parse().unwrap());
+        h.insert("accept", "*/*".parse().unwrap());
+        remove_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 1, "{h:?}");
+        assert_eq!(h["accept"], "*/*");
+    }
+
+    #[test]
+    fn forwarded_for_is_appended_and_merged() {
+        let mut h = HeaderMap::new();
+        h.append("x-forwarded-for", "1.1.1.1".parse().unwrap());
+        h.append("x-forwarded-for", "2.2.2.2, 3.3.3.3".parse().unwrap());
+        append_forwarded_for(&mut h, Some("::ffff:127.0.0.1".parse().unwrap()));
+        assert_eq!(h["x-forwarded-for"], "1.1.1.1, 2.2.2.2, 3.3.3.3, 127.0.0.1");
+        assert_eq!(h.get_all("x-forwarded-for").iter().count(), 1);
+        assert_eq!(h["x-forwarded-proto"], "http");
+        let mut h = HeaderMap::new();
+        append_forwarded_for(&mut h, Some("10.0.0.1".parse().unwrap()));
+        assert_eq!(h["x-forwarded-for"], "10.0.0.1");
+    }
+
+    #[test]
+    fn host_from_authority_and_upstream_uri() {
+        let uri: Uri = "http://shop.example:8443/a/b?c=d".parse().unwrap();
+        let mut h = HeaderMap::new();
+        ensure_host(&mut h, &uri);
+        assert_eq!(h["host"], "shop.example:8443");
+        assert_eq!(
+            upstream_uri("127.0.0.1:9000", &uri).unwrap().to_string(),
+            "http://127.0.0.1:9000/a/b?c=d"
+        );
+        assert_eq!(
+            upstream_uri("[::1]:9000", &"/".parse().unwrap())
+                .unwrap()
+                .to_string(),
+            "http://[::1]:9000/"
+        );
+        assert!(upstream_uri("bad node", &uri).is_err());
+    }
+}

@@ -1,0 +1,226 @@
+//! The gray gateway: a reverse proxy that routes every request with gray.
+//!
+//! [`Gateway::start`] binds the proxy listener (HTTP/1.1 and h2c), the admin listener
+//! ([`admin`]) and starts the config watcher ([`reload`]). The request path is
+//! `PeerAddr → gray_tower::Gray (decide, header priority) → Proxy (forward, report, retry)`.
+
+pub mod admin;
+pub mod cli;
+pub mod forward;
+pub mod proxy;
+pub mod reload;
+pub mod server;
+pub mod upstream;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use gray_core::Engine;
+use gray_tower::GrayLayer;
+use tokio::net::TcpListener;
+use tower::Layer;
+
+pub use proxy::{Proxy, ProxyTimeouts};
+pub use reload::{ConfigSource, ReloadStatus, Reloader};
+pub use server::ServerHandle;
+pub use upstream::DemoUpstream;
+
+/// How to run a gateway.
+#[derive(Debug, Clone)]
+pub struct GatewayOptions {
+    /// The proxy listener (port 0 picks a free port).
+    pub listen: SocketAddr,
+    /// The admin listener; `None` disables the admin API.
+    pub admin_listen: Option<SocketAddr>,
+    /// The admin token; required when the admin listener is not on a loopback address.
+    pub admin_token: Option<String>,
+    /// The config.
+    pub config: ConfigSource,
+    /// Upstream timeouts.
+    pub timeouts: ProxyTimeouts,
+    /// How often the config file is checked for changes.
+    pub watch_interval: Duration,
+}
+
+impl GatewayOptions {
+    /// Defaults: proxy on 127.0.0.1:18080, admin on 127.0.0.1:18090, no token, the default
+    /// timeouts, the file polled every second.
+    pub fn new(config: ConfigSource) -> Self {
+        GatewayOptions {
+            listen: SocketAddr::from(([127, 0, 0, 1], 18080)),
+            admin_listen: Some(SocketAddr::from(([127, 0, 0, 1], 18090))),
+            admin_token: None,
+            config,
+            timeouts: ProxyTimeouts::default(),
+            watch_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Why a gateway could not start.
+#[derive(Debug)]
+pub enum GatewayError {
+    /// The config is invalid.
+    Config(gray_core::Error),
+    /// A listener could not be bound.
+    Bind {
+        /// `proxy` or `admin`.
+        what: &'static str,
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The admin listener is reachable from other hosts but no token was given.
+    InsecureAdmin(SocketAddr),
+    /// An empty admin token was given.
+    EmptyToken,
+}
+
+impl fmt::Display for GatewayError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GatewayError::Config(e) => write!(f, "invalid config: {e}"),
+            GatewayError::Bind { what, addr, source } => {
+                write!(f, "cannot listen on {addr} ({what}): {source}")
+            }
+            GatewayError::InsecureAdmin(addr) => write!(
+                f,
+                "refusing to serve the admin API on non-loopback address {addr} without a \
+                 token: pass --admin-token (or bind it to 127.0.0.1)"
+            ),
+            GatewayError::EmptyToken => f.write_str("the admin token must not be empty"),
+        }
+    }
+}
+
+impl std::error::Error for GatewayError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            GatewayError::Config(e) => Some(e),
+            GatewayError::Bind { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// A running gateway. Dropping it stops everything.
+#[derive(Debug)]
+pub struct Gateway {
+    engine: Arc<Engine>,
+    reloader: Reloader,
+    proxy: Option<ServerHandle>,
+    proxy_addr: SocketAddr,
+    admin: Option<(SocketAddr, tokio::task::JoinHandle<()>)>,
+    watcher: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        self.watcher.abort();
+        if let Some((_, task)) = &self.admin {
+            task.abort();
+        }
+    }
+}
+
+async fn bind(what: &'static str, addr: SocketAddr) -> Result<TcpListener, GatewayError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| GatewayError::Bind { what, addr, source })
+}
+
+impl Gateway {
+    /// Loads the config, binds both listeners and starts serving.
+    pub async fn start(options: GatewayOptions) -> Result<Gateway, GatewayError> {
+        if let Some(addr) = options.admin_listen {
+            match options.admin_token.as_deref() {
+                Some("") => return Err(GatewayError::EmptyToken),
+                None if !addr.ip().is_loopback() => {
+                    return Err(GatewayError::InsecureAdmin(addr));
+                }
+                _ => {}
+            }
+        }
+        let engine = Arc::new(options.config.load().map_err(GatewayError::Config)?);
+        let reloader = Reloader::new(engine.clone(), options.config.clone());
+
+        let listener = bind("proxy", options.listen).await?;
+        let admin_listener = match options.admin_listen {
+            Some(addr) => Some(bind("admin", addr).await?),
+            None => None,
+        };
+
+        let proxy = Proxy::new(engine.clone(), options.timeouts);
+        let proxy_stats = proxy.stats();
+        let service = GrayLayer::new(engine.clone()).layer(proxy);
+        let proxy = server::serve(listener, service).map_err(|source| GatewayError::Bind {
+            what: "proxy",
+            addr: options.listen,
+            source,
+        })?;
+
+        let admin = match admin_listener {
+            Some(l) => {
+                let addr = l.local_addr().map_err(|source| GatewayError::Bind {
+                    what: "admin",
+                    addr: options.admin_listen.unwrap_or(options.listen),
+                    source,
+                })?;
+                let app = admin::router(
+                    admin::AdminState::new(
+                        engine.clone(),
+                        reloader.clone(),
+                        options.admin_token.clone(),
+                    )
+                    .with_proxy_stats(proxy_stats),
+                );
+                let task = tokio::spawn(async move {
+                    if let Err(e) = axum::serve(l, app).await {
+                        tracing::error!(error = %e, "admin server stopped");
+                    }
+                });
+                Some((addr, task))
+            }
+            None => None,
+        };
+        let watcher = reloader.clone().spawn_watcher(options.watch_interval);
+        Ok(Gateway {
+            engine,
+            reloader,
+            proxy_addr: proxy.local_addr(),
+            proxy: Some(proxy),
+            admin,
+            watcher,
+        })
+    }
+
+    /// The engine (shared with the admin API).
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
+    /// The reloader (re-reads the config source).
+    pub fn reloader(&self) -> &Reloader {
+        &self.reloader
+    }
+
+    /// The bound proxy address.
+    pub fn proxy_addr(&self) -> SocketAddr {
+        self.proxy_addr
+    }
+
+    /// The bound admin address.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().map(|(a, _)| *a)
+    }
+
+    /// Stops accepting and lets in-flight proxied requests finish.
+    pub async fn shutdown(mut self) {
+        if let Some(proxy) = self.proxy.take() {
+            proxy.stop().await;
+        }
+    }
+}

@@ -1,0 +1,465 @@
+//! The proxy service: forwards each request to the node its [`Decision`] picked.
+//!
+//! * Upstream connections are HTTP/1.1 and pooled (keep-alive) per node by hyper-util's
+//!   client; request and response bodies stream through without buffering.
+//! * Hop-by-hop headers are removed both ways, `X-Forwarded-For` gets the peer appended,
+//!   `Host` is kept (or taken from the HTTP/2 authority).
+//! * Failures answer with a short plain-text reason: **503** when no node is available in the
+//!   decided group or its fallbacks, **502** when connecting fails or the upstream breaks the
+//!   exchange, **504** when connecting or the response headers time out.
+//! * Every outcome is reported to passive health (`max_fails` / `fail_timeout`): errors,
+//!   timeouts and 5xx responses are failures.
+//! * **Retry:** when connecting to the node fails (refused, unreachable, connect timeout) or the
+//!   node drops the connection before sending response headers, and the request is idempotent
+//!   (GET, HEAD, OPTIONS, TRACE, PUT, DELETE) with an empty body, the request is decided again
+//!   after the failure was reported — so an ejected node is skipped and a group's fallback
+//!   applies — and sent once more to a different node (another available node of the serving
+//!   group if the decision picks the same node again). Like nginx's `proxy_next_upstream
+//!   error`, never more than one retry; response-header timeouts are not retried; requests
+//!   with a body are never retried (the body is streamed and cannot be replayed).
+
+use std::convert::Infallible;
+use std::error::Error as StdError;
+use std::future::Future;
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use gray_core::{Decision, Engine};
+use gray_tower::{apply_decision, peer_addr, HttpRequestView};
+use http::{Method, Request, Response, StatusCode, Version};
+use http_body::Body as _;
+use http_body_util::{combinators::BoxBody, BodyExt, Empty, Full};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use hyper_util::rt::TokioExecutor;
+use tracing::Instrument;
+
+use super::forward::{append_forwarded_for, ensure_host, remove_hop_by_hop, upstream_uri};
+
+/// Error type of streamed bodies.
+pub type BoxError = Box<dyn StdError + Send + Sync>;
+/// The body type of requests sent upstream and of responses to clients.
+pub type Body = BoxBody<Bytes, BoxError>;
+
+/// Timeouts and pool settings of the upstream client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProxyTimeouts {
+    /// TCP connect timeout per attempt.
+    pub connect: Duration,
+    /// Time from sending the request until the response headers arrive.
+    pub response_header: Duration,
+    /// How long an idle pooled upstream connection is kept.
+    pub pool_idle: Duration,
+}
+
+impl Default for ProxyTimeouts {
+    fn default() -> Self {
+        ProxyTimeouts {
+            connect: Duration::from_secs(2),
+            response_header: Duration::from_secs(30),
+            pool_idle: Duration::from_secs(60),
+        }
+    }
+}
+
+/// The forwarding service (a tower `Service`, used inside [`gray_tower::Gray`]).
+#[derive(Clone)]
+pub struct Proxy {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: Arc<Engine>,
+    client: Client<HttpConnector, Body>,
+    timeouts: ProxyTimeouts,
+    stats: Arc<ProxyStats>,
+}
+
+/// Counters of upstream failures and retries, exported by the admin `/metrics`.
+#[derive(Debug, Default)]
+pub struct ProxyStats {
+    no_upstream: AtomicU64,
+    connect: AtomicU64,
+    connect_timeout: AtomicU64,
+    response_timeout: AtomicU64,
+    exchange: AtomicU64,
+    retries: AtomicU64,
+    retries_ok: AtomicU64,
+}
+
+impl ProxyStats {
+    fn failed(&self, f: &Failure) {
+        let c = match f {
+            Failure::Connect(_) => &self.connect,
+            Failure::ConnectTimeout => &self.connect_timeout,
+            Failure::ResponseTimeout => &self.response_timeout,
+            Failure::Exchange(_) => &self.exchange,
+        };
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Appends the counters in the Prometheus text format.
+    pub fn write_prometheus(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        out.push_str("# HELP gray_gateway_upstream_failures_total Failed upstream attempts by kind.\n# TYPE gray_gateway_upstream_failures_total counter\n");
+        for (kind, c) in [
+            ("no_upstream", &self.no_upstream),
+            ("connect", &self.connect),
+            ("connect_timeout", &self.connect_timeout),
+            ("response_timeout", &self.response_timeout),
+            ("exchange", &self.exchange),
+        ] {
+            let _ = writeln!(
+                out,
+                "gray_gateway_upstream_failures_total{{kind=\"{kind}\"}} {}",
+                c.load(Ordering::Relaxed)
+            );
+        }
+        out.push_str("# HELP gray_gateway_retries_total Retries on another node, by result.\n# TYPE gray_gateway_retries_total counter\n");
+        let (all, ok) = (
+            self.retries.load(Ordering::Relaxed),
+            self.retries_ok.load(Ordering::Relaxed),
+        );
+        let _ = writeln!(out, "gray_gateway_retries_total{{result=\"ok\"}} {ok}");
+        let _ = writeln!(
+            out,
+            "gray_gateway_retries_total{{result=\"failed\"}} {}",
+            all.saturating_sub(ok)
+        );
+    }
+}
+
+/// Why an upstream exchange failed.
+#[derive(Debug)]
+enum Failure {
+    Connect(String),
+    ConnectTimeout,
+    ResponseTimeout,
+    Exchange(String),
+}
+
+impl Failure {
+    fn status(&self) -> StatusCode {
+        match self {
+            Failure::Connect(_) | Failure::Exchange(_) => StatusCode::BAD_GATEWAY,
+            Failure::ConnectTimeout | Failure::ResponseTimeout => StatusCode::GATEWAY_TIMEOUT,
+        }
+    }
+
+    /// Failures before any response arrived that are safe to retry for idempotent requests
+    /// without a body: the node was unreachable or dropped the exchange. Response timeouts are
+    /// not retried (the node may still be working on it, and the client already waited).
+    fn is_retryable(&self) -> bool {
+        !matches!(self, Failure::ResponseTimeout)
+    }
+
+    fn reason(&self, node: &str, t: &ProxyTimeouts) -> String {
+        match self {
+            Failure::Connect(e) => format!("cannot connect to upstream {node}: {e}"),
+            Failure::ConnectTimeout => format!(
+                "connecting to upstream {node} timed out after {:?}",
+                t.connect
+            ),
+            Failure::ResponseTimeout => format!(
+                "upstream {node} sent no response headers within {:?}",
+                t.response_header
+            ),
+            Failure::Exchange(e) => format!("upstream {node} failed: {e}"),
+        }
+    }
+}
+
+/// The innermost cause of an error, for short reasons.
+fn root_cause<'a>(e: &'a (dyn StdError + 'static)) -> &'a (dyn StdError + 'static) {
+    let mut e = e;
+    while let Some(next) = e.source() {
+        e = next;
+    }
+    e
+}
+
+fn is_timeout(e: &(dyn StdError + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(e) = cur {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::TimedOut {
+                return true;
+            }
+        }
+        cur = e.source();
+    }
+    false
+}
+
+/// A plain-text error response.
+pub fn text_response(status: StatusCode, text: impl Into<String>) -> Response<Body> {
+    let mut text = text.into();
+    text.push('\n');
+    let mut resp = Response::new(
+        Full::new(Bytes::from(text))
+            .map_err(|never| match never {})
+            .boxed(),
+    );
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp
+}
+
+fn idempotent(m: &Method) -> bool {
+    matches!(
+        *m,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
+    )
+}
+
+impl Proxy {
+    /// A proxy deciding with `engine` (only when a request has no `Decision` extension yet)
+    /// and reporting outcomes to it.
+    pub fn new(engine: Arc<Engine>, timeouts: ProxyTimeouts) -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(timeouts.connect));
+        connector.set_nodelay(true);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(timeouts.pool_idle)
+            .build(connector);
+        Proxy {
+            inner: Arc::new(Inner {
+                engine,
+                client,
+                timeouts,
+                stats: Arc::default(),
+            }),
+        }
+    }
+
+    /// The failure and retry counters.
+    pub fn stats(&self) -> Arc<ProxyStats> {
+        self.inner.stats.clone()
+    }
+
+    /// Forwards one request and always answers (errors become 502/503/504 responses). With
+    /// `RUST_LOG=gray::access=debug` each request is logged with its decision, status and time.
+    pub async fn forward(&self, mut req: Request<Incoming>) -> Response<Body> {
+        let decision = match req.extensions().get::<Decision>() {
+            Some(d) => d.clone(),
+            None => {
+                let d = self.inner.engine.decide(&HttpRequestView::new(&req));
+                apply_decision(&d, req.headers_mut());
+                d
+            }
+        };
+        let access = tracing::enabled!(target: "gray::access", tracing::Level::DEBUG).then(|| {
+            (
+                std::time::Instant::now(),
+                req.method().clone(),
+                req.uri().clone(),
+            )
+        });
+        let span = gray_tower::trace::decision_span(&decision);
+        let resp = self
+            .forward_decided(req, decision.clone())
+            .instrument(span)
+            .await;
+        if let Some((start, method, uri)) = access {
+            tracing::debug!(
+                target: "gray::access",
+                %method,
+                %uri,
+                status = resp.status().as_u16(),
+                rule = decision.rule_id().unwrap_or("(default)"),
+                group = decision.group(),
+                node = decision.node_address().unwrap_or("(none)"),
+                generation = decision.generation(),
+                ms = start.elapsed().as_secs_f64() * 1e3,
+                "request"
+            );
+        }
+        resp
+    }
+
+    async fn forward_decided(&self, req: Request<Incoming>, decision: Decision) -> Response<Body> {
+        let Some(node) = decision.node_address() else {
+            self.inner.stats.no_upstream.fetch_add(1, Ordering::Relaxed);
+            return text_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "no upstream available for group {:?} (nodes down, draining or weight 0)",
+                    decision.requested_group()
+                ),
+            );
+        };
+        let node = node.to_owned();
+        let peer = peer_addr(req.extensions()).map(|a| a.ip());
+        let (parts, body) = req.into_parts();
+        let replayable = idempotent(&parts.method) && body.is_end_stream();
+        let body: Body = if replayable {
+            Empty::new().map_err(|never| match never {}).boxed()
+        } else {
+            body.map_err(BoxError::from).boxed()
+        };
+        let first = match self.upstream_request(&parts, peer, &node, body) {
+            Ok(r) => self.send(r).await,
+            Err(e) => Err(Failure::Exchange(e.to_string())),
+        };
+        match first {
+            Ok(resp) => {
+                self.inner
+                    .engine
+                    .report(&decision, !resp.status().is_server_error());
+                resp
+            }
+            Err(f) if f.is_retryable() && replayable => {
+                self.inner.stats.failed(&f);
+                self.inner.engine.report(&decision, false);
+                tracing::warn!(node, error = %f.reason(&node, &self.inner.timeouts), "upstream failed; retrying once");
+                self.retry(parts, peer, &decision, &node, f).await
+            }
+            Err(f) => {
+                self.inner.stats.failed(&f);
+                self.inner.engine.report(&decision, false);
+                let reason = f.reason(&node, &self.inner.timeouts);
+                tracing::warn!(node, error = %reason, "upstream failed");
+                text_response(f.status(), reason)
+            }
+        }
+    }
+
+    /// The single retry after a retryable failure of `failed`.
+    async fn retry(
+        &self,
+        mut parts: http::request::Parts,
+        peer: Option<IpAddr>,
+        first: &Decision,
+        failed: &str,
+        first_failure: Failure,
+    ) -> Response<Body> {
+        let engine = &self.inner.engine;
+        let again = engine.decide(&HttpRequestView::from_parts(&parts));
+        let target = match again.node_address() {
+            Some(n) if n != failed => Some((again.group().to_owned(), n.to_owned())),
+            _ => another_node(engine, first.group(), failed),
+        };
+        let Some((group, node)) = target else {
+            return text_response(
+                first_failure.status(),
+                format!(
+                    "{}; no other node available for a retry",
+                    first_failure.reason(failed, &self.inner.timeouts)
+                ),
+            );
+        };
+        if again.node_address() == Some(node.as_str()) {
+            apply_decision(&again, &mut parts.headers);
+        }
+        let empty: Body = Empty::new().map_err(|never| match never {}).boxed();
+        let result = match self.upstream_request(&parts, peer, &node, empty) {
+            Ok(r) => self.send(r).await,
+            Err(e) => Err(Failure::Exchange(e.to_string())),
+        };
+        let ok = matches!(&result, Ok(r) if !r.status().is_server_error());
+        let stats = &self.inner.stats;
+        stats.retries.fetch_add(1, Ordering::Relaxed);
+        if ok {
+            stats.retries_ok.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Err(f) = &result {
+            stats.failed(f);
+        }
+        if again.node_address() == Some(node.as_str()) {
+            engine.report(&again, ok);
+        } else {
+            // The node may have been removed meanwhile; then there is nothing to report.
+            let _ = engine.report_node(&group, &node, ok);
+        }
+        match result {
+            Ok(resp) => resp,
+            Err(f) => {
+                let reason = f.reason(&node, &self.inner.timeouts);
+                tracing::warn!(node, error = %reason, "retry failed");
+                text_response(f.status(), reason)
+            }
+        }
+    }
+
+    fn upstream_request(
+        &self,
+        parts: &http::request::Parts,
+        peer: Option<IpAddr>,
+        node: &str,
+        body: Body,
+    ) -> Result<Request<Body>, http::Error> {
+        let mut req = Request::builder()
+            .method(parts.method.clone())
+            .uri(upstream_uri(node, &parts.uri)?)
+            .version(Version::HTTP_11)
+            .body(body)?;
+        let h = req.headers_mut();
+        h.clone_from(&parts.headers);
+        remove_hop_by_hop(h);
+        ensure_host(h, &parts.uri);
+        append_forwarded_for(h, peer);
+        Ok(req)
+    }
+
+    async fn send(&self, req: Request<Body>) -> Result<Response<Body>, Failure> {
+        let fut = self.inner.client.request(req);
+        match tokio::time::timeout(self.inner.timeouts.response_header, fut).await {
+            Err(_) => Err(Failure::ResponseTimeout),
+            Ok(Err(e)) if e.is_connect() => {
+                if is_timeout(&e) {
+                    Err(Failure::ConnectTimeout)
+                } else {
+                    Err(Failure::Connect(root_cause(&e).to_string()))
+                }
+            }
+            Ok(Err(e)) => Err(Failure::Exchange(root_cause(&e).to_string())),
+            Ok(Ok(resp)) => {
+                let (mut parts, body) = resp.into_parts();
+                remove_hop_by_hop(&mut parts.headers);
+                Ok(Response::from_parts(
+                    parts,
+                    body.map_err(BoxError::from).boxed(),
+                ))
+            }
+        }
+    }
+}
+
+/// Another available node of `group` than `failed`, if any (round-robin independent: the
+/// first available one after `failed` in configuration order).
+fn another_node(engine: &Engine, group: &str, failed: &str) -> Option<(String, String)> {
+    let status = engine.nodes(group).ok()?;
+    let n = status.nodes.len();
+    let start = status
+        .nodes
+        .iter()
+        .position(|s| s.address == failed)
+        .map_or(0, |i| i + 1);
+    (0..n)
+        .map(|k| &status.nodes[(start + k) % n])
+        .find(|s| s.address != failed && s.weight > 0 && matches!(s.health, "up" | "probing"))
+        .map(|s| (group.to_owned(), s.address.clone()))
+}
+
+impl tower::Service<Request<Incoming>> for Proxy {
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<Incoming>) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move { Ok(this.forward(req).await) })
+    }
+}

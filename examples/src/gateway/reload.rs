@@ -1,0 +1,175 @@
+//! Where the config comes from and how it is reloaded: the embedded default, or a file that is
+//! watched (read every poll interval and compared by content hash — modification times are too
+//! coarse to see two quick edits of equal length) and re-read on SIGHUP. A file that fails
+//! to parse or compile is rejected and logged with its error; the running config keeps serving.
+//!
+//! Node changes made through the admin API live in the running config only: the next reload of
+//! the file replaces them (the file stays the source of truth, as with nginx).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use gray_core::{Engine, Format};
+use serde::Serialize;
+
+/// The config the gateway serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigSource {
+    /// YAML text compiled in (the demo config).
+    Embedded(String),
+    /// A YAML, JSON or TOML file (format by extension), watched for changes.
+    File(PathBuf),
+}
+
+impl ConfigSource {
+    /// Builds the engine from the source.
+    pub fn load(&self) -> gray_core::Result<Engine> {
+        match self {
+            ConfigSource::Embedded(text) => Engine::from_str(text, Format::Yaml),
+            ConfigSource::File(path) => Engine::from_file(path),
+        }
+    }
+
+    /// A short description for logs and the admin API.
+    pub fn describe(&self) -> String {
+        match self {
+            ConfigSource::Embedded(_) => "embedded default config".into(),
+            ConfigSource::File(p) => p.display().to_string(),
+        }
+    }
+}
+
+/// The outcome of the most recent reload attempt, shown by the admin API.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ReloadStatus {
+    /// Successful reloads since start.
+    pub reloads: u64,
+    /// Rejected reloads since start.
+    pub rejected: u64,
+    /// The error of the last attempt, if it was rejected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+/// Applies reloads and records their outcome.
+#[derive(Debug, Clone)]
+pub struct Reloader {
+    engine: Arc<Engine>,
+    source: ConfigSource,
+    status: Arc<Mutex<ReloadStatus>>,
+}
+
+impl Reloader {
+    /// A reloader for `engine` reading `source`.
+    pub fn new(engine: Arc<Engine>, source: ConfigSource) -> Self {
+        Reloader {
+            engine,
+            source,
+            status: Arc::default(),
+        }
+    }
+
+    /// The config source.
+    pub fn source(&self) -> &ConfigSource {
+        &self.source
+    }
+
+    /// The last reload outcome.
+    pub fn status(&self) -> ReloadStatus {
+        self.status
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Re-reads the source and swaps the new config in. Returns the new generation, or the
+    /// error (the old config keeps serving). `why` names the trigger in the log.
+    pub fn reload(&self, why: &str) -> gray_core::Result<u64> {
+        let result = match &self.source {
+            ConfigSource::Embedded(text) => self.engine.reload_str(text, Format::Yaml),
+            ConfigSource::File(path) => self.engine.reload_file(path),
+        };
+        self.record(why, result)
+    }
+
+    /// Applies config text given directly (admin API); YAML (JSON is accepted as YAML).
+    pub fn apply_text(&self, text: &str, why: &str) -> gray_core::Result<u64> {
+        let result = self.engine.reload_str(text, Format::Yaml);
+        self.record(why, result)
+    }
+
+    fn record(&self, why: &str, result: gray_core::Result<u64>) -> gray_core::Result<u64> {
+        let mut s = self.status.lock().unwrap_or_else(PoisonError::into_inner);
+        match &result {
+            Ok(generation) => {
+                s.reloads += 1;
+                s.last_error = None;
+                tracing::info!(source = %self.source.describe(), generation, trigger = why, "config reloaded");
+            }
+            Err(e) => {
+                s.rejected += 1;
+                s.last_error = Some(e.to_string());
+                tracing::error!(
+                    source = %self.source.describe(),
+                    generation = self.engine.generation(),
+                    trigger = why,
+                    "config rejected, the running config keeps serving: {e}"
+                );
+            }
+        }
+        result
+    }
+
+    /// Starts watching: polls the file every `interval` and reloads when its content
+    /// changes; also reloads on SIGHUP (for an embedded source, SIGHUP re-applies it). The
+    /// SIGHUP handler is installed before this returns, so a signal sent right after start is
+    /// never lost. The task runs until aborted.
+    pub fn spawn_watcher(self, interval: Duration) -> tokio::task::JoinHandle<()> {
+        #[cfg(unix)]
+        let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+        let path = match &self.source {
+            ConfigSource::File(p) => Some(p.clone()),
+            ConfigSource::Embedded(_) => None,
+        };
+        let mut seen = path.as_deref().and_then(stamp);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                #[cfg(unix)]
+                let hup_fut = async {
+                    match hup.as_mut() {
+                        Some(h) => h.recv().await,
+                        None => std::future::pending().await,
+                    }
+                };
+                #[cfg(not(unix))]
+                let hup_fut = std::future::pending::<Option<()>>();
+                tokio::select! {
+                    _ = tick.tick(), if path.is_some() => {
+                        let now = path.as_deref().and_then(stamp);
+                        if now.is_some() && now != seen {
+                            seen = now;
+                            let _ = self.reload("file changed");
+                        }
+                    }
+                    _ = hup_fut => {
+                        seen = path.as_deref().and_then(stamp);
+                        let _ = self.reload("SIGHUP");
+                    }
+                }
+            }
+        })
+    }
+}
+
+/// What identifies a version of the file: a hash of its content (`None` if unreadable, e.g.
+/// while an editor replaces it).
+fn stamp(path: &Path) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let bytes = std::fs::read(path).ok()?;
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut h);
+    Some(h.finish())
+}

@@ -1,0 +1,140 @@
+//! The `gateway` binary: flags, refusing an unprotected public admin API, SIGHUP reloads.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use common::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_gateway");
+
+#[test]
+fn help_and_bad_flags() {
+    let out = Command::new(BIN).arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    for flag in [
+        "--listen",
+        "--admin-listen",
+        "--admin-token",
+        "--config",
+        "--no-demo-upstreams",
+    ] {
+        assert!(text.contains(flag), "usage lacks {flag}");
+    }
+    let out = Command::new(BIN)
+        .arg("--listen")
+        .arg("nowhere")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("IP:port"));
+}
+
+#[test]
+fn a_public_admin_listener_without_a_token_is_refused() {
+    let out = Command::new(BIN)
+        .args([
+            "--no-demo-upstreams",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "0.0.0.0:0",
+        ])
+        .env_remove("GRAY_ADMIN_TOKEN")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("refusing to serve the admin API on non-loopback address"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_invalid_config_file_stops_the_start_with_its_error() {
+    let path = std::env::temp_dir().join(format!("gray-cli-bad-{}.yaml", std::process::id()));
+    std::fs::write(&path, "version: 1\ngroups: {}\ndefault: missing\n").unwrap();
+    let out = Command::new(BIN)
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "off",
+            "--config",
+        ])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&path);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("invalid config") && err.contains("missing"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reloads_the_config_file() {
+    let (stable, canary) = (upstream("stable").await, upstream("canary").await);
+    let path = std::env::temp_dir().join(format!("gray-cli-hup-{}.yaml", std::process::id()));
+    let config = seed_config(&[stable.addr()], &[canary.addr()], "10s");
+    std::fs::write(&path, &config).unwrap();
+    let mut child = Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
+        .args(["--watch-interval", "10m", "--config"])
+        .arg(&path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let proxy: std::net::SocketAddr = first
+        .split("http://")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    let second = lines.next().unwrap().unwrap();
+    let admin_addr = second
+        .strip_prefix("admin: http://")
+        .and_then(|s| s.split('/').next())
+        .unwrap()
+        .to_owned();
+
+    let c = client();
+    let cookie = [("cookie", "canary=xaaa")];
+    assert_eq!(get(&c, proxy, "/", &cookie).await.upstream(), "canary");
+    std::fs::write(&path, config.replace("regex: \"aaa$\"", "regex: \"bbb$\"")).unwrap();
+    // The shell's builtin kill exists everywhere, unlike a separate kill binary.
+    let hup = Command::new("sh")
+        .args(["-c", &format!("kill -HUP {}", child.id())])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    eventually("SIGHUP reloads the file", 500, || {
+        let c = c.clone();
+        let url = format!("http://{admin_addr}/api/status");
+        async move {
+            let req = http::Request::get(url).body(Default::default()).unwrap();
+            let r = send(&c, req).await.unwrap();
+            r.json()["generation"] == 2
+        }
+    })
+    .await;
+    assert_eq!(get(&c, proxy, "/", &cookie).await.upstream(), "stable");
+    assert_eq!(
+        get(&c, proxy, "/", &[("cookie", "canary=xbbb")])
+            .await
+            .upstream(),
+        "canary"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let _ = std::fs::remove_file(&path);
+}

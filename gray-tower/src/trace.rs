@@ -1,0 +1,66 @@
+//! `tracing` fields for decisions.
+//!
+//! [`crate::Gray`] records the decision into the *current* span's fields `gray.rule`,
+//! `gray.group`, `gray.node` and `gray.generation` (a span that does not declare them ignores
+//! the values) and emits a `debug` event `decision` (target `gray`, fields `rule`, `group`, `fallback`,
+//! `node`, `generation`). Declare the
+//! fields with [`request_span`] — e.g. as tower-http's `TraceLayer::make_span_with` — or in your
+//! own span with `tracing::field::Empty`. [`crate::GroupSteer`] and the gateway instrument the
+//! upstream call with [`decision_span`].
+//!
+//! ```
+//! let req = http::Request::get("/").body(())?;
+//! let span = gray_tower::trace::request_span(&req);
+//! let _entered = span.enter();   // Gray records into it
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use gray_core::Decision;
+use tracing::field::Empty;
+use tracing::Span;
+
+/// An `info` span `request` with `method`, `path` and the empty decision fields that
+/// [`record`] fills in.
+pub fn request_span<B>(req: &http::Request<B>) -> Span {
+    tracing::info_span!(
+        "request",
+        method = %req.method(),
+        path = req.uri().path(),
+        gray.rule = Empty,
+        gray.group = Empty,
+        gray.node = Empty,
+        gray.generation = Empty,
+    )
+}
+
+/// A `debug` span `gray` carrying the decision's fields.
+pub fn decision_span(decision: &Decision) -> Span {
+    tracing::debug_span!(
+        "gray",
+        gray.rule = decision.rule_id().unwrap_or("(default)"),
+        gray.group = decision.group(),
+        gray.node = decision.node_address().unwrap_or("(none)"),
+        gray.generation = decision.generation(),
+    )
+}
+
+/// Records the decision into `span`'s `gray.*` fields and emits a `debug` event.
+pub fn record(span: &Span, decision: &Decision) {
+    let rule = decision.rule_id().unwrap_or("(default)");
+    let node = decision.node_address().unwrap_or("(none)");
+    if !span.is_disabled() {
+        span.record("gray.rule", rule);
+        span.record("gray.group", decision.group());
+        span.record("gray.node", node);
+        span.record("gray.generation", decision.generation());
+    }
+    tracing::debug!(
+        target: "gray",
+        rule,
+        group = decision.group(),
+        fallback = decision.is_fallback(),
+        node,
+        generation = decision.generation(),
+        "decision"
+    );
+}
