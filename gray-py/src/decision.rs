@@ -8,7 +8,10 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
 use crate::convert::require_text;
+use std::sync::Arc;
+
 use crate::json::json_to_py;
+use crate::names::Names;
 
 /// Where one request goes: the matched rule, the serving group and node, and the headers to
 /// set on the forwarded request.
@@ -18,26 +21,28 @@ use crate::json::json_to_py;
 #[pyclass(frozen, module = "gray._gray", name = "Decision")]
 pub(crate) struct PyDecision {
     pub(crate) inner: Decision,
+    /// The snapshot's names as Python strings.
+    pub(crate) names: Arc<Names>,
 }
 
 #[pymethods]
 impl PyDecision {
     /// The id of the matched rule, or None when no rule matched (the default group).
     #[getter]
-    fn rule(&self) -> Option<&str> {
-        self.inner.rule_id()
+    fn rule<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyString>> {
+        self.inner.rule_id().map(|r| self.names.get(py, r))
     }
 
     /// The group serving the request (after any fallback).
     #[getter]
-    fn group(&self) -> &str {
-        self.inner.group()
+    fn group<'py>(&self, py: Python<'py>) -> Bound<'py, PyString> {
+        self.names.get(py, self.inner.group())
     }
 
     /// The group the rules chose, before any fallback.
     #[getter]
-    fn requested_group(&self) -> &str {
-        self.inner.requested_group()
+    fn requested_group<'py>(&self, py: Python<'py>) -> Bound<'py, PyString> {
+        self.names.get(py, self.inner.requested_group())
     }
 
     /// True when the request goes to a fallback group.

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use gray_core::spec::{DurationSpec, NodeMetadata, NodeSpec};
-use gray_core::{Engine, Format};
+use gray_core::{Decision, Engine, Format};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyFloat, PyInt, PyString};
@@ -12,6 +12,7 @@ use pyo3::types::{PyFloat, PyInt, PyString};
 use crate::decision::{PyDecision, PyExplanation};
 use crate::errors::{to_py, warn_nepxion};
 use crate::json::{json_to_py, py_to_serde};
+use crate::names::NameCache;
 use crate::request::{Args, PyRequest};
 
 /// A compiled rule set: decides where requests go, explains why, and takes reloads and node
@@ -20,6 +21,7 @@ use crate::request::{Args, PyRequest};
 #[pyclass(frozen, module = "gray._gray", name = "Engine")]
 pub(crate) struct PyEngine {
     inner: Engine,
+    names: NameCache,
 }
 
 fn format_of(name: &str) -> PyResult<Format> {
@@ -51,13 +53,27 @@ fn fail_timeout(obj: &Bound<'_, PyAny>) -> PyResult<DurationSpec> {
     ))
 }
 
+impl PyEngine {
+    fn wrap(inner: Engine) -> Self {
+        PyEngine {
+            inner,
+            names: NameCache::default(),
+        }
+    }
+
+    fn decision(&self, py: Python<'_>, inner: Decision) -> PyDecision {
+        let names = self.names.for_decision(py, &inner);
+        PyDecision { inner, names }
+    }
+}
+
 #[pymethods]
 impl PyEngine {
     /// Reads, parses and compiles a spec file (YAML, JSON or TOML by extension).
     #[staticmethod]
     fn from_file(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
         py.detach(|| Engine::from_file(&path))
-            .map(|inner| PyEngine { inner })
+            .map(PyEngine::wrap)
             .map_err(|e| to_py(py, &e))
     }
 
@@ -67,7 +83,7 @@ impl PyEngine {
     fn from_str(py: Python<'_>, text: String, format: Option<String>) -> PyResult<Self> {
         let format = format_of(format.as_deref().unwrap_or("yaml"))?;
         py.detach(|| Engine::from_str(&text, format))
-            .map(|inner| PyEngine { inner })
+            .map(PyEngine::wrap)
             .map_err(|e| to_py(py, &e))
     }
 
@@ -81,7 +97,7 @@ impl PyEngine {
             .detach(|| Engine::from_nepxion(&text))
             .map_err(|e| to_py(py, &e))?;
         warn_nepxion(py, &warnings)?;
-        Ok(PyEngine { inner })
+        Ok(PyEngine::wrap(inner))
     }
 
     /// Replaces the release rules with a Nepxion rule (XML or JSON), keeping groups and
@@ -103,6 +119,7 @@ impl PyEngine {
     #[allow(clippy::too_many_arguments)]
     fn decide<'py>(
         &self,
+        py: Python<'py>,
         peer_ip: Option<&Bound<'py, PyAny>>,
         headers: Option<&Bound<'py, PyAny>>,
         cookies: Option<&Bound<'py, PyAny>>,
@@ -123,25 +140,19 @@ impl PyEngine {
             host,
         };
         let req = PyRequest::from_args(&args)?;
-        Ok(PyDecision {
-            inner: self.inner.decide(&req),
-        })
+        Ok(self.decision(py, self.inner.decide(&req)))
     }
 
     /// Routes the request of an ASGI `http` or `websocket` scope (peer = `scope["client"]`).
     fn decide_asgi(&self, scope: &Bound<'_, PyAny>) -> PyResult<PyDecision> {
         let req = PyRequest::from_asgi(scope)?;
-        Ok(PyDecision {
-            inner: self.inner.decide(&req),
-        })
+        Ok(self.decision(scope.py(), self.inner.decide(&req)))
     }
 
     /// Routes the request of a WSGI environ (peer = `environ["REMOTE_ADDR"]`).
     fn decide_wsgi(&self, environ: &Bound<'_, PyAny>) -> PyResult<PyDecision> {
         let req = PyRequest::from_wsgi(environ)?;
-        Ok(PyDecision {
-            inner: self.inner.decide(&req),
-        })
+        Ok(self.decision(environ.py(), self.inner.decide(&req)))
     }
 
     /// Explains how a request (same arguments as `decide`) is routed. Counts nothing.

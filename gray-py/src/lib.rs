@@ -16,6 +16,7 @@ mod decision;
 mod engine;
 mod errors;
 mod json;
+mod names;
 mod request;
 mod text;
 

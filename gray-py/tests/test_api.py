@@ -244,3 +244,15 @@ def test_cookie_semantics_match_gray_core(cookie: str, matches: bool) -> None:
     assert e.decide(headers=[("cookie", "x=1"), ("cookie", cookie)]).rule == ("r" if matches else None)
     assert e.decide(headers=[("cookie", "c=other"), ("cookie", cookie)]).rule is None
     assert e.decide(cookie_header="c=v", headers=[("cookie", "c=other")]).rule == "r"
+
+
+def test_names_are_shared_python_strings_per_generation(engine: gray.Engine) -> None:
+    a = engine.decide("192.168.2.20")
+    b = engine.decide("192.168.2.20")
+    assert a.group == "canary" and a.group is b.group and a.rule is b.rule
+    assert a.requested_group is b.group
+    engine.reload(CANARY_SPEC)
+    c = engine.decide("192.168.2.20")
+    assert c.group == "canary" and c.generation == 2
+    # decisions keep answering from their own generation
+    assert a.group == "canary" and a.generation == 1
