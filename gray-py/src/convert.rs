@@ -4,6 +4,7 @@
 use std::net::IpAddr;
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
@@ -44,7 +45,7 @@ pub(crate) fn peer_of(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<IpAddr>
     if is_text(o) {
         return Ok(text(o).and_then(parse_ip));
     }
-    if let Some(packed) = o.getattr_opt("packed")? {
+    if let Some(packed) = o.getattr_opt(intern!(o.py(), "packed"))? {
         if let Ok(b) = packed.cast::<PyBytes>() {
             let b = b.as_bytes();
             if let Ok(v4) = <[u8; 4]>::try_from(b) {
@@ -160,13 +161,13 @@ pub(crate) fn collect_pairs<'py>(
         ));
     }
     // Starlette / FastAPI `Headers`: the raw ASGI list of (bytes, bytes).
-    if let Some(raw) = obj.getattr_opt("raw")? {
+    if let Some(raw) = obj.getattr_opt(intern!(obj.py(), "raw"))? {
         if raw.is_instance_of::<PyList>() {
             return collect_pairs(what, Some(&raw));
         }
     }
     // Werkzeug `Headers`, `EnvironHeaders`, `MultiDict` and any other mapping.
-    if let Some(items) = obj.getattr_opt("items")? {
+    if let Some(items) = obj.getattr_opt(intern!(obj.py(), "items"))? {
         if items.is_callable() {
             for item in items.call0()?.try_iter()? {
                 let (k, v) = pair_of(what, &item?)?;

@@ -18,6 +18,7 @@ use std::net::IpAddr;
 use std::ops::Range;
 
 use gray_core::RequestView;
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -162,7 +163,8 @@ impl<'py> PyRequest<'py> {
         let scope = scope
             .cast::<PyDict>()
             .map_err(|_| type_error("scope", "an ASGI scope dict", scope))?;
-        let client = scope.get_item("client")?;
+        let py = scope.py();
+        let client = scope.get_item(intern!(py, "client"))?;
         let peer = match &client {
             Some(c) if !c.is_none() => {
                 let host = pair_of("scope['client']", c)?.0;
@@ -174,10 +176,10 @@ impl<'py> PyRequest<'py> {
             }
             _ => None,
         };
-        let method = scope.get_item("method")?;
-        let path = scope.get_item("path")?;
-        let query = scope.get_item("query_string")?;
-        let headers = scope.get_item("headers")?;
+        let method = scope.get_item(intern!(py, "method"))?;
+        let path = scope.get_item(intern!(py, "path"))?;
+        let query = scope.get_item(intern!(py, "query_string"))?;
+        let headers = scope.get_item(intern!(py, "headers"))?;
         Ok(PyRequest {
             peer,
             method: opt_text("scope['method']", method.as_ref())?.unwrap_or(Text::Static("GET")),
