@@ -1,8 +1,9 @@
 //! gray-core's [`RequestView`] over borrowed Python objects.
 //!
-//! A [`PyRequest`] keeps references to the caller's objects (header pairs, strings, bytes) and
-//! reads their text only when a rule asks for it: nothing is copied into Rust maps, and a
-//! request whose rules look at one cookie reads one header. Three shapes are understood:
+//! A [`PyRequest`] keeps references to the caller's objects (header pairs, strings, bytes) plus
+//! a 64-bit fingerprint of each header name, and reads values only when a rule asks for them:
+//! no text is copied into Rust maps. The `Cookie` headers are split once, on the first cookie
+//! lookup, into byte ranges of the caller's strings. Three shapes are understood:
 //!
 //! * keyword arguments of `Engine.decide` — `headers` as a `dict`, a list of `(name, value)`
 //!   pairs, a Starlette `Headers` (its `raw` list) or any object with `items()` (Werkzeug
