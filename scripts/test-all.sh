@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the project: formatting, lints, docs, the Rust test suites (unit,
-# integration, doc tests, fuzz-crash replays), the gateway admin page in headless Chromium and,
-# as they land, the Python suite.
+# integration, doc tests, fuzz-crash replays), the gateway admin page in headless Chromium and
+# the Python suite (gray-py: built into target/py-venv, then pytest).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,3 +26,5 @@ echo "== cargo test"
 cargo test --workspace
 echo "== admin page in headless Chromium"
 bash scripts/test-admin-ui.sh
+echo "== python (gray-py)"
+bash scripts/test-python.sh

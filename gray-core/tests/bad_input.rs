@@ -350,3 +350,15 @@ fn an_empty_ip_set_is_valid_and_matches_nothing() {
         assert_eq!(engine.decide(&req).group(), "a", "{ip}");
     }
 }
+
+#[test]
+fn expression_errors_carry_the_column_within_the_expression() {
+    let e = Engine::from_str(
+        "version: 1\ngroups: { a: { nodes: [] } }\ndefault: a\nrules: [{ id: e, when: { expr: \"#H['a'] == '1' &&\" }, route: a }]\n",
+        Format::Yaml,
+    )
+    .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidExpression);
+    assert_eq!(e.location().column, Some(18), "{e}");
+    assert!(e.location().path.ends_with(".when.expr"), "{e}");
+}
