@@ -1,6 +1,7 @@
 //! `gray.Engine`: the routing engine, shareable between threads.
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use gray_core::spec::{DurationSpec, NodeMetadata, NodeSpec};
@@ -20,8 +21,10 @@ use crate::request::{Args, PyRequest};
 /// change leaves the running rules untouched.
 #[pyclass(frozen, module = "gray._gray", name = "Engine")]
 pub(crate) struct PyEngine {
-    inner: Engine,
+    inner: Arc<Engine>,
     names: NameCache,
+    /// The Redis source keeping `inner` in step, for engines made by `from_redis`.
+    redis: Mutex<Option<gray_redis::RedisSource>>,
 }
 
 fn format_of(name: &str) -> PyResult<Format> {
@@ -56,9 +59,14 @@ fn fail_timeout(obj: &Bound<'_, PyAny>) -> PyResult<DurationSpec> {
 impl PyEngine {
     fn wrap(inner: Engine) -> Self {
         PyEngine {
-            inner,
+            inner: Arc::new(inner),
             names: NameCache::default(),
+            redis: Mutex::new(None),
         }
+    }
+
+    fn redis_source(&self) -> std::sync::MutexGuard<'_, Option<gray_redis::RedisSource>> {
+        self.redis.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn decision(&self, py: Python<'_>, inner: Decision) -> PyDecision {
@@ -98,6 +106,51 @@ impl PyEngine {
             .map_err(|e| to_py(py, &e))?;
         warn_nepxion(py, &warnings)?;
         Ok(PyEngine::wrap(inner))
+    }
+
+    /// An engine whose rules and IP sets follow a Redis namespace, as published with the
+    /// `gray-redis` command: a background thread applies each change through the validated
+    /// reload (a rejected change is reported in `redis_status()` and the running rules stay),
+    /// and decisions never wait on Redis. Every accepted state is written to `dump`; when Redis
+    /// cannot be reached within `connect_timeout` seconds the engine starts from that dump and
+    /// keeps retrying. Raises `gray.GrayError` (kind `"source"`) when neither works.
+    #[staticmethod]
+    #[pyo3(
+        signature = (url, namespace = "default".to_string(), *, dump = None, connect_timeout = 2.0, resync_interval = 60.0),
+        text_signature = "(url, namespace='default', *, dump=None, connect_timeout=2.0, resync_interval=60.0)"
+    )]
+    fn from_redis(
+        py: Python<'_>,
+        url: String,
+        namespace: String,
+        dump: Option<PathBuf>,
+        connect_timeout: f64,
+        resync_interval: f64,
+    ) -> PyResult<Self> {
+        let (inner, source) =
+            crate::redis::start(py, url, namespace, dump, connect_timeout, resync_interval)?;
+        Ok(PyEngine {
+            inner,
+            names: NameCache::default(),
+            redis: Mutex::new(Some(source)),
+        })
+    }
+
+    /// The state of the Redis source (connected, in sync, where the rules came from, the last
+    /// error, counters), or `None` for an engine that does not follow Redis.
+    fn redis_status<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let status = self.redis_source().as_ref().map(|s| s.status());
+        status.map(|st| crate::redis::status(py, &st)).transpose()
+    }
+
+    /// Stops following Redis (waits up to about a second for the thread); the engine keeps
+    /// its current rules and `redis_status()` is `None` from then on. Does nothing for an
+    /// engine that does not follow Redis.
+    fn close(&self, py: Python<'_>) {
+        let source = self.redis_source().take();
+        if let Some(source) = source {
+            py.detach(move || source.stop());
+        }
     }
 
     /// Replaces the release rules with a Nepxion rule (XML or JSON), keeping groups and
@@ -296,9 +349,14 @@ impl PyEngine {
             .map_err(|e| to_py(py, &e))
     }
 
-    /// All counters in the Prometheus text exposition format.
+    /// All counters in the Prometheus text exposition format (with the Redis source's, for an
+    /// engine made by `from_redis`).
     fn metrics(&self) -> String {
-        self.inner.metrics()
+        let mut out = self.inner.metrics();
+        if let Some(source) = self.redis_source().as_ref() {
+            out.push_str(&source.metrics());
+        }
+        out
     }
 
     /// The running spec as `"yaml"` or `"json"` text.

@@ -9,7 +9,8 @@
 //! Deciding holds the interpreter: the request lives in Python objects that another thread
 //! could change, and a decision costs well under the price of detaching and re-attaching.
 //! Compiling (loading, reloading, admin changes) runs detached, so other Python threads keep
-//! running while a large rule set compiles.
+//! running while a large rule set compiles. `Engine.from_redis` (module `redis`) follows a Redis
+//! namespace from a background Rust thread that never takes the interpreter.
 
 mod convert;
 mod decision;
@@ -17,6 +18,7 @@ mod engine;
 mod errors;
 mod json;
 mod names;
+mod redis;
 mod request;
 mod text;
 

@@ -100,6 +100,18 @@ class GroupStatus(TypedDict):
     available: bool
     nodes: list[NodeStatus]
 
+class RedisStatus(TypedDict):
+    namespace: str
+    connected: bool
+    in_sync: bool
+    origin: Literal["redis", "dump", "initial"]
+    last_applied_generation: int | None
+    last_error: str | None
+    log_id: str
+    applied_total: int
+    rejected_total: int
+    ip_set_members: int
+
 @final
 class Decision:
     """Where one request goes; answers from the snapshot that decided."""
@@ -160,6 +172,17 @@ class Engine:
     def from_str(text: str, format: _Format = "yaml") -> Engine: ...
     @staticmethod
     def from_nepxion(text: str) -> Engine: ...
+    @staticmethod
+    def from_redis(
+        url: str,
+        namespace: str = "default",
+        *,
+        dump: str | os.PathLike[str] | None = None,
+        connect_timeout: float = 2.0,
+        resync_interval: float = 60.0,
+    ) -> Engine: ...
+    def redis_status(self) -> RedisStatus | None: ...
+    def close(self) -> None: ...
     def reload_nepxion(self, text: str) -> int: ...
     def decide(
         self,
