@@ -5,16 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# gray-redis tests start private redis-server instances (127.0.0.1, ephemeral ports, no
-# persistence); install the server when it is missing.
-if ! command -v redis-server >/dev/null 2>&1; then
-  echo "== installing redis-server"
-  export DEBIAN_FRONTEND=noninteractive
-  SUDO=""
-  if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
-  $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq --no-install-recommends redis-server >/dev/null
-fi
+# gray-redis, gateway and Python tests start private redis-server instances (127.0.0.1,
+# ephemeral ports, no persistence).
+bash scripts/ensure-redis.sh
 
 echo "== cargo fmt --check"
 cargo fmt --all --check

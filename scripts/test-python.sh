@@ -12,6 +12,7 @@ PYTHON="${PYTHON:-python3}"
 VENV="${GRAY_PY_VENV:-$PWD/target/py-venv}"
 REQS="gray-py/requirements-test.txt"
 
+bash scripts/ensure-redis.sh   # test_redis.py runs a private redis-server
 if ! "$PYTHON" -c 'import venv, ensurepip' 2>/dev/null; then
     echo "installing python3-venv" >&2
     (apt-get update -qq && apt-get install -y -qq python3-venv python3-pip) >/dev/null
