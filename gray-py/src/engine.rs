@@ -127,8 +127,13 @@ impl PyEngine {
         connect_timeout: f64,
         resync_interval: f64,
     ) -> PyResult<Self> {
-        let (inner, source) =
-            crate::redis::start(py, url, namespace, dump, connect_timeout, resync_interval)?;
+        let mut config = gray_redis::SourceConfig::new(url, namespace)
+            .connect_timeout(crate::redis::seconds("connect_timeout", connect_timeout)?)
+            .resync_interval(crate::redis::seconds("resync_interval", resync_interval)?);
+        config.dump = dump;
+        let (inner, source) = py
+            .detach(|| gray_redis::RedisSource::start(config))
+            .map_err(|e| to_py(py, &e))?;
         Ok(PyEngine {
             inner,
             names: NameCache::default(),

@@ -1,19 +1,15 @@
-//! `Engine.from_redis`: an engine that follows a Redis namespace (see the `gray-redis` crate).
+//! Helpers of `Engine.from_redis` (an engine following a Redis namespace, see `gray-redis`).
 
-use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
-use gray_core::Engine;
-use gray_redis::{RedisSource, SourceConfig, SourceStatus};
+use gray_redis::SourceStatus;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
-use crate::errors::to_py;
 use crate::json::json_to_py;
 
 /// A positive, finite number of seconds.
-fn seconds(what: &str, secs: f64) -> PyResult<Duration> {
+pub(crate) fn seconds(what: &str, secs: f64) -> PyResult<Duration> {
     Duration::try_from_secs_f64(secs)
         .ok()
         .filter(|d| !d.is_zero())
@@ -22,23 +18,6 @@ fn seconds(what: &str, secs: f64) -> PyResult<Duration> {
                 "{what} must be a positive number of seconds, not {secs}"
             ))
         })
-}
-
-/// Starts following `namespace` (blocking at most `connect_timeout` on Redis, without the GIL).
-pub(crate) fn start(
-    py: Python<'_>,
-    url: String,
-    namespace: String,
-    dump: Option<PathBuf>,
-    connect_timeout: f64,
-    resync_interval: f64,
-) -> PyResult<(Arc<Engine>, RedisSource)> {
-    let mut config = SourceConfig::new(url, namespace)
-        .connect_timeout(seconds("connect_timeout", connect_timeout)?)
-        .resync_interval(seconds("resync_interval", resync_interval)?);
-    config.dump = dump;
-    py.detach(|| RedisSource::start(config))
-        .map_err(|e| to_py(py, &e))
 }
 
 /// The status as a plain dict (the `RedisStatus` TypedDict of the stubs).

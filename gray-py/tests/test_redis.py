@@ -19,15 +19,7 @@ SPEC_KEY = "gray:{py}:spec"
 LOG_KEY = "gray:{py}:log"
 TESTERS_KEY = "gray:{py}:ipset:testers"
 
-RULES = """
-version: 1
-ip_sets: { testers: {} }
-groups:
-  stable: { nodes: [{ address: "127.0.0.1:6001" }] }
-  canary: { nodes: [{ address: "127.0.0.1:6002" }] }
-rules: [{ id: testers, when: { ip: [testers] }, route: canary }]
-default: stable
-"""
+RULES = (pathlib.Path(__file__).resolve().parents[2] / "testdata/redis/testers.yaml").read_text()
 
 
 class Redis:

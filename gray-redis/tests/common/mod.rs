@@ -11,15 +11,7 @@ use std::time::{Duration, Instant};
 use gray_core::{Engine, SimpleRequest};
 
 /// Rules with one Redis-managed IP set, `testers`, routed to `canary`.
-pub const RULES: &str = r#"
-version: 1
-ip_sets: { testers: {} }
-groups:
-  stable: { nodes: [{ address: "127.0.0.1:6001" }] }
-  canary: { nodes: [{ address: "127.0.0.1:6002" }] }
-rules: [{ id: testers, when: { ip: [testers] }, route: canary }]
-default: stable
-"#;
+pub const RULES: &str = include_str!("../../../testdata/redis/testers.yaml");
 
 /// The group `engine` routes a request from `ip` to.
 pub fn group(engine: &Engine, ip: &str) -> String {
