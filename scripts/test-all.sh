@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Runs every test of the project: formatting, lints, docs, the Rust test suites (unit,
-# integration, doc tests, fuzz-crash replays), the gateway admin page in headless Chromium and,
-# as they land, the Python suite.
+# integration, doc tests, fuzz-crash replays), the gateway admin page in headless Chromium and
+# the Python suite (gray-py: built into target/py-venv, then pytest).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# gray-redis, gateway and Python tests start private redis-server instances (127.0.0.1,
+# ephemeral ports, no persistence).
+bash scripts/ensure-redis.sh
 
 echo "== cargo fmt --check"
 cargo fmt --all --check
@@ -15,3 +19,5 @@ echo "== cargo test"
 cargo test --workspace
 echo "== admin page in headless Chromium"
 bash scripts/test-admin-ui.sh
+echo "== python (gray-py)"
+bash scripts/test-python.sh

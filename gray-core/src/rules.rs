@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use crate::cookie::Jar;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Location, Result};
 use crate::expr::Expr;
 use crate::ip::{self, IpTableBuilder, SetMask};
 use crate::matcher::ValueMatcher;
@@ -354,9 +354,14 @@ pub(crate) fn compile_condition(
         }
         ConditionSpec::Expr(src) => {
             let e = Expr::parse(src).map_err(|e| {
-                Error::at(
+                // The column points into the expression (the message shows it with a caret).
+                Error::new(
                     ErrorKind::InvalidExpression,
-                    format!("{path}.expr"),
+                    Location {
+                        path: format!("{path}.expr"),
+                        line: None,
+                        column: Some(e.column()),
+                    },
                     e.to_string(),
                 )
             })?;

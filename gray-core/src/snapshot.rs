@@ -257,13 +257,6 @@ pub(crate) fn compile(
             })?;
             nets.extend(more);
         }
-        if set.entries.is_empty() && set.file.is_none() {
-            return Err(Error::at(
-                ErrorKind::InvalidValue,
-                path,
-                "an IP set needs `entries`, `file` or both",
-            ));
-        }
         let idx = sets.add_set(name.clone(), nets);
         sets.names.insert(name.clone(), idx);
     }

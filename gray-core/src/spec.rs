@@ -133,6 +133,9 @@ impl Default for ClientIpSpec {
 }
 
 /// A named IP set: inline entries, a file with one entry per line (`#` comments), or both.
+///
+/// A set with neither is empty and matches nothing: a gray list that currently lists nobody, or
+/// one whose members come from a configuration source such as Redis.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IpSetSpec {

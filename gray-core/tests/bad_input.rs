@@ -208,12 +208,6 @@ const CASES: &[(&str, &str, ErrorKind, &str)] = &[
         "cannot read",
     ),
     (
-        "office: { entries: [\"10.1.0.0/16\"] }",
-        "office: {}",
-        ErrorKind::InvalidValue,
-        "needs `entries`",
-    ),
-    (
         "  - { id: office,",
         "  - { id: x, route: stable }\n  - { id: x,",
         ErrorKind::Duplicate,
@@ -341,4 +335,30 @@ default: a
             "long values are shortened in explanations"
         );
     }
+}
+
+#[test]
+fn an_empty_ip_set_is_valid_and_matches_nothing() {
+    let engine = Engine::from_str(
+        "version: 1\nip_sets: { testers: {} }\ngroups: { a: { nodes: [] }, b: { nodes: [] } }\n\
+         rules: [{ id: t, when: { ip: [testers] }, route: b }]\ndefault: a\n",
+        Format::Yaml,
+    )
+    .unwrap();
+    for ip in ["10.1.2.3", "0.0.0.0", "::", "2001:db8::1"] {
+        let req = SimpleRequest::new(ip.parse().unwrap());
+        assert_eq!(engine.decide(&req).group(), "a", "{ip}");
+    }
+}
+
+#[test]
+fn expression_errors_carry_the_column_within_the_expression() {
+    let e = Engine::from_str(
+        "version: 1\ngroups: { a: { nodes: [] } }\ndefault: a\nrules: [{ id: e, when: { expr: \"#H['a'] == '1' &&\" }, route: a }]\n",
+        Format::Yaml,
+    )
+    .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidExpression);
+    assert_eq!(e.location().column, Some(18), "{e}");
+    assert!(e.location().path.ends_with(".when.expr"), "{e}");
 }

@@ -196,10 +196,16 @@ fn json_errors_and_warnings() {
     assert_eq!(e.location().line, Some(2));
     assert!(e.location().path.contains("strategyEntity"), "{e}");
     let e = nepxion::import_json(
-        r##"{"strategyReleaseEntity":{"strategyConditionBlueGreenEntityList":[{"id":"1","expression":"#H['a']=='1'","versionId":"missing"}],"strategyRouteEntityList":[]}}"##,
+        "{\"strategyReleaseEntity\": {\n  \"strategyConditionBlueGreenEntityList\": [\n    {\"id\": \"1\", \"expression\": \"#H['a']=='1'\",\n     \"versionId\": \"missing\"}],\n  \"strategyRouteEntityList\": []}}",
     )
     .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::UnknownReference);
+    // Found after parsing, yet located: line 3, at the condition that names "missing".
+    assert_eq!(
+        (e.location().line, e.location().column),
+        (Some(3), Some(5)),
+        "{e}"
+    );
     assert!(
         e.location()
             .path
@@ -211,6 +217,11 @@ fn json_errors_and_warnings() {
     )
     .unwrap();
     assert_eq!(i.warnings.len(), 2, "{:?}", i.warnings);
+    assert!(
+        i.warnings.iter().all(|w| w.location.line == Some(1)),
+        "{:?}",
+        i.warnings
+    );
     assert_eq!(i.release.defaults.version.as_deref(), Some("1.0"));
     let e = nepxion::import("not a rule").unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Syntax);

@@ -3,7 +3,7 @@
 //! | method and path | does |
 //! |---|---|
 //! | `GET /` | the admin page (HTML + JS, no build step) |
-//! | `GET /api/status` | generation, config source, reload counters and last reload error |
+//! | `GET /api/status` | generation, config source, reload counters and last reload error, Redis source state |
 //! | `GET /api/groups` | every group with its nodes, health, weights and counters |
 //! | `GET /api/groups/{group}` | one group |
 //! | `POST /api/groups/{group}/nodes` | add a node: `{"address": "10.0.0.5:8080", "weight": 2}` (a node spec) |
@@ -16,7 +16,7 @@
 //! | `POST /api/reload` | re-read the config source; with a body: apply that YAML/JSON config |
 //! | `GET /api/config` | the running config as YAML |
 //! | `POST /api/explain[?format=text]` | explain the decision for a described request (`SimpleRequest` JSON) |
-//! | `GET /metrics` | Prometheus text (engine counters, reloads, upstream failures, retries) |
+//! | `GET /metrics` | Prometheus text (engine counters, reloads, upstream failures, retries, Redis source) |
 //!
 //! Changes answer `{"generation": N}`. Every change is validated by compiling the new config;
 //! bad input answers **400** with the error text and changes nothing. When a token is
@@ -50,6 +50,7 @@ pub struct AdminState {
     reloader: Reloader,
     token: Option<Arc<str>>,
     proxy_stats: Option<Arc<ProxyStats>>,
+    redis: Option<Arc<gray_redis::RedisSource>>,
 }
 
 impl AdminState {
@@ -60,7 +61,14 @@ impl AdminState {
             reloader,
             token: token.map(Into::into),
             proxy_stats: None,
+            redis: None,
         }
+    }
+
+    /// Also reports the Redis source on `/api/status` and `/metrics`.
+    pub fn with_redis(mut self, source: Arc<gray_redis::RedisSource>) -> Self {
+        self.redis = Some(source);
+        self
     }
 
     /// Also exports the proxy's failure and retry counters on `/metrics`.
@@ -147,12 +155,25 @@ fn parse_json<T: DeserializeOwned>(body: &Bytes, what: &str) -> Result<T, String
 }
 
 async fn status(State(s): State<AdminState>) -> Response {
-    Json(serde_json::json!({
+    let mut body = serde_json::json!({
         "generation": s.engine.generation(),
         "config": s.reloader.source().describe(),
         "reload": s.reloader.status(),
-    }))
-    .into_response()
+    });
+    if let Some(source) = &s.redis {
+        let st = source.status();
+        body["redis"] = serde_json::json!({
+            "namespace": st.namespace,
+            "connected": st.connected,
+            "in_sync": st.in_sync,
+            "origin": st.origin.as_str(),
+            "last_applied_generation": st.last_applied_generation,
+            "last_error": st.last_error.map(|e| e.to_string()),
+            "log_id": st.log_id,
+            "ip_set_members": st.ip_set_members,
+        });
+    }
+    Json(body).into_response()
 }
 
 async fn groups(State(s): State<AdminState>) -> Response {
@@ -257,6 +278,9 @@ async fn metrics(State(s): State<AdminState>) -> Response {
     let mut out = s.engine.metrics();
     if let Some(stats) = &s.proxy_stats {
         stats.write_prometheus(&mut out);
+    }
+    if let Some(source) = &s.redis {
+        out.push_str(&source.metrics());
     }
     let r = s.reloader.status();
     out.push_str("# HELP gray_gateway_config_reloads_total Config reload attempts by result.\n# TYPE gray_gateway_config_reloads_total counter\n");

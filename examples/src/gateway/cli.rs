@@ -19,12 +19,18 @@ upstreams (stable on 127.0.0.1:18081, canary on 127.0.0.1:18082).
 
 FLAGS:
     --config FILE            serve FILE (YAML/JSON/TOML); reloaded when it changes and on SIGHUP
+    --redis URL              follow rules and IP sets in Redis (e.g. redis://127.0.0.1:6379/0),
+                             published with `gray-redis`; changes apply as they are published
+    --redis-ns NAME          the Redis namespace (default `default`)
+    --redis-dump FILE        last-known-good dump: written on every accepted change, served
+                             when the gateway starts while Redis is unreachable
     --listen ADDR            proxy listener (default 127.0.0.1:18080; HTTP/1.1 and h2c)
     --admin-listen ADDR      admin API and page (default 127.0.0.1:18090); `off` disables it
     --admin-token TOKEN      require `Authorization: Bearer TOKEN` on the admin API (required
                              when --admin-listen is not a loopback address; also read from
                              the GRAY_ADMIN_TOKEN environment variable)
-    --no-demo-upstreams      do not start the demo upstreams (they start only without --config)
+    --no-demo-upstreams      do not start the demo upstreams (they start only without
+                             --config and --redis)
     --connect-timeout DUR    upstream connect timeout (default 2s; ms, s, m)
     --response-timeout DUR   time until upstream response headers (default 30s)
     --watch-interval DUR     how often the config file is checked (default 1s)
@@ -81,6 +87,8 @@ pub fn parse(
     env_token: Option<String>,
 ) -> Result<Args, ArgsError> {
     let mut config: Option<PathBuf> = None;
+    let (mut redis, mut redis_ns, mut redis_dump) =
+        (None::<String>, None::<String>, None::<PathBuf>);
     let mut options = GatewayOptions::new(ConfigSource::Embedded(crate::DEFAULT_CONFIG.into()));
     options.admin_token = env_token.filter(|t| !t.is_empty());
     let mut demo = true;
@@ -113,6 +121,9 @@ pub fn parse(
         match name.as_str() {
             "-h" | "--help" => return Err(ArgsError::Help),
             "--config" => config = Some(PathBuf::from(value("a file")?)),
+            "--redis" => redis = Some(value("a Redis URL")?),
+            "--redis-ns" => redis_ns = Some(value("a namespace")?),
+            "--redis-dump" => redis_dump = Some(PathBuf::from(value("a file")?)),
             "--listen" => options.listen = addr(value("an address")?, "--listen")?,
             "--admin-listen" => {
                 let v = value("an address")?;
@@ -136,9 +147,32 @@ pub fn parse(
             other => return Err(ArgsError::Invalid(format!("unknown flag {other:?}"))),
         }
     }
-    if let Some(path) = config {
-        options.config = ConfigSource::File(path);
-        demo = false;
+    match (config, redis) {
+        (Some(_), Some(_)) => {
+            return Err(ArgsError::Invalid(
+                "--config and --redis exclude each other: the rules come from one place".into(),
+            ))
+        }
+        (Some(path), None) => {
+            options.config = ConfigSource::File(path);
+            demo = false;
+        }
+        (None, Some(url)) => {
+            let ns = redis_ns.unwrap_or_else(|| "default".into());
+            gray_redis::check_name("--redis-ns", &ns)
+                .map_err(|e| ArgsError::Invalid(e.message().to_string()))?;
+            let mut source = gray_redis::SourceConfig::new(url, ns);
+            source.dump = redis_dump;
+            options.config = ConfigSource::Redis(source);
+            demo = false;
+        }
+        (None, None) => {
+            if redis_ns.is_some() || redis_dump.is_some() {
+                return Err(ArgsError::Invalid(
+                    "--redis-ns and --redis-dump need --redis".into(),
+                ));
+            }
+        }
     }
     Ok(Args {
         options,
@@ -204,6 +238,43 @@ mod tests {
             .to_string()
             .contains("unknown flag"));
         assert_eq!(p(&["-h"]).unwrap_err(), ArgsError::Help);
+    }
+
+    #[test]
+    fn redis_flags() {
+        let a = p(&[
+            "--redis",
+            "redis://127.0.0.1:6379/0",
+            "--redis-ns=shop",
+            "--redis-dump",
+            "/var/lib/gray/shop.json",
+        ])
+        .unwrap();
+        assert!(!a.demo_upstreams);
+        let ConfigSource::Redis(c) = a.options.config else {
+            panic!("not a Redis source");
+        };
+        assert_eq!(c.url, "redis://127.0.0.1:6379/0");
+        assert_eq!(c.namespace, "shop");
+        assert_eq!(c.dump, Some("/var/lib/gray/shop.json".into()));
+        let ConfigSource::Redis(c) = p(&["--redis", "redis://h/0"]).unwrap().options.config else {
+            panic!("not a Redis source");
+        };
+        assert_eq!((c.namespace.as_str(), c.dump), ("default", None));
+        for (args, needle) in [
+            (
+                &["--redis", "redis://h/0", "--config", "x.yaml"][..],
+                "exclude",
+            ),
+            (&["--redis-ns", "shop"][..], "need --redis"),
+            (
+                &["--redis", "redis://h/0", "--redis-ns", "a b"][..],
+                "--redis-ns",
+            ),
+        ] {
+            let e = p(args).unwrap_err().to_string();
+            assert!(e.contains(needle), "{args:?}: {e}");
+        }
     }
 
     #[test]

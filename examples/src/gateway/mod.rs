@@ -1,7 +1,8 @@
 //! The gray gateway: a reverse proxy that routes every request with gray.
 //!
 //! [`Gateway::start`] binds the proxy listener (HTTP/1.1 and h2c), the admin listener
-//! ([`admin`]) and starts the config watcher ([`reload`]). The request path is
+//! ([`admin`]) and starts the config watcher ([`reload`]) — or, for [`ConfigSource::Redis`],
+//! the [`gray_redis::RedisSource`] that keeps the engine in step with Redis. The request path is
 //! `PeerAddr → gray_tower::Gray (decide, header priority) → Proxy (forward, report, retry)`.
 
 pub mod admin;
@@ -111,6 +112,7 @@ impl std::error::Error for GatewayError {
 pub struct Gateway {
     engine: Arc<Engine>,
     reloader: Reloader,
+    redis: Option<Arc<gray_redis::RedisSource>>,
     proxy: Option<ServerHandle>,
     proxy_addr: SocketAddr,
     admin: Option<(SocketAddr, tokio::task::JoinHandle<()>)>,
@@ -144,7 +146,26 @@ impl Gateway {
                 _ => {}
             }
         }
-        let engine = Arc::new(options.config.load().map_err(GatewayError::Config)?);
+        let (engine, redis) = match &options.config {
+            ConfigSource::Redis(config) => {
+                // Start-up may wait up to the connect timeout for Redis before it falls back
+                // to the dump: keep that off the runtime's worker threads.
+                let config = config.clone();
+                let (engine, source) =
+                    tokio::task::spawn_blocking(move || gray_redis::RedisSource::start(config))
+                        .await
+                        .map_err(|e| {
+                            GatewayError::Config(gray_core::Error::at(
+                                gray_core::ErrorKind::Source,
+                                "redis",
+                                format!("the start-up task failed: {e}"),
+                            ))
+                        })?
+                        .map_err(GatewayError::Config)?;
+                (engine, Some(Arc::new(source)))
+            }
+            other => (Arc::new(other.load().map_err(GatewayError::Config)?), None),
+        };
         let reloader = Reloader::new(engine.clone(), options.config.clone());
 
         let listener = bind("proxy", options.listen).await?;
@@ -169,14 +190,16 @@ impl Gateway {
                     addr: options.admin_listen.unwrap_or(options.listen),
                     source,
                 })?;
-                let app = admin::router(
-                    admin::AdminState::new(
-                        engine.clone(),
-                        reloader.clone(),
-                        options.admin_token.clone(),
-                    )
-                    .with_proxy_stats(proxy_stats),
-                );
+                let mut state = admin::AdminState::new(
+                    engine.clone(),
+                    reloader.clone(),
+                    options.admin_token.clone(),
+                )
+                .with_proxy_stats(proxy_stats);
+                if let Some(source) = &redis {
+                    state = state.with_redis(source.clone());
+                }
+                let app = admin::router(state);
                 let task = tokio::spawn(async move {
                     if let Err(e) = axum::serve(l, app).await {
                         tracing::error!(error = %e, "admin server stopped");
@@ -190,6 +213,7 @@ impl Gateway {
         Ok(Gateway {
             engine,
             reloader,
+            redis,
             proxy_addr: proxy.local_addr(),
             proxy: Some(proxy),
             admin,
@@ -200,6 +224,11 @@ impl Gateway {
     /// The engine (shared with the admin API).
     pub fn engine(&self) -> &Arc<Engine> {
         &self.engine
+    }
+
+    /// The Redis source, when the rules follow Redis.
+    pub fn redis(&self) -> Option<&gray_redis::RedisSource> {
+        self.redis.as_deref()
     }
 
     /// The reloader (re-reads the config source).

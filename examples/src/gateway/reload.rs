@@ -5,6 +5,10 @@
 //!
 //! Node changes made through the admin API live in the running config only: the next reload of
 //! the file replaces them (the file stays the source of truth, as with nginx).
+//!
+//! With [`ConfigSource::Redis`] the rules follow a Redis namespace through
+//! [`gray_redis::RedisSource`] (started by the gateway): changes published with `gray-redis`
+//! apply as they arrive, so there is nothing to poll, and a manual reload does nothing.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -20,6 +24,9 @@ pub enum ConfigSource {
     Embedded(String),
     /// A YAML, JSON or TOML file (format by extension), watched for changes.
     File(PathBuf),
+    /// A Redis namespace followed by a [`gray_redis::RedisSource`], with its last-known-good
+    /// dump.
+    Redis(gray_redis::SourceConfig),
 }
 
 impl ConfigSource {
@@ -28,6 +35,9 @@ impl ConfigSource {
         match self {
             ConfigSource::Embedded(text) => Engine::from_str(text, Format::Yaml),
             ConfigSource::File(path) => Engine::from_file(path),
+            ConfigSource::Redis(c) => {
+                gray_redis::load_spec(&c.url, &c.namespace).and_then(Engine::new)
+            }
         }
     }
 
@@ -36,6 +46,9 @@ impl ConfigSource {
         match self {
             ConfigSource::Embedded(_) => "embedded default config".into(),
             ConfigSource::File(p) => p.display().to_string(),
+            ConfigSource::Redis(c) => {
+                format!("Redis {} namespace {}", c.redacted_url(), c.namespace)
+            }
         }
     }
 }
@@ -89,6 +102,11 @@ impl Reloader {
         let result = match &self.source {
             ConfigSource::Embedded(text) => self.engine.reload_str(text, Format::Yaml),
             ConfigSource::File(path) => self.engine.reload_file(path),
+            ConfigSource::Redis(_) => {
+                tracing::info!(source = %self.source.describe(), trigger = why,
+                    "rules follow Redis and apply as they are published; nothing to reload");
+                return Ok(self.engine.generation());
+            }
         };
         self.record(why, result)
     }
@@ -130,7 +148,7 @@ impl Reloader {
         let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
         let path = match &self.source {
             ConfigSource::File(p) => Some(p.clone()),
-            ConfigSource::Embedded(_) => None,
+            ConfigSource::Embedded(_) | ConfigSource::Redis(_) => None,
         };
         let mut seen = path.as_deref().and_then(stamp);
         tokio::spawn(async move {

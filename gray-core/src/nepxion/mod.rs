@@ -46,6 +46,7 @@ use crate::spec::Spec;
 
 mod dom;
 mod json;
+mod locate;
 mod model;
 mod xml;
 
@@ -104,7 +105,27 @@ pub fn import_xml(text: &str) -> Result<Import> {
 
 /// Imports a JSON rule (a serialised Nepxion `RuleEntity`).
 pub fn import_json(text: &str) -> Result<Import> {
-    json::parse(text)?.finish()
+    // Problems found after parsing know their JSON path; add the line and column.
+    let fill = |loc: &mut Location| {
+        if loc.line.is_none() {
+            if let Some((line, column)) = locate::locate(text, &loc.path) {
+                loc.line = Some(line);
+                loc.column = Some(column);
+            }
+        }
+    };
+    match json::parse(text).and_then(|d| d.finish()) {
+        Ok(mut import) => {
+            for w in &mut import.warnings {
+                fill(&mut w.location);
+            }
+            Ok(import)
+        }
+        Err(mut e) => {
+            fill(e.location_mut());
+            Err(e)
+        }
+    }
 }
 
 /// Imports XML or JSON, chosen by the first non-blank character (`<` or `{`).

@@ -1,0 +1,141 @@
+"""ASGI middleware (Starlette, FastAPI): one gray decision per request.
+
+::
+
+    from fastapi import FastAPI, Request
+    import gray
+    from gray.asgi import GrayMiddleware, decision_of
+
+    engine = gray.Engine.from_file("gray.yaml")
+    app = FastAPI()
+    app.add_middleware(GrayMiddleware, engine=engine)
+
+    @app.get("/")
+    def index(request: Request) -> dict[str, str]:
+        return {"group": decision_of(request).group}
+
+For every ``http`` and ``websocket`` connection the middleware decides with
+``Engine.decide_asgi`` — the peer is ``scope["client"]``, and forwarded-IP headers count only
+when that peer is one of the engine's ``client_ip.trusted_proxies`` — then:
+
+* stores the :class:`gray.Decision` as ``scope["gray"]`` and ``scope["state"]["gray"]``
+  (``request.state.gray`` in Starlette);
+* rewrites the request headers the app sees: inbound routing headers are handled per the
+  engine's policy and the decision's headers are set (see ``gray._forward``);
+* optionally answers by itself: a redirect chosen by ``redirect(decision)``, or, when no
+  upstream is available (``decision.no_upstream``), a 503 (``on_no_upstream="reject"``) or a
+  redirect (``on_no_upstream=callable``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Awaitable, Callable, Literal, MutableMapping, Optional, Tuple, Union
+
+from gray._forward import forward
+from gray._gray import Decision, Engine
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+#: The scope key holding the decision.
+SCOPE_KEY = "gray"
+
+
+def decision_of(request_or_scope: Any) -> Decision:
+    """The decision the middleware made for a Starlette ``Request`` or an ASGI scope."""
+    scope = getattr(request_or_scope, "scope", request_or_scope)
+    decision = scope.get(SCOPE_KEY)
+    if not isinstance(decision, Decision):
+        raise LookupError("no gray decision in this request: is gray.asgi.GrayMiddleware installed?")
+    return decision
+
+
+def _name(raw: bytes) -> str:
+    return raw.decode("latin-1").lower()
+
+
+def _pair(k: str, v: str) -> Tuple[bytes, bytes]:
+    return (k.encode("latin-1"), v.encode("utf-8"))
+
+
+class GrayMiddleware:
+    """Decides each request with ``engine`` and hands the decision to the app.
+
+    :param app: the ASGI application.
+    :param engine: the :class:`gray.Engine` (share one per process; it is thread-safe).
+    :param redirect: called with every decision; a URL it returns is answered with
+        ``307 Temporary Redirect`` instead of calling the app.
+    :param on_no_upstream: ``"pass"`` (default: call the app anyway), ``"reject"`` (answer
+        503) or a callable returning the URL to redirect to.
+    :param rewrite_headers: apply the routing-header policy to the headers the app sees
+        (default True).
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        engine: Engine,
+        *,
+        redirect: Optional[Callable[[Decision], Optional[str]]] = None,
+        on_no_upstream: Union[Literal["pass", "reject"], Callable[[Decision], str]] = "pass",
+        rewrite_headers: bool = True,
+    ) -> None:
+        if not isinstance(engine, Engine):
+            raise TypeError(f"engine must be a gray.Engine, not {type(engine).__name__}")
+        if not callable(on_no_upstream) and on_no_upstream not in ("pass", "reject"):
+            raise ValueError(
+                f"on_no_upstream must be 'pass', 'reject' or a callable, not {on_no_upstream!r}"
+            )
+        self.app = app
+        self.engine = engine
+        self.redirect = redirect
+        self.on_no_upstream = on_no_upstream
+        self.rewrite_headers = rewrite_headers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope.get("type")
+        if kind != "http" and kind != "websocket":
+            await self.app(scope, receive, send)
+            return
+        decision = self.engine.decide_asgi(scope)
+        scope = dict(scope)
+        scope[SCOPE_KEY] = decision
+        state = scope.get("state")
+        if isinstance(state, dict):
+            state[SCOPE_KEY] = decision
+        else:
+            scope["state"] = {SCOPE_KEY: decision}
+        if self.rewrite_headers:
+            scope["headers"] = forward(decision, scope.get("headers") or [], _name, _pair)
+        target: Optional[str] = None
+        if decision.no_upstream and self.on_no_upstream != "pass":
+            if self.on_no_upstream == "reject":
+                await _respond(scope, send, 503, b"no upstream available\n", [])
+                return
+            if callable(self.on_no_upstream):
+                target = self.on_no_upstream(decision)
+        if target is None and self.redirect is not None:
+            target = self.redirect(decision)
+        if target is not None:
+            await _respond(scope, send, 307, b"", [(b"location", target.encode("latin-1"))])
+            return
+        await self.app(scope, receive, send)
+
+
+async def _respond(
+    scope: Scope, send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]
+) -> None:
+    if scope["type"] == "websocket":
+        # Refuse the handshake (the server answers 403).
+        await send({"type": "websocket.close", "code": 1013 if status == 503 else 1008})
+        return
+    headers = [
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"content-length", str(len(body)).encode()),
+        *headers,
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,127 @@
+"""WSGI middleware (Flask, any WSGI app): one gray decision per request.
+
+::
+
+    from flask import Flask, request
+    import gray
+    from gray.wsgi import GrayMiddleware, decision_of
+
+    engine = gray.Engine.from_file("gray.yaml")
+    app = Flask(__name__)
+    app.wsgi_app = GrayMiddleware(app.wsgi_app, engine)
+
+    @app.get("/")
+    def index() -> dict[str, str]:
+        return {"group": decision_of(request).group}
+
+For every request the middleware decides with ``Engine.decide_wsgi`` — the peer is
+``environ["REMOTE_ADDR"]``, and forwarded-IP headers count only when that peer is one of the
+engine's ``client_ip.trusted_proxies`` — then stores the :class:`gray.Decision` as
+``environ["gray.decision"]``, rewrites the ``HTTP_*`` keys per the routing-header policy, and
+optionally answers by itself with a redirect or a 503, like :mod:`gray.asgi`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable, List, Literal, Optional, Tuple, Union
+
+from gray._forward import forward
+from gray._gray import Decision, Engine
+
+Environ = dict[str, Any]
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
+
+#: The environ key holding the decision.
+ENVIRON_KEY = "gray.decision"
+
+
+def decision_of(request_or_environ: Any) -> Decision:
+    """The decision the middleware made for a Flask/Werkzeug request or a WSGI environ."""
+    environ = getattr(request_or_environ, "environ", request_or_environ)
+    decision = environ.get(ENVIRON_KEY)
+    if not isinstance(decision, Decision):
+        raise LookupError("no gray decision in this request: is gray.wsgi.GrayMiddleware installed?")
+    return decision
+
+
+def _header_keys(environ: Environ) -> List[Tuple[str, Any]]:
+    return [
+        (k, v)
+        for k, v in environ.items()
+        if k.startswith("HTTP_") or k in ("CONTENT_TYPE", "CONTENT_LENGTH")
+    ]
+
+
+def _name(key: str) -> str:
+    if key.startswith("HTTP_"):
+        key = key[5:]
+    return key.lower().replace("_", "-")
+
+
+def _pair(k: str, v: str) -> Tuple[str, str]:
+    # PEP 3333: environ strings carry the bytes decoded as latin-1.
+    return ("HTTP_" + k.upper().replace("-", "_"), v.encode("utf-8").decode("latin-1"))
+
+
+class GrayMiddleware:
+    """Decides each request with ``engine`` and hands the decision to the app.
+
+    Parameters are those of :class:`gray.asgi.GrayMiddleware`.
+    """
+
+    def __init__(
+        self,
+        app: WSGIApp,
+        engine: Engine,
+        *,
+        redirect: Optional[Callable[[Decision], Optional[str]]] = None,
+        on_no_upstream: Union[Literal["pass", "reject"], Callable[[Decision], str]] = "pass",
+        rewrite_headers: bool = True,
+    ) -> None:
+        if not isinstance(engine, Engine):
+            raise TypeError(f"engine must be a gray.Engine, not {type(engine).__name__}")
+        if not callable(on_no_upstream) and on_no_upstream not in ("pass", "reject"):
+            raise ValueError(
+                f"on_no_upstream must be 'pass', 'reject' or a callable, not {on_no_upstream!r}"
+            )
+        self.app = app
+        self.engine = engine
+        self.redirect = redirect
+        self.on_no_upstream = on_no_upstream
+        self.rewrite_headers = rewrite_headers
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        decision = self.engine.decide_wsgi(environ)
+        environ[ENVIRON_KEY] = decision
+        if self.rewrite_headers:
+            inbound = _header_keys(environ)
+            kept = forward(decision, inbound, _name, _pair)
+            for k, _ in inbound:
+                del environ[k]
+            environ.update(kept)
+        target: Optional[str] = None
+        if decision.no_upstream and self.on_no_upstream != "pass":
+            if self.on_no_upstream == "reject":
+                return _respond(start_response, "503 Service Unavailable", b"no upstream available\n", [])
+            if callable(self.on_no_upstream):
+                target = self.on_no_upstream(decision)
+        if target is None and self.redirect is not None:
+            target = self.redirect(decision)
+        if target is not None:
+            return _respond(start_response, "307 Temporary Redirect", b"", [("Location", target)])
+        return self.app(environ, start_response)
+
+
+def _respond(
+    start_response: StartResponse, status: str, body: bytes, headers: List[Tuple[str, str]]
+) -> List[bytes]:
+    start_response(
+        status,
+        [
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Content-Length", str(len(body))),
+            *headers,
+        ],
+    )
+    return [body]

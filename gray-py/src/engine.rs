@@ -1,0 +1,387 @@
+//! `gray.Engine`: the routing engine, shareable between threads.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use gray_core::spec::{DurationSpec, NodeMetadata, NodeSpec};
+use gray_core::{Decision, Engine, Format};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyFloat, PyInt, PyString};
+
+use crate::decision::{PyDecision, PyExplanation};
+use crate::errors::{to_py, warn_nepxion};
+use crate::json::{json_to_py, py_to_serde};
+use crate::names::NameCache;
+use crate::request::{Args, PyRequest};
+
+/// A compiled rule set: decides where requests go, explains why, and takes reloads and node
+/// changes at runtime. Safe to share between threads; every change is atomic and a rejected
+/// change leaves the running rules untouched.
+#[pyclass(frozen, module = "gray._gray", name = "Engine")]
+pub(crate) struct PyEngine {
+    inner: Arc<Engine>,
+    names: NameCache,
+    /// The Redis source keeping `inner` in step, for engines made by `from_redis`.
+    redis: Mutex<Option<gray_redis::RedisSource>>,
+}
+
+fn format_of(name: &str) -> PyResult<Format> {
+    Format::from_name(name).ok_or_else(|| {
+        PyValueError::new_err(format!(
+            "format must be 'yaml', 'json' or 'toml', not {name:?}"
+        ))
+    })
+}
+
+fn fail_timeout(obj: &Bound<'_, PyAny>) -> PyResult<DurationSpec> {
+    if obj.is_instance_of::<PyString>() {
+        let s: String = obj.extract()?;
+        return DurationSpec::parse(&s)
+            .map_err(|e| PyValueError::new_err(format!("fail_timeout {s:?}: {e}")));
+    }
+    if obj.is_instance_of::<PyInt>() || obj.is_instance_of::<PyFloat>() {
+        let secs: f64 = obj.extract()?;
+        return Duration::try_from_secs_f64(secs)
+            .map(DurationSpec)
+            .map_err(|_| {
+                PyValueError::new_err(format!(
+                    "fail_timeout must be a non-negative number of seconds, not {secs}"
+                ))
+            });
+    }
+    Err(PyTypeError::new_err(
+        "fail_timeout must be seconds (int or float) or a duration string such as '10s'",
+    ))
+}
+
+impl PyEngine {
+    fn wrap(inner: Engine) -> Self {
+        PyEngine {
+            inner: Arc::new(inner),
+            names: NameCache::default(),
+            redis: Mutex::new(None),
+        }
+    }
+
+    fn redis_source(&self) -> std::sync::MutexGuard<'_, Option<gray_redis::RedisSource>> {
+        self.redis.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn decision(&self, py: Python<'_>, inner: Decision) -> PyDecision {
+        let names = self.names.for_decision(py, &inner);
+        PyDecision { inner, names }
+    }
+}
+
+#[pymethods]
+impl PyEngine {
+    /// Reads, parses and compiles a spec file (YAML, JSON or TOML by extension).
+    #[staticmethod]
+    fn from_file(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
+        py.detach(|| Engine::from_file(&path))
+            .map(PyEngine::wrap)
+            .map_err(|e| to_py(py, &e))
+    }
+
+    /// Parses and compiles a spec from text; `format` is `"yaml"`, `"json"` or `"toml"`.
+    #[staticmethod]
+    #[pyo3(signature = (text, format = None), text_signature = "(text, format='yaml')")]
+    fn from_str(py: Python<'_>, text: String, format: Option<String>) -> PyResult<Self> {
+        let format = format_of(format.as_deref().unwrap_or("yaml"))?;
+        py.detach(|| Engine::from_str(&text, format))
+            .map(PyEngine::wrap)
+            .map_err(|e| to_py(py, &e))
+    }
+
+    /// An engine serving a Nepxion Discovery rule (XML `<rule>` or JSON `RuleEntity`,
+    /// detected from the first character) with no instances yet: add them with `add_node`.
+    /// Parts gray does not apply are issued as `gray.NepxionWarning`s; errors name the element
+    /// path, line and column (`gray.ConfigError`).
+    #[staticmethod]
+    fn from_nepxion(py: Python<'_>, text: String) -> PyResult<Self> {
+        let (inner, warnings) = py
+            .detach(|| Engine::from_nepxion(&text))
+            .map_err(|e| to_py(py, &e))?;
+        warn_nepxion(py, &warnings)?;
+        Ok(PyEngine::wrap(inner))
+    }
+
+    /// An engine whose rules and IP sets follow a Redis namespace, as published with the
+    /// `gray-redis` command: a background thread applies each change through the validated
+    /// reload (a rejected change is reported in `redis_status()` and the running rules stay),
+    /// and decisions never wait on Redis. Every accepted state is written to `dump`; when Redis
+    /// cannot be reached within `connect_timeout` seconds the engine starts from that dump and
+    /// keeps retrying. Raises `gray.GrayError` (kind `"source"`) when neither works.
+    #[staticmethod]
+    #[pyo3(
+        signature = (url, namespace = "default".to_string(), *, dump = None, connect_timeout = 2.0, resync_interval = 60.0),
+        text_signature = "(url, namespace='default', *, dump=None, connect_timeout=2.0, resync_interval=60.0)"
+    )]
+    fn from_redis(
+        py: Python<'_>,
+        url: String,
+        namespace: String,
+        dump: Option<PathBuf>,
+        connect_timeout: f64,
+        resync_interval: f64,
+    ) -> PyResult<Self> {
+        let mut config = gray_redis::SourceConfig::new(url, namespace)
+            .connect_timeout(crate::redis::seconds("connect_timeout", connect_timeout)?)
+            .resync_interval(crate::redis::seconds("resync_interval", resync_interval)?);
+        config.dump = dump;
+        let (inner, source) = py
+            .detach(|| gray_redis::RedisSource::start(config))
+            .map_err(|e| to_py(py, &e))?;
+        Ok(PyEngine {
+            inner,
+            names: NameCache::default(),
+            redis: Mutex::new(Some(source)),
+        })
+    }
+
+    /// The state of the Redis source (connected, in sync, where the rules came from, the last
+    /// error, counters), or `None` for an engine that does not follow Redis.
+    fn redis_status<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let status = self.redis_source().as_ref().map(|s| s.status());
+        status.map(|st| crate::redis::status(py, &st)).transpose()
+    }
+
+    /// Stops following Redis (waits up to about a second for the thread); the engine keeps
+    /// its current rules and `redis_status()` is `None` from then on. Does nothing for an
+    /// engine that does not follow Redis.
+    fn close(&self, py: Python<'_>) {
+        let source = self.redis_source().take();
+        if let Some(source) = source {
+            py.detach(move || source.stop());
+        }
+    }
+
+    /// Replaces the release rules with a Nepxion rule (XML or JSON), keeping groups and
+    /// nodes. Atomic, like `reload`; warnings as in `from_nepxion`. Returns the generation.
+    fn reload_nepxion(&self, py: Python<'_>, text: String) -> PyResult<u64> {
+        let (generation, warnings) = py
+            .detach(|| self.inner.reload_nepxion(&text))
+            .map_err(|e| to_py(py, &e))?;
+        warn_nepxion(py, &warnings)?;
+        Ok(generation)
+    }
+
+    /// Routes one request. `headers` may be a dict, a list of `(name, value)` pairs (`str` or
+    /// `bytes`), a Starlette `Headers` or a Werkzeug `Headers`; `cookies` a mapping of cookie
+    /// values (searched before any `Cookie` header); `cookie_header` a raw `Cookie` header.
+    /// `path` may carry `?query` when `query` is not given. A `peer_ip` that is not an IP
+    /// address (a Unix socket, a test client's name) counts as unknown.
+    #[pyo3(signature = (peer_ip = None, *, headers = None, cookies = None, cookie_header = None, query = None, path = None, method = None, host = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn decide<'py>(
+        &self,
+        py: Python<'py>,
+        peer_ip: Option<&Bound<'py, PyAny>>,
+        headers: Option<&Bound<'py, PyAny>>,
+        cookies: Option<&Bound<'py, PyAny>>,
+        cookie_header: Option<&Bound<'py, PyAny>>,
+        query: Option<&Bound<'py, PyAny>>,
+        path: Option<&Bound<'py, PyAny>>,
+        method: Option<&Bound<'py, PyAny>>,
+        host: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<PyDecision> {
+        let args = Args {
+            peer: peer_ip,
+            headers,
+            cookies,
+            cookie_header,
+            query,
+            path,
+            method,
+            host,
+        };
+        let req = PyRequest::from_args(&args)?;
+        Ok(self.decision(py, self.inner.decide(&req)))
+    }
+
+    /// Routes the request of an ASGI `http` or `websocket` scope (peer = `scope["client"]`).
+    fn decide_asgi(&self, scope: &Bound<'_, PyAny>) -> PyResult<PyDecision> {
+        let req = PyRequest::from_asgi(scope)?;
+        Ok(self.decision(scope.py(), self.inner.decide(&req)))
+    }
+
+    /// Routes the request of a WSGI environ (peer = `environ["REMOTE_ADDR"]`).
+    fn decide_wsgi(&self, environ: &Bound<'_, PyAny>) -> PyResult<PyDecision> {
+        let req = PyRequest::from_wsgi(environ)?;
+        Ok(self.decision(environ.py(), self.inner.decide(&req)))
+    }
+
+    /// Explains how a request (same arguments as `decide`) is routed. Counts nothing.
+    #[pyo3(signature = (peer_ip = None, *, headers = None, cookies = None, cookie_header = None, query = None, path = None, method = None, host = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn explain<'py>(
+        &self,
+        peer_ip: Option<&Bound<'py, PyAny>>,
+        headers: Option<&Bound<'py, PyAny>>,
+        cookies: Option<&Bound<'py, PyAny>>,
+        cookie_header: Option<&Bound<'py, PyAny>>,
+        query: Option<&Bound<'py, PyAny>>,
+        path: Option<&Bound<'py, PyAny>>,
+        method: Option<&Bound<'py, PyAny>>,
+        host: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<PyExplanation> {
+        let args = Args {
+            peer: peer_ip,
+            headers,
+            cookies,
+            cookie_header,
+            query,
+            path,
+            method,
+            host,
+        };
+        let req = PyRequest::from_args(&args)?;
+        Ok(PyExplanation {
+            inner: self.inner.explain(&req),
+        })
+    }
+
+    /// Explains the request of an ASGI scope.
+    fn explain_asgi(&self, scope: &Bound<'_, PyAny>) -> PyResult<PyExplanation> {
+        let req = PyRequest::from_asgi(scope)?;
+        Ok(PyExplanation {
+            inner: self.inner.explain(&req),
+        })
+    }
+
+    /// Explains the request of a WSGI environ.
+    fn explain_wsgi(&self, environ: &Bound<'_, PyAny>) -> PyResult<PyExplanation> {
+        let req = PyRequest::from_wsgi(environ)?;
+        Ok(PyExplanation {
+            inner: self.inner.explain(&req),
+        })
+    }
+
+    /// Replaces the rules with a spec given as text. Atomic: on error (`ConfigError`) the old
+    /// rules keep serving. Returns the new generation.
+    #[pyo3(signature = (text, format = None), text_signature = "(self, /, text, format='yaml')")]
+    fn reload(&self, py: Python<'_>, text: String, format: Option<String>) -> PyResult<u64> {
+        let format = format_of(format.as_deref().unwrap_or("yaml"))?;
+        py.detach(|| self.inner.reload_str(&text, format))
+            .map_err(|e| to_py(py, &e))
+    }
+
+    /// Replaces the rules with a spec file. Atomic, like `reload`.
+    fn reload_file(&self, py: Python<'_>, path: PathBuf) -> PyResult<u64> {
+        py.detach(|| self.inner.reload_file(&path))
+            .map_err(|e| to_py(py, &e))
+    }
+
+    /// Adds a node to a group. Returns the new generation.
+    #[pyo3(signature = (group, address, weight = 1, *, drain = false, max_fails = None, fail_timeout = None, metadata = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn add_node(
+        &self,
+        py: Python<'_>,
+        group: String,
+        address: String,
+        weight: u32,
+        drain: bool,
+        max_fails: Option<u32>,
+        fail_timeout: Option<&Bound<'_, PyAny>>,
+        metadata: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<u64> {
+        let mut node = NodeSpec::new(&address).with_weight(weight);
+        node.drain = drain;
+        node.max_fails = max_fails;
+        node.fail_timeout = fail_timeout.map(self::fail_timeout).transpose()?;
+        if let Some(m) = metadata.filter(|m| !m.is_none()) {
+            node.metadata = py_to_serde::<NodeMetadata>(m, "metadata")?;
+        }
+        py.detach(|| self.inner.add_node(&group, node))
+            .map_err(|e| to_py(py, &e))
+    }
+
+    /// Removes a node from a group. Returns the new generation.
+    fn remove_node(&self, py: Python<'_>, group: String, address: String) -> PyResult<u64> {
+        py.detach(|| self.inner.remove_node(&group, &address))
+            .map_err(|e| to_py(py, &e))
+    }
+
+    /// Sets a node's weight (0..=10000; 0 = never chosen). Returns the new generation.
+    fn set_weight(
+        &self,
+        py: Python<'_>,
+        group: String,
+        address: String,
+        weight: u32,
+    ) -> PyResult<u64> {
+        py.detach(|| self.inner.set_weight(&group, &address, weight))
+            .map_err(|e| to_py(py, &e))
+    }
+
+    /// Starts (`drain=True`) or ends draining a node. Returns the new generation.
+    #[pyo3(signature = (group, address, drain = true))]
+    fn drain(&self, py: Python<'_>, group: String, address: String, drain: bool) -> PyResult<u64> {
+        py.detach(|| self.inner.drain(&group, &address, drain))
+            .map_err(|e| to_py(py, &e))
+    }
+
+    /// The nodes of a group with weight, health and counters, as dicts.
+    fn nodes<'py>(&self, py: Python<'py>, group: String) -> PyResult<Bound<'py, PyAny>> {
+        let status = self.inner.nodes(&group).map_err(|e| to_py(py, &e))?;
+        json_to_py(py, &status.nodes)
+    }
+
+    /// Every group's status (name, select, fallback, counters, nodes), in name order.
+    fn groups<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        json_to_py(py, &self.inner.groups())
+    }
+
+    /// Records the outcome of the request `decision` routed (passive health, counters):
+    /// `ok=False` for a connect error, a timeout or a 5xx.
+    fn report(&self, decision: &PyDecision, ok: bool) {
+        self.inner.report(&decision.inner, ok);
+    }
+
+    /// Records an outcome for a node named by group and address.
+    fn report_node(
+        &self,
+        py: Python<'_>,
+        group: String,
+        address: String,
+        ok: bool,
+    ) -> PyResult<()> {
+        self.inner
+            .report_node(&group, &address, ok)
+            .map_err(|e| to_py(py, &e))
+    }
+
+    /// All counters in the Prometheus text exposition format (with the Redis source's, for an
+    /// engine made by `from_redis`).
+    fn metrics(&self) -> String {
+        let mut out = self.inner.metrics();
+        if let Some(source) = self.redis_source().as_ref() {
+            out.push_str(&source.metrics());
+        }
+        out
+    }
+
+    /// The running spec as `"yaml"` or `"json"` text.
+    #[pyo3(signature = (format = None), text_signature = "(self, /, format='yaml')")]
+    fn spec(&self, format: Option<String>) -> PyResult<String> {
+        let snap = self.inner.snapshot();
+        match format_of(format.as_deref().unwrap_or("yaml"))? {
+            Format::Json => Ok(snap.spec().to_json()),
+            Format::Yaml => Ok(snap.spec().to_yaml()),
+            _ => Err(PyValueError::new_err("spec() writes 'yaml' or 'json'")),
+        }
+    }
+
+    /// The generation of the running snapshot (1, then +1 per change).
+    #[getter]
+    fn generation(&self) -> u64 {
+        self.inner.generation()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<Engine generation={}>", self.inner.generation())
+    }
+}

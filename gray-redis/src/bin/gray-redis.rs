@@ -1,0 +1,258 @@
+//! `gray-redis`: publish validated rules and edit IP sets in a Redis namespace.
+//!
+//! ```text
+//! gray-redis --redis redis://127.0.0.1:6379/0 --ns prod publish rules.yaml
+//! gray-redis --ns prod ipset add testers 192.168.2.20 10.8.0.0/16
+//! gray-redis --ns prod ipset load testers --file testers.txt
+//! gray-redis --ns prod publish rule.xml          # a Nepxion rule, applied on top of the spec
+//! gray-redis --ns prod show
+//! ```
+//!
+//! Exit status: 0 on success, 1 when the input is invalid or Redis fails (the message says
+//! where and why), 2 for a usage error.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use gray_core::{Error, ErrorKind, Format};
+use gray_redis::{load_spec, prefix_path, Publisher};
+
+#[derive(Parser)]
+#[command(
+    name = "gray-redis",
+    version,
+    about = "Publish gray rules and IP sets to Redis"
+)]
+struct Cli {
+    /// Redis URL.
+    #[arg(
+        long,
+        global = true,
+        env = "GRAY_REDIS_URL",
+        default_value = "redis://127.0.0.1:6379/0"
+    )]
+    redis: String,
+    /// Namespace (one fleet's rules).
+    #[arg(long, global = true, env = "GRAY_NS", default_value = "default")]
+    ns: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate a rule file (native spec or Nepxion rule) against what is in Redis, then
+    /// publish it.
+    Publish {
+        /// The spec: .yaml, .yml, .json or .toml.
+        file: PathBuf,
+        /// Format, when the file name does not tell (yaml, json, toml).
+        #[arg(long, conflicts_with = "nepxion")]
+        format: Option<String>,
+        /// The file is a Nepxion rule (XML or JSON), applied on top of the spec (implied by
+        /// a .xml name).
+        #[arg(long)]
+        nepxion: bool,
+        /// Validate only; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Edit or read an IP set.
+    #[command(subcommand)]
+    Ipset(IpsetCommand),
+    /// Print the namespace's combined spec (rules plus IP set members) as YAML.
+    Show,
+    /// Delete the Nepxion rule, so that the spec alone applies.
+    RemoveNepxion,
+}
+
+#[derive(Subcommand)]
+enum IpsetCommand {
+    /// Add addresses or CIDRs.
+    Add(Members),
+    /// Remove addresses or CIDRs.
+    Remove(Members),
+    /// Replace the whole set (with no entries and no file: empty it).
+    Load(Members),
+    /// Print the members, one per line.
+    List {
+        /// The IP set name.
+        name: String,
+    },
+}
+
+#[derive(Args)]
+struct Members {
+    /// The IP set name.
+    name: String,
+    /// Addresses or CIDRs.
+    entries: Vec<String>,
+    /// A file with one address or CIDR per line (`#` comments).
+    #[arg(long)]
+    file: Option<PathBuf>,
+}
+
+impl Members {
+    fn collect(&self) -> Result<Vec<String>, Error> {
+        let mut out = self.entries.clone();
+        if let Some(path) = &self.file {
+            out.extend(read_list(path)?);
+        }
+        Ok(out)
+    }
+}
+
+fn summary(spec: &gray_core::Spec) -> String {
+    format!(
+        "{} rules, {} groups, {} IP sets{}",
+        spec.rules.len(),
+        spec.groups.len(),
+        spec.ip_sets.len(),
+        if spec.release.is_some() {
+            ", a release section"
+        } else {
+            ""
+        }
+    )
+}
+
+fn read_text(path: &Path) -> Result<String, Error> {
+    std::fs::read_to_string(path).map_err(|e| {
+        Error::at(
+            ErrorKind::Io,
+            path.display().to_string(),
+            format!("cannot read: {e}"),
+        )
+    })
+}
+
+/// Reads and validates an IP list file; the error names the line.
+fn read_list(path: &Path) -> Result<Vec<String>, Error> {
+    let text = read_text(path)?;
+    gray_core::ip::parse_list(&text).map_err(|(line, e)| {
+        Error::new(
+            ErrorKind::InvalidIp,
+            gray_core::Location {
+                path: path.display().to_string(),
+                line: Some(line),
+                column: None,
+            },
+            e.to_string(),
+        )
+    })?;
+    Ok(text
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect())
+}
+
+fn run(cli: Cli) -> Result<(), Error> {
+    let connect = || Publisher::connect(&cli.redis, &cli.ns);
+    match cli.command {
+        Command::Publish {
+            file,
+            format,
+            nepxion,
+            dry_run,
+        } => {
+            let text = read_text(&file)?;
+            let mut p = connect()?;
+            let in_file = |e: Error| prefix_path(e, &file.display().to_string());
+            let is_xml = file
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("xml"));
+            if nepxion || (is_xml && format.is_none()) {
+                let (spec, warnings) = p.check_nepxion(&text).map_err(in_file)?;
+                for w in &warnings {
+                    eprintln!("{}: {w}", file.display());
+                }
+                if dry_run {
+                    println!(
+                        "{}: valid Nepxion rule ({})",
+                        file.display(),
+                        summary(&spec)
+                    );
+                } else {
+                    let (done, _) = p.publish_nepxion(&text).map_err(in_file)?;
+                    let key = p.keys().nepxion();
+                    println!(
+                        "published {} to {key} (log entry {})",
+                        file.display(),
+                        done.log_id
+                    );
+                }
+                return Ok(());
+            }
+            let format = match &format {
+                Some(f) => Format::from_name(f).ok_or_else(|| {
+                    Error::at(
+                        ErrorKind::InvalidValue,
+                        "--format",
+                        format!("unknown format {f:?}; use yaml, json or toml"),
+                    )
+                })?,
+                None => Format::from_path(&file).ok_or_else(|| {
+                    Error::at(
+                        ErrorKind::InvalidValue,
+                        file.display().to_string(),
+                        "cannot tell the format from the file name; pass --format, or --nepxion for a Nepxion rule",
+                    )
+                })?,
+            };
+            if dry_run {
+                let spec = p.check_spec(&text, format).map_err(in_file)?;
+                println!("{}: valid ({})", file.display(), summary(&spec));
+            } else {
+                let done = p.publish_spec(&text, format).map_err(in_file)?;
+                let key = p.keys().spec();
+                println!(
+                    "published {} to {key} (log entry {})",
+                    file.display(),
+                    done.log_id
+                );
+            }
+        }
+        Command::RemoveNepxion => {
+            let mut p = connect()?;
+            let done = p.remove_nepxion()?;
+            println!("removed {} (log entry {})", p.keys().nepxion(), done.log_id);
+        }
+        Command::Ipset(cmd) => {
+            let mut p = connect()?;
+            match cmd {
+                IpsetCommand::Add(m) => {
+                    let done = p.ip_set_add(&m.name, m.collect()?)?;
+                    println!("added {} members to {}", done.changed, m.name);
+                }
+                IpsetCommand::Remove(m) => {
+                    let done = p.ip_set_remove(&m.name, m.collect()?)?;
+                    println!("removed {} members from {}", done.changed, m.name);
+                }
+                IpsetCommand::Load(m) => {
+                    let done = p.ip_set_load(&m.name, m.collect()?)?;
+                    println!("{} now has {} members", m.name, done.changed);
+                }
+                IpsetCommand::List { name } => {
+                    for m in p.ip_set_members(&name)? {
+                        println!("{m}");
+                    }
+                }
+            }
+        }
+        Command::Show => print!("{}", load_spec(&cli.redis, &cli.ns)?.to_yaml()),
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("gray-redis: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

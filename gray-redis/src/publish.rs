@@ -1,0 +1,326 @@
+//! [`Publisher`]: validated writes to a namespace — what a CI job or an operator runs.
+//!
+//! Every write changes the state keys and appends to the change log in one `MULTI`/`EXEC`,
+//! then announces itself on the events channel. A spec is validated before it is written: it
+//! is parsed and compiled together with the IP set members already in Redis, exactly as the
+//! engines will compile it, so a spec that any engine would reject never reaches Redis.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use gray_core::nepxion::{Import, Warning};
+use gray_core::{Engine, Error, ErrorKind, Format, Result, Spec};
+use redis::streams::StreamMaxlen;
+use redis::{Commands, Connection};
+
+use crate::change::{Change, MEMBERS_PER_ENTRY};
+use crate::fetch::{self, redis_error};
+use crate::keys::{check_name, Keys};
+use crate::state::{canonical_entry, parse_spec_text, FleetState};
+
+/// Change-log entries kept (approximately; older ones are trimmed). An engine that falls
+/// further behind re-reads everything.
+pub const LOG_MAX_LEN: usize = 10_000;
+
+/// What a write did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    /// Members actually added or removed (those already present / absent do not count), or
+    /// the size of a loaded set; 0 for a spec.
+    pub changed: usize,
+    /// The id of the last change-log entry written (empty when nothing changed).
+    pub log_id: String,
+}
+
+/// Writes to one namespace.
+///
+/// ```no_run
+/// use gray_redis::Publisher;
+///
+/// let mut p = Publisher::connect("redis://127.0.0.1:6379/0", "prod")?;
+/// p.publish_spec(&std::fs::read_to_string("rules.yaml")?, gray_core::Format::Yaml)?;
+/// p.ip_set_add("testers", ["192.168.2.20", "10.8.0.0/16"])?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Publisher {
+    con: Connection,
+    keys: Keys,
+}
+
+impl std::fmt::Debug for Publisher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Publisher")
+            .field("namespace", &self.keys.namespace())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Publisher {
+    /// Connects (5 s timeout).
+    pub fn connect(url: &str, namespace: &str) -> Result<Publisher> {
+        let keys = Keys::new(namespace)?;
+        let client = redis::Client::open(url).map_err(|e| {
+            Error::at(
+                ErrorKind::InvalidValue,
+                "redis",
+                format!("bad Redis URL: {e}"),
+            )
+        })?;
+        let con = fetch::connect(&client, Duration::from_secs(5), Duration::from_secs(60))
+            .map_err(|e| redis_error("cannot connect", &e))?;
+        Ok(Publisher { con, keys })
+    }
+
+    /// The namespace's keys.
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    fn get(&mut self, key: &str) -> Result<Option<String>> {
+        self.con
+            .get(key)
+            .map_err(|e| redis_error("cannot read the rules", &e))
+    }
+
+    /// The spec in Redis now (an invalid one is an error naming the key).
+    fn current_spec(&mut self) -> Result<Option<Spec>> {
+        let key = self.keys.spec();
+        self.get(&key)?
+            .map(|t| parse_spec_text(&t).map_err(|e| crate::prefix_path(e, &key)))
+            .transpose()
+    }
+
+    /// The Nepxion rule in Redis now.
+    fn current_nepxion(&mut self) -> Result<Option<Import>> {
+        let key = self.keys.nepxion();
+        self.get(&key)?
+            .map(|t| gray_core::nepxion::import(&t).map_err(|e| crate::prefix_path(e, &key)))
+            .transpose()
+    }
+
+    /// Combines rules with the IP set members in Redis and compiles the result, exactly as an
+    /// engine will.
+    fn validate(&mut self, spec: Option<Spec>, nepxion: Option<Import>) -> Result<Spec> {
+        let mut state = FleetState::default();
+        for name in state.set_rules(spec, nepxion) {
+            let members = fetch::read_set(&mut self.con, &self.keys.ip_set(&name))
+                .map_err(|e| redis_error("cannot read IP sets", &e))?;
+            state.replace_set(&name, members);
+        }
+        let combined = state
+            .build()
+            .ok_or_else(|| fetch::missing_spec(&self.keys))?;
+        Engine::new(combined.clone())?;
+        Ok(combined)
+    }
+
+    /// Validates `text` against the IP sets and the Nepxion rule in Redis and returns the
+    /// combined spec, without writing anything (`publish --dry-run`).
+    pub fn check_spec(&mut self, text: &str, format: Format) -> Result<Spec> {
+        let spec = Spec::from_str(text, format)?;
+        let nepxion = self.current_nepxion()?;
+        self.validate(Some(spec), nepxion)
+    }
+
+    /// Validates and writes a spec. YAML and JSON text is stored as written (comments kept);
+    /// TOML is stored as YAML, since engines read YAML or JSON.
+    pub fn publish_spec(&mut self, text: &str, format: Format) -> Result<Published> {
+        self.check_spec(text, format)?;
+        let stored = match format {
+            Format::Toml => Spec::from_str(text, format)?.to_yaml(),
+            _ => text.to_string(),
+        };
+        let log_id = self.write(&[Change::Spec], |pipe, keys| {
+            pipe.set(keys.spec(), &stored).ignore();
+        })?;
+        Ok(Published { changed: 0, log_id })
+    }
+
+    /// Validates a Nepxion rule (XML or JSON) on top of the spec and IP sets in Redis and
+    /// returns the combined spec and the import warnings, without writing anything.
+    pub fn check_nepxion(&mut self, text: &str) -> Result<(Spec, Vec<Warning>)> {
+        let import = gray_core::nepxion::import(text)?;
+        let warnings = import.warnings.clone();
+        let spec = self.current_spec()?;
+        Ok((self.validate(spec, Some(import))?, warnings))
+    }
+
+    /// Validates and writes a Nepxion rule, stored as written. Returns the import warnings
+    /// (parts of the rule gray does not apply).
+    pub fn publish_nepxion(&mut self, text: &str) -> Result<(Published, Vec<Warning>)> {
+        let (_, warnings) = self.check_nepxion(text)?;
+        let log_id = self.write(&[Change::Nepxion], |pipe, keys| {
+            pipe.set(keys.nepxion(), text).ignore();
+        })?;
+        Ok((Published { changed: 0, log_id }, warnings))
+    }
+
+    /// Deletes the Nepxion rule (the spec alone applies again). Refused when there is no
+    /// spec, since engines would have no rules left.
+    pub fn remove_nepxion(&mut self) -> Result<Published> {
+        let spec = self.current_spec()?;
+        if spec.is_none() {
+            return Err(fetch::missing_spec(&self.keys));
+        }
+        self.validate(spec, None)?;
+        let log_id = self.write(&[Change::Nepxion], |pipe, keys| {
+            pipe.del(keys.nepxion()).ignore();
+        })?;
+        Ok(Published { changed: 0, log_id })
+    }
+
+    /// Adds members (addresses or CIDRs; stored in canonical form) to IP set `name`.
+    pub fn ip_set_add<S: AsRef<str>>(
+        &mut self,
+        name: &str,
+        members: impl IntoIterator<Item = S>,
+    ) -> Result<Published> {
+        self.members_change(name, members, true)
+    }
+
+    /// Removes members from IP set `name`.
+    pub fn ip_set_remove<S: AsRef<str>>(
+        &mut self,
+        name: &str,
+        members: impl IntoIterator<Item = S>,
+    ) -> Result<Published> {
+        self.members_change(name, members, false)
+    }
+
+    /// Replaces IP set `name` as a whole (an empty list empties it).
+    pub fn ip_set_load<S: AsRef<str>>(
+        &mut self,
+        name: &str,
+        members: impl IntoIterator<Item = S>,
+    ) -> Result<Published> {
+        check_name("ip set name", name)?;
+        let list: Vec<String> = canonical_list(members)?.into_iter().collect();
+        let key = self.keys.ip_set(name);
+        let log_id = self.write(
+            &[Change::Load {
+                set: name.to_string(),
+            }],
+            |pipe, _| {
+                pipe.del(&key).ignore();
+                for chunk in list.chunks(MEMBERS_PER_ENTRY) {
+                    pipe.sadd(&key, chunk).ignore();
+                }
+            },
+        )?;
+        Ok(Published {
+            changed: list.len(),
+            log_id,
+        })
+    }
+
+    /// The members of IP set `name` in Redis.
+    pub fn ip_set_members(&mut self, name: &str) -> Result<BTreeSet<String>> {
+        check_name("ip set name", name)?;
+        fetch::read_set(&mut self.con, &self.keys.ip_set(name))
+            .map_err(|e| redis_error("cannot read the set", &e))
+    }
+
+    fn members_change<S: AsRef<str>>(
+        &mut self,
+        name: &str,
+        members: impl IntoIterator<Item = S>,
+        add: bool,
+    ) -> Result<Published> {
+        check_name("ip set name", name)?;
+        let wanted = canonical_list(members)?;
+        let key = self.keys.ip_set(name);
+        // Log only the members that change, so the log stays small (replaying is idempotent).
+        let present: Vec<bool> = {
+            let list: Vec<&String> = wanted.iter().collect();
+            let mut out = Vec::with_capacity(list.len());
+            for chunk in list.chunks(MEMBERS_PER_ENTRY) {
+                let flags: Vec<bool> = redis::cmd("SMISMEMBER")
+                    .arg(&key)
+                    .arg(chunk)
+                    .query(&mut self.con)
+                    .map_err(|e| redis_error("cannot read the set", &e))?;
+                out.extend(flags);
+            }
+            out
+        };
+        let delta: Vec<String> = wanted
+            .into_iter()
+            .zip(present)
+            .filter(|(_, p)| *p != add)
+            .map(|(m, _)| m)
+            .collect();
+        if delta.is_empty() {
+            return Ok(Published {
+                changed: 0,
+                log_id: String::new(),
+            });
+        }
+        let changes: Vec<Change> = delta
+            .chunks(MEMBERS_PER_ENTRY)
+            .map(|c| {
+                let (set, members) = (name.to_string(), c.to_vec());
+                if add {
+                    Change::Add { set, members }
+                } else {
+                    Change::Remove { set, members }
+                }
+            })
+            .collect();
+        let log_id = self.write(&changes, |pipe, _| {
+            for chunk in delta.chunks(MEMBERS_PER_ENTRY) {
+                if add {
+                    pipe.sadd(&key, chunk).ignore();
+                } else {
+                    pipe.srem(&key, chunk).ignore();
+                }
+            }
+        })?;
+        Ok(Published {
+            changed: delta.len(),
+            log_id,
+        })
+    }
+
+    /// One `MULTI`/`EXEC`: the state changes from `fill`, the log entries, the announcement.
+    fn write(
+        &mut self,
+        changes: &[Change],
+        fill: impl FnOnce(&mut redis::Pipeline, &Keys),
+    ) -> Result<String> {
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        fill(&mut pipe, &self.keys);
+        for c in changes {
+            pipe.xadd_maxlen(
+                self.keys.log(),
+                StreamMaxlen::Approx(LOG_MAX_LEN),
+                "*",
+                &c.to_fields(),
+            );
+        }
+        let summary = match changes.first() {
+            Some(Change::Spec) => "spec".to_string(),
+            Some(Change::Nepxion) => "nepxion".to_string(),
+            Some(Change::Add { set, .. }) => format!("add {set}"),
+            Some(Change::Remove { set, .. }) => format!("remove {set}"),
+            Some(Change::Load { set }) => format!("load {set}"),
+            None => String::new(),
+        };
+        pipe.publish(self.keys.events(), summary).ignore();
+        let ids: Vec<String> = pipe
+            .query(&mut self.con)
+            .map_err(|e| redis_error("cannot write", &e))?;
+        Ok(ids.last().cloned().unwrap_or_default())
+    }
+}
+
+/// Validates and canonicalises members; the error names the first bad one.
+fn canonical_list<S: AsRef<str>>(members: impl IntoIterator<Item = S>) -> Result<BTreeSet<String>> {
+    let mut out = BTreeSet::new();
+    for (i, m) in members.into_iter().enumerate() {
+        let c = canonical_entry(m.as_ref())
+            .map_err(|e| Error::at(ErrorKind::InvalidIp, format!("members[{i}]"), e.to_string()))?;
+        out.insert(c);
+    }
+    Ok(out)
+}
