@@ -10,11 +10,21 @@ inbound ones of the same name: the rule, not the client, says what they are.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, List, Tuple, TypeVar
+from typing import Any, Callable, Iterable, List, Tuple, TypeVar
 
-from gray._gray import Decision
+from gray._gray import Decision, Engine
 
 _T = TypeVar("_T")
+
+
+def check_options(engine: Any, on_no_upstream: Any) -> None:
+    """Validates the constructor arguments both middlewares share."""
+    if not isinstance(engine, Engine):
+        raise TypeError(f"engine must be a gray.Engine, not {type(engine).__name__}")
+    if not callable(on_no_upstream) and on_no_upstream not in ("pass", "reject"):
+        raise ValueError(
+            f"on_no_upstream must be 'pass', 'reject' or a callable, not {on_no_upstream!r}"
+        )
 
 
 def forward(

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable, List, Literal, Optional, Tuple, Union
 
-from gray._forward import forward
+from gray._forward import check_options, forward
 from gray._gray import Decision, Engine
 
 Environ = dict[str, Any]
@@ -79,12 +79,7 @@ class GrayMiddleware:
         on_no_upstream: Union[Literal["pass", "reject"], Callable[[Decision], str]] = "pass",
         rewrite_headers: bool = True,
     ) -> None:
-        if not isinstance(engine, Engine):
-            raise TypeError(f"engine must be a gray.Engine, not {type(engine).__name__}")
-        if not callable(on_no_upstream) and on_no_upstream not in ("pass", "reject"):
-            raise ValueError(
-                f"on_no_upstream must be 'pass', 'reject' or a callable, not {on_no_upstream!r}"
-            )
+        check_options(engine, on_no_upstream)
         self.app = app
         self.engine = engine
         self.redirect = redirect
