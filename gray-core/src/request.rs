@@ -73,6 +73,20 @@ pub trait RequestView {
         query::find(self.query()?, name)
     }
 
+    /// Calls `f` with the name and value of every header, in order, and returns `true`; or
+    /// returns `false` without calling `f` when the view cannot list its headers (the provided
+    /// default).
+    ///
+    /// A decision that reads several headers lists them once and keeps the values its rules
+    /// need, instead of calling [`header`](Self::header) once per name; views over a header
+    /// list or map should implement it. Names may be in any ASCII case. The values must be the
+    /// ones [`for_each_header`](Self::for_each_header) gives for that name (skip values that
+    /// are not valid UTF-8 in both).
+    fn all_headers<'a>(&'a self, f: &mut dyn FnMut(&'a str, &'a str)) -> bool {
+        let _ = f;
+        false
+    }
+
     /// Whether [`cookie`](Self::cookie) reads exactly the `Cookie` header lines, as the
     /// provided implementation does. When `true`, a decision parses those lines once and
     /// answers every cookie condition from that parse, instead of calling `cookie` once per
@@ -110,6 +124,9 @@ impl<T: RequestView + ?Sized> RequestView for &T {
     }
     fn query_param(&self, name: &str) -> Option<Cow<'_, str>> {
         (**self).query_param(name)
+    }
+    fn all_headers<'a>(&'a self, f: &mut dyn FnMut(&'a str, &'a str)) -> bool {
+        (**self).all_headers(f)
     }
     fn cookies_in_headers(&self) -> bool {
         (**self).cookies_in_headers()
@@ -262,6 +279,12 @@ impl RequestView for SimpleRequest {
                 return;
             }
         }
+    }
+    fn all_headers<'a>(&'a self, f: &mut dyn FnMut(&'a str, &'a str)) -> bool {
+        for (k, v) in &self.headers {
+            f(k, v);
+        }
+        true
     }
     fn host(&self) -> Option<&str> {
         self.host.as_deref().or_else(|| self.header("host"))
