@@ -607,7 +607,11 @@ fn forwarded_for(element: &str) -> Option<IpAddr> {
 /// Parses one forwarded address: `1.2.3.4`, `1.2.3.4:8080`, `::1`, `[::1]`,
 /// `[::1]:8080`; canonical (`::ffff:1.2.3.4` is `1.2.3.4`).
 fn parse_addr(s: &str) -> Option<IpAddr> {
-    let s = s.trim_matches([' ', '\t']);
+    let s = crate::scan::trim_blanks(s);
+    // The common case, a plain dotted quad, without the general parser's generality.
+    if let Some(a) = dotted_quad(s.as_bytes()) {
+        return Some(IpAddr::V4(a));
+    }
     if let Some(rest) = s.strip_prefix('[') {
         let close = rest.find(']')?;
         let addr: Ipv6Addr = rest[..close].parse().ok()?;
@@ -627,6 +631,41 @@ fn parse_addr(s: &str) -> Option<IpAddr> {
         return None;
     }
     host.parse::<Ipv4Addr>().ok().map(IpAddr::V4)
+}
+
+/// A strict dotted quad (`192.0.2.1`: four decimal octets ≤ 255 without leading zeros, as
+/// `Ipv4Addr::from_str` accepts them); `None` for anything else, which the general parser
+/// then handles.
+#[inline]
+fn dotted_quad(b: &[u8]) -> Option<Ipv4Addr> {
+    if b.len() < 7 || b.len() > 15 {
+        return None;
+    }
+    let mut octets = [0u8; 4];
+    let mut i = 0;
+    for (k, octet) in octets.iter_mut().enumerate() {
+        if k > 0 {
+            if b.get(i) != Some(&b'.') {
+                return None;
+            }
+            i += 1;
+        }
+        let start = i;
+        let mut v: u32 = 0;
+        while let Some(&c) = b.get(i) {
+            if !c.is_ascii_digit() || i - start == 3 {
+                break;
+            }
+            v = v * 10 + u32::from(c - b'0');
+            i += 1;
+        }
+        let len = i - start;
+        if len == 0 || (len > 1 && b[start] == b'0') {
+            return None;
+        }
+        *octet = u8::try_from(v).ok()?;
+    }
+    (i == b.len()).then(|| Ipv4Addr::from(octets))
 }
 
 /// Decimal port 1..=65535 (leading zeros allowed, as in nginx).

@@ -17,116 +17,62 @@
 
 /// Iterates over the `(name, value)` pairs of one `Cookie` header value.
 pub fn iter(header: &str) -> impl Iterator<Item = (&str, &str)> {
-    let mut rest = Some(header);
+    let mut rest = header;
     std::iter::from_fn(move || loop {
-        let (pair, tail) = split_pair(rest?);
+        if rest.is_empty() {
+            return None;
+        }
+        let (pair, tail) = next_pair(rest);
         rest = tail;
-        if let Some(p) = parse_pair(pair) {
-            return Some(p);
+        if pair.is_some() {
+            return pair;
         }
     })
 }
 
+/// Calls `f(name, value)` for each pair of one `Cookie` header value, in order, with the same
+/// rules as [`iter`] (a decision reads all the cookies it wants in one such pass).
+#[inline]
+pub(crate) fn for_each_pair<'a>(header: &'a str, mut f: impl FnMut(&'a str, &'a str)) {
+    let mut rest = header;
+    while !rest.is_empty() {
+        let (pair, tail) = next_pair(rest);
+        rest = tail;
+        if let Some((name, value)) = pair {
+            f(name, value);
+        }
+    }
+}
+
+/// The first `;`-separated piece of `s` as a trimmed, unquoted pair (`None` without `=` or
+/// without a name), and the rest after its `;` (empty at the end).
+#[inline]
+fn next_pair(s: &str) -> (Option<(&str, &str)>, &str) {
+    let b = s.as_bytes();
+    // `;` and `=` are ASCII, so every cut below is on a char boundary.
+    let Some(i) = crate::scan::find2(b, b';', b'=') else {
+        return (None, "");
+    };
+    if b[i] == b';' {
+        return (None, &s[i + 1..]);
+    }
+    let (value, rest) = match crate::scan::find1(&b[i + 1..], b';') {
+        Some(j) => (&s[i + 1..i + 1 + j], &s[i + 2 + j..]),
+        None => (&s[i + 1..], ""),
+    };
+    let name = crate::scan::trim_blanks(&s[..i]);
+    if name.is_empty() {
+        return (None, rest);
+    }
+    (Some((name, unquote(crate::scan::trim_blanks(value)))), rest)
+}
+
 /// The value of the first cookie called `name` in one `Cookie` header value.
-///
-/// This is on the request path of every cookie condition, so it scans bytes directly.
 pub fn find<'a>(header: &'a str, name: &str) -> Option<&'a str> {
     if name.is_empty() {
         return None;
     }
-    let mut rest = Some(header);
-    while let Some(r) = rest {
-        let (pair, tail) = split_pair(r);
-        rest = tail;
-        let Some(eq) = pair.as_bytes().iter().position(|&b| b == b'=') else {
-            continue;
-        };
-        // Only a pair whose trimmed name matches pays for trimming and unquoting its value.
-        if trim_blanks(&pair[..eq]) == name {
-            return Some(unquote(trim_blanks(&pair[eq + 1..])));
-        }
-    }
-    None
-}
-
-/// Splits off the first `;`-separated pair: `(pair, rest after ';')`.
-#[inline]
-fn split_pair(s: &str) -> (&str, Option<&str>) {
-    match s.as_bytes().iter().position(|&b| b == b';') {
-        // `;` is ASCII, so both indices are char boundaries.
-        Some(i) => (&s[..i], Some(&s[i + 1..])),
-        None => (s, None),
-    }
-}
-
-/// `name=value` with blanks trimmed and the value unquoted; `None` without `=` or a name.
-#[inline]
-fn parse_pair(pair: &str) -> Option<(&str, &str)> {
-    let eq = pair.as_bytes().iter().position(|&b| b == b'=')?;
-    let name = trim_blanks(&pair[..eq]);
-    if name.is_empty() {
-        return None;
-    }
-    Some((name, unquote(trim_blanks(&pair[eq + 1..]))))
-}
-
-/// Trims spaces and tabs (ASCII, so the cut is always on a char boundary).
-#[inline]
-fn trim_blanks(s: &str) -> &str {
-    let b = s.as_bytes();
-    let blank = |c: &u8| *c == b' ' || *c == b'\t';
-    let start = b.iter().position(|c| !blank(c)).unwrap_or(b.len());
-    let end = b.iter().rposition(|c| !blank(c)).map_or(start, |i| i + 1);
-    &s[start..end]
-}
-
-/// The cookies of one request, parsed once: the first [`Jar::CAPACITY`] pairs of its `Cookie`
-/// header lines, in order. A decision that tests several cookies scans the header once
-/// instead of once per cookie.
-#[derive(Debug)]
-pub(crate) struct Jar<'a> {
-    pairs: [(&'a str, &'a str); Jar::CAPACITY],
-    len: usize,
-    /// Every pair of every line fitted.
-    complete: bool,
-}
-
-impl<'a> Jar<'a> {
-    /// Pairs kept; a request with more cookies is searched directly for names not among them.
-    pub(crate) const CAPACITY: usize = 16;
-
-    /// An empty jar; add lines with [`Jar::add_line`].
-    pub(crate) fn new() -> Self {
-        Jar {
-            pairs: [("", ""); Jar::CAPACITY],
-            len: 0,
-            complete: true,
-        }
-    }
-
-    /// Adds the pairs of one `Cookie` header line; false once the jar is full.
-    pub(crate) fn add_line(&mut self, line: &'a str) -> bool {
-        for pair in iter(line) {
-            if self.len == Jar::CAPACITY {
-                self.complete = false;
-                return false;
-            }
-            self.pairs[self.len] = pair;
-            self.len += 1;
-        }
-        true
-    }
-
-    /// `Some(value)` of the first cookie called `name`, `Some(None)` if there is none, `None`
-    /// if the jar is incomplete and `name` is not among the pairs it holds.
-    #[inline]
-    pub(crate) fn get(&self, name: &str) -> Option<Option<&'a str>> {
-        match self.pairs[..self.len].iter().find(|(n, _)| *n == name) {
-            Some((_, v)) => Some(Some(v)),
-            None if self.complete => Some(None),
-            None => None,
-        }
-    }
+    iter(header).find(|(n, _)| *n == name).map(|(_, v)| v)
 }
 
 fn unquote(v: &str) -> &str {
@@ -177,21 +123,23 @@ mod tests {
     }
 
     #[test]
-    fn jar_matches_find() {
-        let lines = ["a=1; b=2; a=3", " c = \"4\"; junk; =x"];
-        let mut jar = Jar::new();
-        for l in lines {
-            assert!(jar.add_line(l));
+    fn one_pass_gives_the_pairs_iter_gives() {
+        for line in [
+            "a=1; b=2; a=3",
+            " c = \"4\"; junk; =x; ;; d=",
+            "",
+            ";",
+            "=",
+            "e=1=2;f",
+            "g=\"\"; h=\"",
+        ] {
+            let mut seen = Vec::new();
+            for_each_pair(line, |n, v| seen.push((n, v)));
+            assert_eq!(seen, iter(line).collect::<Vec<_>>(), "{line:?}");
         }
-        for name in ["a", "b", "c", "d", "junk", ""] {
-            let want = lines.iter().find_map(|l| find(l, name));
-            assert_eq!(jar.get(name), Some(want), "{name}");
-        }
-        let many: String = (0..20).map(|i| format!("k{i}={i}; ")).collect();
-        let mut jar = Jar::new();
-        assert!(!jar.add_line(&many));
-        assert_eq!(jar.get("k3"), Some(Some("3")));
-        assert_eq!(jar.get("k19"), None, "beyond the capacity: unknown");
+        let mut seen = Vec::new();
+        for_each_pair(" c = \"4\"; junk; =x; d=", |n, v| seen.push((n, v)));
+        assert_eq!(seen, [("c", "4"), ("d", "")]);
     }
 
     #[test]

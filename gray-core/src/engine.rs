@@ -252,12 +252,12 @@ impl Engine {
         visit: &mut dyn FnMut(PickStep),
         mut steps: Option<&mut Vec<SelectStep>>,
     ) -> (Option<u32>, Option<u32>) {
-        let now = self.now_ms();
-        let unix = self.unix_ms();
         let mut g = Some(requested);
         let mut hops = 0;
         while let Some(gi) = g {
             let group = &snap.groups[gi as usize];
+            let now = group.now_ms(|| self.now_ms());
+            let unix = group.unix_ms(|| self.unix_ms());
             let (picked, key_missing) = match self.release_pick(
                 snap,
                 ctx.req,
@@ -273,7 +273,8 @@ impl Engine {
                         .hash_key
                         .as_ref()
                         .and_then(|k| k.hash(ctx, group.name.as_bytes()));
-                    let picked = group.pick(key, (self.random)(), now, unix, route.count);
+                    let random = group.random(|| (self.random)());
+                    let picked = group.pick(key, random, now, unix, route.count);
                     (picked, group.hash_key.is_some() && key.is_none())
                 }
             };

@@ -340,6 +340,13 @@ impl NodeHealth {
         now_ms >= self.down_until(policy)
     }
 
+    /// Whether the node is ejected or half-open (its availability then depends on the time).
+    /// While it is not, [`is_available`](Self::is_available) and
+    /// [`on_selected`](Self::on_selected) do not read `now_ms`.
+    pub(crate) fn is_tripped(&self, policy: &HealthPolicy) -> bool {
+        policy.tripped(self.fails.load(Ordering::Acquire))
+    }
+
     /// Tells the health state that this node was chosen for a request at
     /// `now_ms`. Returns `true` when this choice is the single half-open trial
     /// request: the node then stays unavailable for another `fail_timeout`

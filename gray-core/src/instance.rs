@@ -240,8 +240,8 @@ impl Engine {
             },
             None => Caller::local(release),
         };
-        let now = self.now_ms();
-        let unix = self.unix_ms();
+        let now = group.now_ms(|| self.now_ms());
+        let unix = group.unix_ms(|| self.unix_ms());
         let count = steps.is_none();
         let pick = Pick {
             group,

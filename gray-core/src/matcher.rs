@@ -21,13 +21,73 @@ pub(crate) const REGEX_SIZE_LIMIT: usize = 1 << 20;
 enum Op {
     Equals(Box<str>),
     OneOf(Box<[Box<str>]>),
-    Regex(Regex),
+    /// A regex, and the same test without the regex engine when the pattern is a plain
+    /// literal (see [`Literal::of`]).
+    Regex(Regex, Option<Literal>),
     Prefix(Box<str>),
     Suffix(Box<str>),
     Contains(Box<str>),
     Range(Option<f64>, Option<f64>),
     Present,
     Absent,
+}
+
+/// Where a literal regex must match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Anchor {
+    /// `^lit$`
+    Whole,
+    /// `^lit`
+    Start,
+    /// `lit$`
+    End,
+    /// `lit`
+    Anywhere,
+}
+
+/// A regex that is an ASCII literal with optional `^`/`$` anchors, such as seed 000's
+/// `aaa$`. Testing it with byte comparisons gives the same answer as the regex engine at a
+/// fraction of the cost, which matters because such patterns are the most common rules.
+#[derive(Debug, Clone)]
+struct Literal {
+    text: Box<str>,
+    anchor: Anchor,
+}
+
+impl Literal {
+    /// The literal form of `pattern`, if it has one. Case-insensitive patterns qualify only
+    /// when ASCII case folding is the whole story: Unicode also folds `k` with the Kelvin sign
+    /// and `s` with the long s, so literals containing those letters keep the regex engine.
+    fn of(pattern: &str, ignore_case: bool) -> Option<Literal> {
+        let (start, rest) = match pattern.strip_prefix('^') {
+            Some(r) => (true, r),
+            None => (false, pattern),
+        };
+        let (end, text) = match rest.strip_suffix('$') {
+            Some(t) => (true, t),
+            None => (false, rest),
+        };
+        let plain = |c: char| {
+            c.is_ascii_alphanumeric()
+                || matches!(c, '-' | '_' | '/' | ':' | '=' | '@' | ',' | '%' | '~')
+        };
+        if text.is_empty() || !text.chars().all(plain) {
+            return None;
+        }
+        if ignore_case && text.chars().any(|c| matches!(c, 'k' | 'K' | 's' | 'S')) {
+            return None;
+        }
+        let anchor = match (start, end) {
+            (true, true) => Anchor::Whole,
+            (true, false) => Anchor::Start,
+            (false, true) => Anchor::End,
+            (false, false) => Anchor::Anywhere,
+        };
+        Some(Literal {
+            text: text.into(),
+            anchor,
+        })
+    }
 }
 
 /// A compiled value test.
@@ -65,7 +125,7 @@ impl ValueMatcher {
                 .size_limit(REGEX_SIZE_LIMIT)
                 .build()
                 .map_err(|e| Error::at(ErrorKind::InvalidRegex, "regex", regex_message(p, &e)))?;
-            ops.push(("regex", Op::Regex(re)));
+            ops.push(("regex", Op::Regex(re, Literal::of(p, ignore_case))));
         }
         if let Some(v) = &spec.prefix {
             ops.push(("prefix", Op::Prefix(v.as_str().into())));
@@ -155,28 +215,43 @@ impl ValueMatcher {
             Op::Absent => return false,
             Op::Equals(e) => self.eq(v, e),
             Op::OneOf(list) => list.iter().any(|e| self.eq(v, e)),
-            Op::Regex(re) => re.is_match(v),
-            Op::Prefix(p) => {
-                v.len() >= p.len() && v.is_char_boundary(p.len()) && self.eq(&v[..p.len()], p)
-            }
-            Op::Suffix(s) => {
-                v.len() >= s.len()
-                    && v.is_char_boundary(v.len() - s.len())
-                    && self.eq(&v[v.len() - s.len()..], s)
-            }
-            Op::Contains(c) => {
-                if self.ignore_case {
-                    contains_ignore_ascii_case(v.as_bytes(), c.as_bytes())
-                } else {
-                    v.contains(&**c)
-                }
-            }
+            Op::Regex(_, Some(lit)) => match lit.anchor {
+                Anchor::Whole => self.eq(v, &lit.text),
+                Anchor::Start => self.starts_with(v, &lit.text),
+                Anchor::End => self.ends_with(v, &lit.text),
+                Anchor::Anywhere => self.contains(v, &lit.text),
+            },
+            Op::Regex(re, None) => re.is_match(v),
+            Op::Prefix(p) => self.starts_with(v, p),
+            Op::Suffix(s) => self.ends_with(v, s),
+            Op::Contains(c) => self.contains(v, c),
             Op::Range(min, max) => match v.trim().parse::<f64>() {
                 Ok(n) if !n.is_nan() => min.is_none_or(|m| n >= m) && max.is_none_or(|m| n <= m),
                 _ => false,
             },
         };
         hit != self.invert
+    }
+
+    #[inline]
+    fn starts_with(&self, v: &str, p: &str) -> bool {
+        v.len() >= p.len() && v.is_char_boundary(p.len()) && self.eq(&v[..p.len()], p)
+    }
+
+    #[inline]
+    fn ends_with(&self, v: &str, s: &str) -> bool {
+        v.len() >= s.len()
+            && v.is_char_boundary(v.len() - s.len())
+            && self.eq(&v[v.len() - s.len()..], s)
+    }
+
+    #[inline]
+    fn contains(&self, v: &str, c: &str) -> bool {
+        if self.ignore_case {
+            contains_ignore_ascii_case(v.as_bytes(), c.as_bytes())
+        } else {
+            v.contains(c)
+        }
     }
 
     #[inline]
@@ -197,7 +272,7 @@ impl fmt::Display for ValueMatcher {
         match &self.op {
             Op::Equals(v) => write!(f, "equals {v:?}")?,
             Op::OneOf(v) => write!(f, "in {v:?}")?,
-            Op::Regex(r) => write!(f, "matches /{}/", r.as_str())?,
+            Op::Regex(r, _) => write!(f, "matches /{}/", r.as_str())?,
             Op::Prefix(v) => write!(f, "starts with {v:?}")?,
             Op::Suffix(v) => write!(f, "ends with {v:?}")?,
             Op::Contains(v) => write!(f, "contains {v:?}")?,
@@ -255,6 +330,52 @@ mod tests {
         let mut s = ValueMatchSpec::default();
         f(&mut s);
         ValueMatcher::compile(&s, false).unwrap()
+    }
+
+    #[test]
+    fn literal_regexes_take_the_shortcut_only_when_exact() {
+        assert_eq!(
+            Literal::of("aaa$", true).map(|l| l.anchor),
+            Some(Anchor::End)
+        );
+        assert_eq!(
+            Literal::of("^v2", false).map(|l| l.anchor),
+            Some(Anchor::Start)
+        );
+        assert_eq!(
+            Literal::of("^on$", false).map(|l| l.anchor),
+            Some(Anchor::Whole)
+        );
+        assert_eq!(
+            Literal::of("beta", false).map(|l| l.anchor),
+            Some(Anchor::Anywhere)
+        );
+        for not_literal in ["a.c", "a+", "^$", "", "a\\$", "(a)", "a$$", "[a]"] {
+            assert!(Literal::of(not_literal, false).is_none(), "{not_literal}");
+        }
+        // Unicode folds k with U+212A and s with U+017F: those keep the regex engine.
+        assert!(Literal::of("desk$", true).is_none());
+        assert!(Literal::of("desk$", false).is_some());
+        let r = m(|s| {
+            s.regex = Some("desk$".into());
+            s.ignore_case = true;
+        });
+        assert!(r.matches(Some("DES\u{212A}")));
+    }
+
+    proptest::proptest! {
+        /// The literal shortcut answers exactly what the regex engine answers.
+        #[test]
+        fn literal_shortcut_agrees_with_the_regex(
+            pattern in "\\^?[aAkKsS0-9_:-]{1,4}\\$?",
+            value in "[aAkKsSbB0-9_:\u{212A}\u{17F}é-]{0,8}",
+            ignore_case: bool,
+        ) {
+            let spec = ValueMatchSpec { regex: Some(pattern.clone()), ignore_case, ..Default::default() };
+            let fast = ValueMatcher::compile(&spec, false).unwrap();
+            let re = RegexBuilder::new(&pattern).case_insensitive(ignore_case).build().unwrap();
+            proptest::prop_assert_eq!(fast.matches(Some(&value)), re.is_match(&value), "{} {}", pattern, value);
+        }
     }
 
     #[test]

@@ -16,32 +16,47 @@ use std::borrow::Cow;
 
 /// The decoded value of the first parameter called `name` in a raw query string (without `?`).
 pub fn find<'a>(query: &'a str, name: &str) -> Option<Cow<'a, str>> {
-    let mut rest = Some(query);
-    while let Some(r) = rest {
+    let mut found = None;
+    for_each_pair(query, |k, v| {
+        if found.is_none() && key_is(k, name) {
+            found = Some(v);
+        }
+    });
+    found.map(decode)
+}
+
+/// Calls `f(raw_key, raw_value)` for each non-empty `&`-separated parameter, in order; a
+/// parameter without `=` has the value `""`. Nothing is decoded.
+#[inline]
+pub(crate) fn for_each_pair<'a>(query: &'a str, mut f: impl FnMut(&'a str, &'a str)) {
+    let mut rest = query;
+    while !rest.is_empty() {
         // `&` and `=` are ASCII, so every cut below is on a char boundary.
-        let (pair, tail) = match r.as_bytes().iter().position(|&b| b == b'&') {
-            Some(i) => (&r[..i], Some(&r[i + 1..])),
-            None => (r, None),
+        let (pair, tail) = match crate::scan::find1(rest.as_bytes(), b'&') {
+            Some(i) => (&rest[..i], &rest[i + 1..]),
+            None => (rest, ""),
         };
         rest = tail;
         if pair.is_empty() {
             continue;
         }
-        let (k, v) = match pair.as_bytes().iter().position(|&b| b == b'=') {
-            Some(i) => (&pair[..i], &pair[i + 1..]),
-            None => (pair, ""),
-        };
-        if key_is(k, name) {
-            return Some(decode(v));
+        match crate::scan::find1(pair.as_bytes(), b'=') {
+            Some(i) => f(&pair[..i], &pair[i + 1..]),
+            None => f(pair, ""),
         }
     }
-    None
+}
+
+/// Whether a raw key or value has escapes (`%` or `+`) that [`decode`] would change.
+#[inline]
+pub(crate) fn needs_decoding(s: &str) -> bool {
+    s.bytes().any(|b| b == b'%' || b == b'+')
 }
 
 /// Whether the raw key `k` decodes to `name`; decodes (and allocates) only escaped keys.
 #[inline]
 fn key_is(k: &str, name: &str) -> bool {
-    if k.bytes().any(|b| b == b'%' || b == b'+') {
+    if needs_decoding(k) {
         decode(k) == name
     } else {
         k == name
@@ -50,7 +65,7 @@ fn key_is(k: &str, name: &str) -> bool {
 
 /// Percent-decodes one component; borrows when nothing needs decoding.
 pub fn decode(s: &str) -> Cow<'_, str> {
-    if !s.bytes().any(|b| b == b'%' || b == b'+') {
+    if !needs_decoding(s) {
         return Cow::Borrowed(s);
     }
     let bytes = s.as_bytes();

@@ -274,8 +274,11 @@ impl RequestView for SimpleRequest {
         self.query.as_deref()
     }
     fn for_each_header<'a>(&'a self, name: &str, f: &mut dyn FnMut(&'a str) -> bool) {
+        let name = name.as_bytes();
         for (k, v) in &self.headers {
-            if k.eq_ignore_ascii_case(name) && !f(v) {
+            let k = k.as_bytes();
+            // Lengths first: most names differ there, and it is one comparison.
+            if k.len() == name.len() && k.eq_ignore_ascii_case(name) && !f(v) {
                 return;
             }
         }

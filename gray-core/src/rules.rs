@@ -11,9 +11,9 @@ use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use crate::cookie::Jar;
 use crate::error::{Error, ErrorKind, Location, Result};
 use crate::expr::Expr;
+use crate::fields::{FieldNamesBuilder, Fields, Slot, VarSlots};
 use crate::ip::{self, IpTableBuilder, SetMask};
 use crate::matcher::ValueMatcher;
 use crate::request::RequestView;
@@ -27,14 +27,14 @@ pub(crate) const MAX_CONDITION_DEPTH: usize = 32;
 /// Where a request key comes from (stickiness, hash selection).
 #[derive(Debug, Clone)]
 pub(crate) enum Key {
-    Cookie(Box<str>),
-    Header(Box<str>),
-    Query(Box<str>),
+    Cookie(Box<str>, Slot),
+    Header(Box<str>, Slot),
+    Query(Box<str>, Slot),
     ClientIp,
 }
 
 impl Key {
-    pub(crate) fn compile(spec: &KeySpec) -> Result<Key> {
+    pub(crate) fn compile(spec: &KeySpec, fields: &mut FieldNamesBuilder) -> Result<Key> {
         let check = |n: &str, what: &str| {
             if n.trim().is_empty() {
                 Err(Error::at(
@@ -49,15 +49,15 @@ impl Key {
         Ok(match spec {
             KeySpec::Cookie(n) => {
                 check(n, "cookie")?;
-                Key::Cookie(n.as_str().into())
+                Key::Cookie(n.as_str().into(), fields.cookie(n))
             }
             KeySpec::Header(n) => {
                 check(n, "header")?;
-                Key::Header(n.to_ascii_lowercase().into())
+                Key::Header(n.to_ascii_lowercase().into(), fields.header(n))
             }
             KeySpec::Query(n) => {
                 check(n, "query")?;
-                Key::Query(n.as_str().into())
+                Key::Query(n.as_str().into(), fields.query(n))
             }
             KeySpec::ClientIp => Key::ClientIp,
         })
@@ -65,9 +65,9 @@ impl Key {
 
     pub(crate) fn label(&self) -> String {
         match self {
-            Key::Cookie(n) => format!("cookie {n:?}"),
-            Key::Header(n) => format!("header {n:?}"),
-            Key::Query(n) => format!("query {n:?}"),
+            Key::Cookie(n, _) => format!("cookie {n:?}"),
+            Key::Header(n, _) => format!("header {n:?}"),
+            Key::Query(n, _) => format!("query {n:?}"),
             Key::ClientIp => "client IP".to_string(),
         }
     }
@@ -79,9 +79,9 @@ impl Key {
         f: &mut dyn FnMut(&[u8]),
     ) -> bool {
         match self {
-            Key::Cookie(n) => ctx.cookie(n).map(|v| f(v.as_bytes())).is_some(),
-            Key::Header(n) => ctx.req.header(n).map(|v| f(v.as_bytes())).is_some(),
-            Key::Query(n) => ctx.req.query_param(n).map(|v| f(v.as_bytes())).is_some(),
+            Key::Cookie(n, s) => ctx.cookie(*s, n).map(|v| f(v.as_bytes())).is_some(),
+            Key::Header(n, s) => ctx.header(*s, n).map(|v| f(v.as_bytes())).is_some(),
+            Key::Query(n, s) => ctx.query(*s, n).map(|v| f(v.as_bytes())).is_some(),
             Key::ClientIp => match ctx.client_ip() {
                 Some(ip) => {
                     let mut buf = IpText::default();
@@ -139,14 +139,17 @@ pub(crate) enum Cond {
     },
     Cookie {
         name: Box<str>,
+        slot: Slot,
         m: ValueMatcher,
     },
     Header {
         name: Box<str>,
+        slot: Slot,
         m: ValueMatcher,
     },
     Query {
         name: Box<str>,
+        slot: Slot,
         m: ValueMatcher,
     },
     Path(ValueMatcher),
@@ -157,29 +160,37 @@ pub(crate) enum Cond {
         threshold: u32,
         salt: Box<str>,
     },
-    Expr(Box<Expr>),
+    Expr {
+        e: Box<Expr>,
+        /// Per variable of `e`, where its value is found.
+        vars: Box<[VarSlots]>,
+    },
     All(Box<[Cond]>),
     Any(Box<[Cond]>),
     Not(Box<Cond>),
 }
 
-/// IP sets while a snapshot is being compiled: named sets plus anonymous inline ones.
-pub(crate) struct IpSets {
+/// What the conditions of a snapshot share while it compiles: the IP sets (named ones plus
+/// anonymous inline ones) and the names of the request fields they read.
+pub(crate) struct CompileScope {
     pub(crate) builder: IpTableBuilder,
     pub(crate) names: HashMap<String, u32>,
     /// Index → display name (anonymous sets are shown as their entries).
     pub(crate) labels: Vec<String>,
     /// The nets of each set, kept for `trusted_proxies` expansion.
     pub(crate) nets: Vec<Vec<ipnet::IpNet>>,
+    /// Cookie, header and query names, each given a slot (see [`crate::fields`]).
+    pub(crate) fields: FieldNamesBuilder,
 }
 
-impl IpSets {
+impl CompileScope {
     pub(crate) fn new() -> Self {
-        IpSets {
+        CompileScope {
             builder: IpTableBuilder::new(),
             names: HashMap::new(),
             labels: Vec::new(),
             nets: Vec::new(),
+            fields: FieldNamesBuilder::default(),
         }
     }
 
@@ -253,7 +264,7 @@ pub(crate) fn compile_condition(
     spec: &ConditionSpec,
     path: &str,
     rule_id: &str,
-    sets: &mut IpSets,
+    sets: &mut CompileScope,
     depth: usize,
 ) -> Result<Cond> {
     if depth > MAX_CONDITION_DEPTH {
@@ -307,18 +318,22 @@ pub(crate) fn compile_condition(
         }
         ConditionSpec::Cookie(m) => {
             let (name, m) = value(m, "cookie", true, false)?;
-            Cond::Cookie { name, m }
+            let slot = sets.fields.cookie(&name);
+            Cond::Cookie { name, slot, m }
         }
         ConditionSpec::Header(m) => {
             let (name, m) = value(m, "header", true, false)?;
+            let slot = sets.fields.header(&name);
             Cond::Header {
                 name: name.to_ascii_lowercase().into(),
+                slot,
                 m,
             }
         }
         ConditionSpec::Query(m) => {
             let (name, m) = value(m, "query", true, false)?;
-            Cond::Query { name, m }
+            let slot = sets.fields.query(&name);
+            Cond::Query { name, slot, m }
         }
         ConditionSpec::Path(m) => Cond::Path(value(m, "path", false, false)?.1),
         ConditionSpec::Host(m) => Cond::Host(value(m, "host", false, true)?.1),
@@ -345,7 +360,8 @@ pub(crate) fn compile_condition(
                     format!("percentage {} must be between 0 and 100", p.value),
                 ));
             }
-            let key = Key::compile(&p.key).map_err(|e| e.within(&format!("{pp}.key")))?;
+            let key = Key::compile(&p.key, &mut sets.fields)
+                .map_err(|e| e.within(&format!("{pp}.key")))?;
             Cond::Percent {
                 key,
                 threshold: sticky::threshold(p.value),
@@ -365,7 +381,15 @@ pub(crate) fn compile_condition(
                     e.to_string(),
                 )
             })?;
-            Cond::Expr(Box::new(e))
+            let vars = e
+                .variables()
+                .iter()
+                .map(|v| sets.fields.variable(v))
+                .collect();
+            Cond::Expr {
+                e: Box::new(e),
+                vars,
+            }
         }
         ConditionSpec::All(list) | ConditionSpec::Any(list) => {
             let kind = if matches!(spec, ConditionSpec::All(_)) {
@@ -400,14 +424,14 @@ pub(crate) fn compile_condition(
 }
 
 /// Per-request evaluation state: the request, the snapshot, and lazily computed facts that
-/// several conditions share (client IP, its IP-set membership).
+/// several conditions share (client IP, its IP-set membership, the request fields the
+/// snapshot reads).
 pub(crate) struct Ctx<'r, R: RequestView + ?Sized> {
     pub(crate) req: &'r R,
     pub(crate) snap: &'r Snapshot,
     client_ip: Option<Option<IpAddr>>,
     mask: Option<Option<SetMask<'r>>>,
-    /// The request's cookies, parsed on first use (when `req.cookies_in_headers()`).
-    jar: OnceCell<Option<Jar<'r>>>,
+    fields: Fields<'r>,
 }
 
 impl<'r, R: RequestView + ?Sized> Ctx<'r, R> {
@@ -417,25 +441,29 @@ impl<'r, R: RequestView + ?Sized> Ctx<'r, R> {
             snap,
             client_ip: None,
             mask: None,
-            jar: OnceCell::new(),
+            fields: Fields::new(),
         }
     }
 
-    /// The value of cookie `name`, as `req.cookie(name)` gives it.
+    /// The value of cookie `name` (its slot `slot`), as `req.cookie(name)` gives it.
     #[inline]
-    pub(crate) fn cookie(&self, name: &str) -> Option<&'r str> {
-        let req = self.req;
-        let jar = self.jar.get_or_init(|| {
-            req.cookies_in_headers().then(|| {
-                let mut jar = Jar::new();
-                req.for_each_header("cookie", &mut |line| jar.add_line(line));
-                jar
-            })
-        });
-        match jar.as_ref().and_then(|j| j.get(name)) {
-            Some(v) => v,
-            None => req.cookie(name),
-        }
+    pub(crate) fn cookie(&mut self, slot: Slot, name: &str) -> Option<&'r str> {
+        self.fields.read_cookies(&self.snap.fields, self.req);
+        self.fields.cookie(self.req, slot, name)
+    }
+
+    /// The first value of header `name` (lowercase; its slot `slot`).
+    #[inline]
+    pub(crate) fn header(&mut self, slot: Slot, name: &str) -> Option<&'r str> {
+        self.fields.read_headers(&self.snap.fields, self.req);
+        self.fields.header(self.req, slot, name)
+    }
+
+    /// The decoded value of query parameter `name` (its slot `slot`).
+    #[inline]
+    pub(crate) fn query(&mut self, slot: Slot, name: &str) -> Option<Cow<'_, str>> {
+        self.fields.read_query(&self.snap.fields, self.req);
+        self.fields.query(self.req, slot, name)
     }
 
     /// The client address (trusted-proxy rules applied), resolved once.
@@ -462,36 +490,60 @@ impl<'r, R: RequestView + ?Sized> Ctx<'r, R> {
         m
     }
 
+    /// Reads every kind of request field, so that [`Ctx::variable`] can answer from `&self`.
+    fn read_fields(&mut self) {
+        self.fields.read_all(&self.snap.fields, self.req);
+    }
+
+    /// [`Ctx::variable`] for a variable with [`VarSlots::complete`] slots: the value is
+    /// borrowed from the context, no [`Cow`] needed.
+    #[inline]
+    fn variable_in_slots(&self, name: &str, slots: VarSlots) -> Option<&str> {
+        match self
+            .fields
+            .query_in_slot(slots.query)
+            .filter(|v| nonblank(v))
+        {
+            Some(v) => Some(v),
+            None => self.variable_after_query(name, slots),
+        }
+    }
+
     /// Nepxion variable lookup: query parameter > cookie > header > built-in header; blank
-    /// values count as absent.
-    pub(crate) fn variable(&self, name: &str) -> Option<Cow<'r, str>> {
-        let nonblank = |v: &str| !v.trim().is_empty();
-        if let Some(v) = self.req.query_param(name).filter(|v| nonblank(v)) {
-            return Some(v);
+    /// values count as absent. Call [`Ctx::read_fields`] first.
+    fn variable(&self, name: &str, slots: VarSlots) -> Option<Cow<'_, str>> {
+        match self
+            .fields
+            .query(self.req, slots.query, name)
+            .filter(|v| nonblank(v))
+        {
+            Some(v) => Some(v),
+            None => self.variable_after_query(name, slots).map(Cow::Borrowed),
         }
-        if let Some(v) = self.cookie(name).filter(|v| nonblank(v)) {
-            return Some(Cow::Borrowed(v));
-        }
-        let lower_is_same = !name.bytes().any(|b| b.is_ascii_uppercase());
-        let header = if lower_is_same {
-            self.req.header(name)
-        } else {
-            // Header names are case-insensitive; RequestView wants lowercase.
-            let mut buf = [0u8; 128];
-            if name.len() <= buf.len() {
-                buf[..name.len()].copy_from_slice(name.as_bytes());
-                buf[..name.len()].make_ascii_lowercase();
-                std::str::from_utf8(&buf[..name.len()])
-                    .ok()
-                    .and_then(|n| self.req.header(n))
-            } else {
-                self.req.header(&name.to_ascii_lowercase())
-            }
-        };
-        if let Some(v) = header.filter(|v| nonblank(v)) {
-            return Some(Cow::Borrowed(v));
-        }
-        self.snap.builtin_header(name).map(Cow::Borrowed)
+    }
+
+    /// The cookie > header > built-in header part of [`Ctx::variable`].
+    #[inline]
+    fn variable_after_query(&self, name: &str, slots: VarSlots) -> Option<&'r str> {
+        let nonblank = |v: &&str| nonblank(v);
+        self.fields
+            .cookie(self.req, slots.cookie, name)
+            .filter(nonblank)
+            .or_else(|| {
+                self.fields
+                    .header(self.req, slots.header, name)
+                    .filter(nonblank)
+            })
+            .or_else(|| self.snap.builtin_header(name))
+    }
+}
+
+/// Whether a value has something besides white space (`str::trim` would leave something).
+#[inline]
+fn nonblank(v: &str) -> bool {
+    match v.as_bytes().first() {
+        Some(b) if b.is_ascii() => !b.is_ascii_whitespace() || !v.trim().is_empty(),
+        _ => !v.trim().is_empty(),
     }
 }
 
@@ -549,24 +601,24 @@ pub(crate) fn eval<R: RequestView + ?Sized, T: Tracer>(
             }
             hit
         }
-        Cond::Cookie { name, m } => {
-            let v = ctx.cookie(name);
+        Cond::Cookie { name, slot, m } => {
+            let v = ctx.cookie(*slot, name);
             let hit = m.matches(v);
             if T::ON {
                 t.leaf(format!("cookie {name:?} {m}"), seen(v), hit);
             }
             hit
         }
-        Cond::Header { name, m } => {
-            let v = ctx.req.header(name);
+        Cond::Header { name, slot, m } => {
+            let v = ctx.header(*slot, name);
             let hit = m.matches(v);
             if T::ON {
                 t.leaf(format!("header {name:?} {m}"), seen(v), hit);
             }
             hit
         }
-        Cond::Query { name, m } => {
-            let v = ctx.req.query_param(name);
+        Cond::Query { name, slot, m } => {
+            let v = ctx.query(*slot, name);
             let hit = m.matches(v.as_deref());
             if T::ON {
                 t.leaf(format!("query {name:?} {m}"), seen(v.as_deref()), hit);
@@ -619,23 +671,28 @@ pub(crate) fn eval<R: RequestView + ?Sized, T: Tracer>(
             }
             hit
         }
-        Cond::Expr(e) => {
-            // Variables are looked up when the evaluation first needs them (`&&` and `||`
-            // short-circuit), each at most once.
-            let vars = e.variables();
-            let vals: [OnceCell<Option<Cow<'_, str>>>; 8] = Default::default();
-            let extra: Vec<OnceCell<Option<Cow<'_, str>>>> = if vars.len() > vals.len() {
-                vars[vals.len()..].iter().map(|_| OnceCell::new()).collect()
-            } else {
-                Vec::new()
-            };
+        Cond::Expr { e, vars: slots } => {
+            // Every field is read once up front; variables are then looked up when the
+            // evaluation first needs them (`&&` and `||` short-circuit).
+            ctx.read_fields();
             let ctx = &*ctx;
+            let vars = e.variables();
+            if !T::ON && slots.iter().all(|s| s.complete()) {
+                // The usual case: every value is borrowed from the context.
+                return e.eval_uncached(&mut |i| ctx.variable_in_slots(&vars[i], *slots.get(i)?));
+            }
+            // Owned values (decoded query parameters without a slot) live here.
+            let vals: [OnceCell<Option<Cow<'_, str>>>; 4] = Default::default();
+            let extra: OnceCell<Vec<OnceCell<Option<Cow<'_, str>>>>> = OnceCell::new();
             let mut lookup = |i: usize| -> Option<&str> {
-                let cell = match vals.get(i) {
-                    Some(c) => c,
-                    None => extra.get(i - vals.len())?,
-                };
-                cell.get_or_init(|| ctx.variable(&vars[i])).as_deref()
+                let s = *slots.get(i)?;
+                if s.complete() {
+                    // Slotted values are borrowed from the context; no cell needed.
+                    return ctx.variable_in_slots(&vars[i], s);
+                }
+                cell(&vals, &extra, vars.len(), i)?
+                    .get_or_init(|| ctx.variable(&vars[i], s))
+                    .as_deref()
             };
             if T::ON {
                 let (hit, steps) = e.eval_explained(&mut lookup);
@@ -662,7 +719,7 @@ pub(crate) fn eval<R: RequestView + ?Sized, T: Tracer>(
                 t.close(format!("expr {} [{}]", e.source(), shown.join(", ")), hit);
                 hit
             } else {
-                e.eval(&mut lookup)
+                e.eval_uncached(&mut lookup)
             }
         }
         Cond::All(list) => {
@@ -701,6 +758,22 @@ pub(crate) fn eval<R: RequestView + ?Sized, T: Tracer>(
                 !eval(c, ctx, t)
             }
         }
+    }
+}
+
+/// Cell `i` of `n`: one of `first`, or of `rest` (created on first use, for expressions with
+/// more variables than `first` holds).
+fn cell<'a, T>(
+    first: &'a [OnceCell<T>],
+    rest: &'a OnceCell<Vec<OnceCell<T>>>,
+    n: usize,
+    i: usize,
+) -> Option<&'a OnceCell<T>> {
+    match first.get(i) {
+        Some(c) => Some(c),
+        None => rest
+            .get_or_init(|| (first.len()..n).map(|_| OnceCell::new()).collect())
+            .get(i - first.len()),
     }
 }
 

@@ -18,7 +18,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::health::{HealthPolicy, NodeHealth};
 use crate::ip::{self, IpTable};
 use crate::request::RequestView;
-use crate::rules::{compile_condition, Cond, IpSets, Key};
+use crate::rules::{compile_condition, CompileScope, Cond, Key};
 use crate::select::Selector;
 use crate::spec::{GroupSpec, InboundPolicy, Spec, MAX_WEIGHT};
 use crate::upstream::{Counter, Group, Node, Rollout};
@@ -84,6 +84,8 @@ pub struct Snapshot {
     pub(crate) inbound: InboundPolicy,
     pub(crate) trusted_peers: Box<[ipnet::IpNet]>,
     pub(crate) release: Option<crate::release::Release>,
+    /// The cookie, header and query names the conditions read, by slot.
+    pub(crate) fields: crate::fields::FieldNames,
     pub(crate) compile_time: Duration,
 }
 
@@ -212,7 +214,7 @@ pub(crate) fn compile(
     let spec = Arc::new(spec);
 
     // IP sets: reuse the previous table when the sets and inline entries are unchanged.
-    let mut sets = IpSets::new();
+    let mut sets = CompileScope::new();
     let mut reuse_table = None;
     let mut names: Vec<&String> = spec.ip_sets.keys().collect();
     names.sort();
@@ -314,7 +316,14 @@ pub(crate) fn compile(
     let mut groups = Vec::with_capacity(spec.groups.len());
     for (name, g) in &spec.groups {
         let path = format!("groups.{name}");
-        groups.push(compile_group(name, g, &path, registry, &lookup_group)?);
+        groups.push(compile_group(
+            name,
+            g,
+            &path,
+            registry,
+            &lookup_group,
+            &mut sets.fields,
+        )?);
     }
     check_fallback_cycles(&groups, &spec)?;
     let default_group = lookup_group(&spec.default, "default")?;
@@ -395,6 +404,8 @@ pub(crate) fn compile(
     };
     let trusted_peers = nets_of(&spec.headers.trusted_peers, &sets, "headers.trusted_peers")?;
 
+    let fields = std::mem::take(&mut sets.fields).build();
+
     // The IP table is the last thing built because conditions may add anonymous sets.
     let same_sets = input.previous.is_some_and(|p| {
         *p.set_labels == sets.labels
@@ -409,7 +420,7 @@ pub(crate) fn compile(
     let (ip_table, set_labels) = match reuse_table {
         Some(t) => t,
         None => {
-            let IpSets {
+            let CompileScope {
                 builder, labels, ..
             } = sets;
             (Arc::new(builder.build()), Arc::new(labels))
@@ -435,13 +446,14 @@ pub(crate) fn compile(
         inbound: spec.headers.inbound,
         trusted_peers: trusted_peers.into(),
         release,
+        fields,
         compile_time: started.elapsed(),
         spec,
     })
 }
 
 /// Expands a list of CIDRs, addresses and `ip_sets` names into networks.
-fn nets_of(entries: &[String], sets: &IpSets, path: &str) -> Result<Vec<ipnet::IpNet>> {
+fn nets_of(entries: &[String], sets: &CompileScope, path: &str) -> Result<Vec<ipnet::IpNet>> {
     let mut out = Vec::new();
     for (i, t) in entries.iter().enumerate() {
         if let Some(&idx) = sets.names.get(t.as_str()) {
@@ -465,6 +477,7 @@ fn compile_group(
     path: &str,
     registry: &StateRegistry,
     lookup_group: &dyn Fn(&str, &str) -> Result<u32>,
+    fields: &mut crate::fields::FieldNamesBuilder,
 ) -> Result<Group> {
     if name.trim().is_empty() {
         return Err(Error::at(
@@ -514,7 +527,9 @@ fn compile_group(
         });
     }
     let hash_key = match (&g.hash_key, g.select) {
-        (Some(k), _) => Some(Key::compile(k).map_err(|e| e.within(&format!("{path}.hash_key")))?),
+        (Some(k), _) => {
+            Some(Key::compile(k, fields).map_err(|e| e.within(&format!("{path}.hash_key")))?)
+        }
         (None, crate::spec::SelectSpec::Hash) => {
             return Err(Error::at(
                 ErrorKind::InvalidValue,

@@ -112,6 +112,43 @@ impl Group {
         self.selectors[self.step(unix_ms)].weights()
     }
 
+    /// The current time as [`Group::pick`] needs it: `read()` when some node's availability
+    /// depends on it (it is ejected or half-open), else 0 without reading a clock. Health
+    /// reads `now_ms` only for tripped nodes, so 0 is exact for the others; a node that trips
+    /// between this check and the pick is treated as still ejected, which it is.
+    pub(crate) fn now_ms(&self, read: impl FnOnce() -> u64) -> u64 {
+        // Checking a large group node by node would cost more than the clock read.
+        if self.nodes.len() > 16 || self.nodes.iter().any(|n| n.health.is_tripped(&n.policy)) {
+            read()
+        } else {
+            0
+        }
+    }
+
+    /// Randomness as [`Group::pick`] needs it: `draw()` unless every selector of the group is
+    /// round robin (which never uses it), else 0.
+    pub(crate) fn random(&self, draw: impl FnOnce() -> u64) -> u64 {
+        if self
+            .selectors
+            .iter()
+            .all(|s| matches!(s, crate::select::Selector::RoundRobin(_)))
+        {
+            0
+        } else {
+            draw()
+        }
+    }
+
+    /// The Unix time as [`Group::pick`] needs it: `read()` for a group with a rollout
+    /// schedule, else 0 (the step is then always 0) without reading a clock.
+    pub(crate) fn unix_ms(&self, read: impl FnOnce() -> u64) -> u64 {
+        if self.rollout.is_some() {
+            read()
+        } else {
+            0
+        }
+    }
+
     /// Picks an available node, or `None` if none is available. `count` records the pick
     /// (request counter, half-open trial); explanations pass `false`.
     pub(crate) fn pick(

@@ -778,3 +778,34 @@ proptest! {
         }
     }
 }
+
+proptest::proptest! {
+    /// The dotted-quad fast path accepts only what `Ipv4Addr::from_str` accepts, with the
+    /// same value, and accepts every canonical dotted quad.
+    #[test]
+    fn dotted_quad_agrees_with_std(s in "[0-9.]{0,18}", a: u32) {
+        if let Some(got) = dotted_quad(s.as_bytes()) {
+            proptest::prop_assert_eq!(Some(got), s.parse::<Ipv4Addr>().ok(), "{}", s);
+        }
+        let text = Ipv4Addr::from(a).to_string();
+        proptest::prop_assert_eq!(dotted_quad(text.as_bytes()), Some(Ipv4Addr::from(a)));
+    }
+}
+
+#[test]
+fn dotted_quad_edges() {
+    for bad in [
+        "1.2.3",
+        "1.2.3.4.5",
+        "01.2.3.4",
+        "1.2.3.256",
+        "1..2.3",
+        "1.2.3.4 ",
+        "1234.1.1.1",
+        "",
+    ] {
+        assert_eq!(dotted_quad(bad.as_bytes()), None, "{bad:?}");
+    }
+    assert_eq!(dotted_quad(b"0.0.0.0"), Some(Ipv4Addr::UNSPECIFIED));
+    assert_eq!(dotted_quad(b"255.255.255.255"), Some(Ipv4Addr::BROADCAST));
+}

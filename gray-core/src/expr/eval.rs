@@ -311,21 +311,32 @@ impl<'a> Decimal<'a> {
 struct Eval<'s, 'v, 'l> {
     src: &'s str,
     lookup: &'l mut dyn FnMut(usize) -> Option<&'v str>,
-    cache: [Option<Option<&'v str>>; MAX_VARIABLES],
+    /// `None` when the caller's lookup is cheap and caches itself.
+    cache: Option<&'l mut [Option<Option<&'v str>>; MAX_VARIABLES]>,
     steps: Option<&'l mut Vec<ExprStep>>,
 }
 
-/// Evaluates `root`. Recursion depth is bounded by the parser's limits.
+/// Evaluates `root`. Recursion depth is bounded by the parser's limits. With `cache`, each
+/// variable is looked up at most once.
 pub(super) fn run<'v>(
     src: &str,
     root: &Node,
     lookup: &mut dyn FnMut(usize) -> Option<&'v str>,
     steps: Option<&mut Vec<ExprStep>>,
+    cache: bool,
 ) -> bool {
+    // Only set up (1.5 KiB) when asked for.
+    let mut storage;
+    let cache = if cache {
+        storage = [None; MAX_VARIABLES];
+        Some(&mut storage)
+    } else {
+        None
+    };
     let mut ev = Eval {
         src,
         lookup,
-        cache: [None; MAX_VARIABLES],
+        cache,
         steps,
     };
     ev.value(root).truthy()
@@ -333,11 +344,14 @@ pub(super) fn run<'v>(
 
 impl<'v> Eval<'_, 'v, '_> {
     fn var(&mut self, i: usize) -> Option<&'v str> {
-        match self.cache.get(i) {
+        let Some(cache) = self.cache.as_mut() else {
+            return (self.lookup)(i);
+        };
+        match cache.get(i) {
             Some(Some(cached)) => *cached,
             Some(None) => {
                 let v = (self.lookup)(i);
-                self.cache[i] = Some(v);
+                cache[i] = Some(v);
                 v
             }
             // The parser never produces more than MAX_VARIABLES variables.
@@ -345,6 +359,7 @@ impl<'v> Eval<'_, 'v, '_> {
         }
     }
 
+    #[inline]
     fn record(&mut self, span: Span, l: Value<'_>, r: Value<'_>, result: bool) {
         if let Some(steps) = self.steps.as_deref_mut() {
             steps.push(ExprStep {

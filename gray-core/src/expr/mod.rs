@@ -166,7 +166,16 @@ impl Expr {
     /// if evaluation reaches it. This does not allocate (apart from the
     /// regex engine's per-thread scratch space on first use).
     pub fn eval<'v>(&self, lookup: &mut dyn FnMut(usize) -> Option<&'v str>) -> bool {
-        eval::run(&self.src, &self.root, lookup, None)
+        eval::run(&self.src, &self.root, lookup, None, true)
+    }
+
+    /// [`Expr::eval`] for a `lookup` that is cheap to repeat (it caches itself): a variable
+    /// used twice is looked up twice, and no per-call cache is set up.
+    pub(crate) fn eval_uncached<'v>(
+        &self,
+        lookup: &mut dyn FnMut(usize) -> Option<&'v str>,
+    ) -> bool {
+        eval::run(&self.src, &self.root, lookup, None, false)
     }
 
     /// Evaluates like [`Expr::eval`] and also records every comparison,
@@ -176,7 +185,7 @@ impl Expr {
         lookup: &mut dyn FnMut(usize) -> Option<&'v str>,
     ) -> (bool, Vec<ExprStep>) {
         let mut steps = Vec::new();
-        let result = eval::run(&self.src, &self.root, lookup, Some(&mut steps));
+        let result = eval::run(&self.src, &self.root, lookup, Some(&mut steps), true);
         (result, steps)
     }
 }

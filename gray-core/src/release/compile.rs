@@ -8,14 +8,14 @@ use super::{
     FIELDS,
 };
 use crate::error::{Error, ErrorKind, Result};
-use crate::rules::{compile_condition, Cond, IpSets};
+use crate::rules::{compile_condition, CompileScope, Cond};
 use crate::spec::ConditionSpec;
 
 fn condition(
     when: &Option<String>,
     path: &str,
     id: &str,
-    sets: &mut IpSets,
+    sets: &mut CompileScope,
 ) -> Result<Option<Cond>> {
     match when {
         None => Ok(None),
@@ -41,7 +41,7 @@ fn opt_value(v: &Option<String>, path: &str, weights: bool) -> Result<Option<Val
 
 /// Compiles the `release` section; `sets` receives nothing (expressions only) but is shared
 /// with rule compilation.
-pub(crate) fn compile_release(spec: &ReleaseSpec, sets: &mut IpSets) -> Result<Release> {
+pub(crate) fn compile_release(spec: &ReleaseSpec, sets: &mut CompileScope) -> Result<Release> {
     let mut index: HashMap<&str, u32> = HashMap::new();
     let mut routes = Vec::with_capacity(spec.routes.len());
     for (id, r) in &spec.routes {

@@ -83,7 +83,7 @@ impl Outcomes {
                 let mut seen = Seen::default();
                 let hit = eval(c, ctx, &mut seen);
                 let expression = match c {
-                    Cond::Expr(e) => Some(e.source().to_string()),
+                    Cond::Expr { e, .. } => Some(e.source().to_string()),
                     _ => None,
                 };
                 t.conditions.push(ReleaseCondition {
