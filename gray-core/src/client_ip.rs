@@ -354,6 +354,14 @@ impl ClientIpResolver {
         if !self.is_trusted(peer) {
             return peer;
         }
+        self.resolve_trusted(peer, header_values)
+    }
+
+    /// [`resolve`](Self::resolve) for a canonical `peer` already known to be trusted.
+    pub(crate) fn resolve_trusted<'a, I>(&self, peer: IpAddr, header_values: I) -> IpAddr
+    where
+        I: IntoIterator<Item = &'a str>,
+    {
         let syntax = self.header.syntax();
         let mut walk = Walk::Continue(None);
         for line in header_values.into_iter().take(self.header.max_lines()) {

@@ -176,8 +176,9 @@ impl Snapshot {
         let mut lines: [&str; 8] = [""; 8];
         let mut n = 0usize;
         let mut overflow: Vec<&str> = Vec::new();
+        let peer = peer.to_canonical();
         if !self.resolver.is_trusted(peer) {
-            return peer.to_canonical();
+            return peer;
         }
         req.for_each_header(self.resolver.header().header_name(), &mut |v| {
             if n < lines.len() {
@@ -189,10 +190,11 @@ impl Snapshot {
             true
         });
         if overflow.is_empty() {
-            self.resolver.resolve(peer, lines[..n].iter().copied())
+            self.resolver
+                .resolve_trusted(peer, lines[..n].iter().copied())
         } else {
             self.resolver
-                .resolve(peer, lines.iter().copied().chain(overflow))
+                .resolve_trusted(peer, lines.iter().copied().chain(overflow))
         }
     }
 }

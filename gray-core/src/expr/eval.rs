@@ -359,8 +359,15 @@ impl<'v> Eval<'_, 'v, '_> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn record(&mut self, span: Span, l: Value<'_>, r: Value<'_>, result: bool) {
+        if self.steps.is_some() {
+            self.push_step(span, l, r, result);
+        }
+    }
+
+    #[cold]
+    fn push_step(&mut self, span: Span, l: Value<'_>, r: Value<'_>, result: bool) {
         if let Some(steps) = self.steps.as_deref_mut() {
             steps.push(ExprStep {
                 text: self.src[span.start..span.end].to_owned(),
@@ -368,6 +375,21 @@ impl<'v> Eval<'_, 'v, '_> {
                 right: r.describe(),
                 result,
             });
+        }
+    }
+
+    /// The value of an operand: literals and variables directly, anything else through
+    /// [`Eval::value`] (saves a recursive call for the common `#H['a'] == 'b'`).
+    #[inline(always)]
+    fn operand<'n>(&mut self, node: &'n Node) -> Value<'n>
+    where
+        'v: 'n,
+    {
+        match node {
+            Node::Lit(Lit::Str(s)) => Value::Str(s),
+            Node::Lit(Lit::Num(n)) => Value::Num(n),
+            Node::Var(i) => self.var(*i).map_or(Value::Null, Value::Str),
+            other => self.value(other),
         }
     }
 
@@ -385,8 +407,8 @@ impl<'v> Eval<'_, 'v, '_> {
             Node::And(items) => Value::Bool(items.iter().all(|item| self.value(item).truthy())),
             Node::Or(items) => Value::Bool(items.iter().any(|item| self.value(item).truthy())),
             Node::Cmp { op, lhs, rhs, span } => {
-                let l = self.value(lhs);
-                let r = self.value(rhs);
+                let l = self.operand(lhs);
+                let r = self.operand(rhs);
                 let result = compare(*op, l, r);
                 self.record(*span, l, r, result);
                 Value::Bool(result)
@@ -397,7 +419,7 @@ impl<'v> Eval<'_, 'v, '_> {
                 pattern,
                 span,
             } => {
-                let l = self.value(lhs);
+                let l = self.operand(lhs);
                 let result = match l {
                     Value::Str(s) => re.is_match(s),
                     _ => false,
@@ -410,7 +432,7 @@ impl<'v> Eval<'_, 'v, '_> {
                 needle,
                 span,
             } => {
-                let t = self.value(target);
+                let t = self.operand(target);
                 let result = match t {
                     Value::Str(s) => s.contains(&**needle),
                     _ => false,
