@@ -32,15 +32,55 @@ pub fn iter(header: &str) -> impl Iterator<Item = (&str, &str)> {
 
 /// Calls `f(name, value)` for each pair of one `Cookie` header value, in order, with the same
 /// rules as [`iter`] (a decision reads all the cookies it wants in one such pass).
+///
+/// This is on the request path (once per `Cookie` line of a decision that reads cookies), so it
+/// works on byte offsets and slices the header only for the pairs it reports.
 #[inline]
 pub(crate) fn for_each_pair<'a>(header: &'a str, mut f: impl FnMut(&'a str, &'a str)) {
-    let mut rest = header;
-    while !rest.is_empty() {
-        let (pair, tail) = next_pair(rest);
-        rest = tail;
-        if let Some((name, value)) = pair {
+    use crate::scan::{find1, find2};
+    let b = header.as_bytes();
+    let n = b.len();
+    let blank = |c: u8| c == b' ' || c == b'\t';
+    let mut i = 0;
+    while i < n {
+        while i < n && blank(b[i]) {
+            i += 1;
+        }
+        let name_start = i;
+        let Some(off) = find2(&b[i..], b'=', b';') else {
+            return;
+        };
+        let eq = i + off;
+        if b[eq] == b';' {
+            i = eq + 1;
+            continue;
+        }
+        let mut name_end = eq;
+        while name_end > name_start && blank(b[name_end - 1]) {
+            name_end -= 1;
+        }
+        let mut v_start = eq + 1;
+        let stop = find1(&b[v_start..], b';').map_or(n, |o| v_start + o);
+        while v_start < stop && blank(b[v_start]) {
+            v_start += 1;
+        }
+        let mut v_end = stop;
+        while v_end > v_start && blank(b[v_end - 1]) {
+            v_end -= 1;
+        }
+        if v_end - v_start >= 2 && b[v_start] == b'"' && b[v_end - 1] == b'"' {
+            v_start += 1;
+            v_end -= 1;
+        }
+        // Every offset sits next to an ASCII byte, so the slices are on char boundaries.
+        if let (true, Some(name), Some(value)) = (
+            name_end > name_start,
+            header.get(name_start..name_end),
+            header.get(v_start..v_end),
+        ) {
             f(name, value);
         }
+        i = stop + 1;
     }
 }
 
@@ -140,6 +180,16 @@ mod tests {
         let mut seen = Vec::new();
         for_each_pair(" c = \"4\"; junk; =x; d=", |n, v| seen.push((n, v)));
         assert_eq!(seen, [("c", "4"), ("d", "")]);
+    }
+
+    proptest::proptest! {
+        /// The byte-offset pass and the iterator agree on any input.
+        #[test]
+        fn one_pass_agrees_with_iter_on_anything(line in "[ab=; \t\"é]{0,24}") {
+            let mut seen = Vec::new();
+            for_each_pair(&line, |n, v| seen.push((n, v)));
+            proptest::prop_assert_eq!(seen, iter(&line).collect::<Vec<_>>());
+        }
     }
 
     #[test]

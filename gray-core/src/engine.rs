@@ -272,7 +272,7 @@ impl Engine {
                     let key = group
                         .hash_key
                         .as_ref()
-                        .and_then(|k| k.hash(ctx, group.name.as_bytes()));
+                        .and_then(|k| k.hash(ctx, group.hash_salt));
                     let random = group.random(|| (self.random)());
                     let picked = group.pick(key, random, now, unix, route.count);
                     (picked, group.hash_key.is_some() && key.is_none())

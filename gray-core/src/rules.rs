@@ -93,14 +93,19 @@ impl Key {
         }
     }
 
-    /// The sticky 64-bit hash of the key under `salt`, or `None` if the key is missing.
+    /// The sticky 64-bit hash of the key under a salt (`salted` = [`sticky::salt_prefix`] of
+    /// it), or `None` if the key is missing.
     pub(crate) fn hash<R: RequestView + ?Sized>(
         &self,
         ctx: &mut Ctx<'_, R>,
-        salt: &[u8],
+        salted: sticky::StickyHasher,
     ) -> Option<u64> {
         let mut out = None;
-        self.with_bytes(ctx, &mut |b| out = Some(sticky::salted_hash(salt, b)));
+        self.with_bytes(ctx, &mut |b| {
+            let mut h = salted;
+            h.write(b);
+            out = Some(h.finish());
+        });
         out
     }
 }
@@ -159,6 +164,8 @@ pub(crate) enum Cond {
         key: Key,
         threshold: u32,
         salt: Box<str>,
+        /// [`sticky::salt_prefix`] of `salt`.
+        salted: sticky::StickyHasher,
     },
     Expr {
         e: Box<Expr>,
@@ -362,10 +369,12 @@ pub(crate) fn compile_condition(
             }
             let key = Key::compile(&p.key, &mut sets.fields)
                 .map_err(|e| e.within(&format!("{pp}.key")))?;
+            let salt: Box<str> = p.salt.as_deref().unwrap_or(rule_id).into();
             Cond::Percent {
                 key,
                 threshold: sticky::threshold(p.value),
-                salt: p.salt.as_deref().unwrap_or(rule_id).into(),
+                salted: sticky::salt_prefix(salt.as_bytes()),
+                salt,
             }
         }
         ConditionSpec::Expr(src) => {
@@ -653,8 +662,9 @@ pub(crate) fn eval<R: RequestView + ?Sized, T: Tracer>(
             key,
             threshold,
             salt,
+            salted,
         } => {
-            let h = key.hash(ctx, salt.as_bytes());
+            let h = key.hash(ctx, *salted);
             let bucket = h.map(|h| (h % u64::from(sticky::BUCKETS)) as u32);
             let hit = bucket.is_some_and(|b| b < *threshold);
             if T::ON {

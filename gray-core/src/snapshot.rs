@@ -627,6 +627,7 @@ fn compile_group(
         selectors: selectors.into(),
         rollout,
         hash_key,
+        hash_salt: crate::sticky::salt_prefix(name.as_bytes()),
         fallback,
         counter: get_or_new(&registry.groups, name.to_string()),
     })

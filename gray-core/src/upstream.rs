@@ -66,6 +66,8 @@ pub(crate) struct Group {
     pub(crate) selectors: Box<[Selector]>,
     pub(crate) rollout: Option<Rollout>,
     pub(crate) hash_key: Option<Key>,
+    /// [`crate::sticky::salt_prefix`] of the group name (the hash key's salt).
+    pub(crate) hash_salt: crate::sticky::StickyHasher,
     pub(crate) fallback: Option<u32>,
     pub(crate) counter: Arc<Counter>,
 }
