@@ -549,7 +549,7 @@ impl<'a> Iterator for RevEntries<'a> {
         }
         self.end = start;
         // Separators are ASCII, so these are character boundaries.
-        Some(self.line[start..end].trim_matches([' ', '\t']))
+        Some(crate::scan::trim_blanks(&self.line[start..end]))
     }
 }
 
@@ -588,18 +588,18 @@ fn split_unquoted(s: &str, sep: u8) -> impl Iterator<Item = &str> {
 fn forwarded_for(element: &str) -> Option<IpAddr> {
     let mut found = None;
     for pair in split_unquoted(element, b';') {
-        let pair = pair.trim_matches([' ', '\t']);
+        let pair = crate::scan::trim_blanks(pair);
         if pair.is_empty() {
             continue;
         }
         let (key, value) = pair.split_once('=')?;
-        if !key.trim_matches([' ', '\t']).eq_ignore_ascii_case("for") {
+        if !crate::scan::trim_blanks(key).eq_ignore_ascii_case("for") {
             continue;
         }
         if found.is_some() {
             return None; // `for` twice in one element
         }
-        let value = value.trim_matches([' ', '\t']);
+        let value = crate::scan::trim_blanks(value);
         let value = match value.strip_prefix('"') {
             Some(quoted) => quoted.strip_suffix('"')?,
             None => value,

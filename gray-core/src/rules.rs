@@ -681,57 +681,7 @@ pub(crate) fn eval<R: RequestView + ?Sized, T: Tracer>(
             }
             hit
         }
-        Cond::Expr { e, vars: slots } => {
-            // Every field is read once up front; variables are then looked up when the
-            // evaluation first needs them (`&&` and `||` short-circuit).
-            ctx.read_fields();
-            let ctx = &*ctx;
-            let vars = e.variables();
-            if !T::ON && slots.iter().all(|s| s.complete()) {
-                // The usual case: every value is borrowed from the context.
-                return e.eval_uncached(&mut |i| ctx.variable_in_slots(&vars[i], *slots.get(i)?));
-            }
-            // Owned values (decoded query parameters without a slot) live here.
-            let vals: [OnceCell<Option<Cow<'_, str>>>; 4] = Default::default();
-            let extra: OnceCell<Vec<OnceCell<Option<Cow<'_, str>>>>> = OnceCell::new();
-            let mut lookup = |i: usize| -> Option<&str> {
-                let s = *slots.get(i)?;
-                if s.complete() {
-                    // Slotted values are borrowed from the context; no cell needed.
-                    return ctx.variable_in_slots(&vars[i], s);
-                }
-                cell(&vals, &extra, vars.len(), i)?
-                    .get_or_init(|| ctx.variable(&vars[i], s))
-                    .as_deref()
-            };
-            if T::ON {
-                let (hit, steps) = e.eval_explained(&mut lookup);
-                t.open();
-                for st in &steps {
-                    let side = |v: &Option<String>| {
-                        v.as_deref()
-                            .map_or("null".to_string(), |v| format!("{:?}", shorten(v)))
-                    };
-                    t.leaf(
-                        st.text.clone(),
-                        Some(format!("{} vs {}", side(&st.left), side(&st.right))),
-                        st.result,
-                    );
-                }
-                let shown: Vec<String> = vars
-                    .iter()
-                    .enumerate()
-                    .map(|(i, n)| match lookup(i) {
-                        Some(v) => format!("{n}={}", shorten(v)),
-                        None => format!("{n}=null"),
-                    })
-                    .collect();
-                t.close(format!("expr {} [{}]", e.source(), shown.join(", ")), hit);
-                hit
-            } else {
-                e.eval_uncached(&mut lookup)
-            }
-        }
+        Cond::Expr { e, vars } => eval_expr(e, vars, ctx, t),
         Cond::All(list) => {
             if T::ON {
                 t.open();
@@ -768,6 +718,66 @@ pub(crate) fn eval<R: RequestView + ?Sized, T: Tracer>(
                 !eval(c, ctx, t)
             }
         }
+    }
+}
+
+/// [`eval`] of an expression, out of line: it needs more stack than the other conditions,
+/// and keeping it apart keeps `eval`'s own frame small.
+#[inline(never)]
+fn eval_expr<R: RequestView + ?Sized, T: Tracer>(
+    e: &Expr,
+    slots: &[VarSlots],
+    ctx: &mut Ctx<'_, R>,
+    t: &mut T,
+) -> bool {
+    // Every field is read once up front; variables are then looked up when the
+    // evaluation first needs them (`&&` and `||` short-circuit).
+    ctx.read_fields();
+    let ctx = &*ctx;
+    let vars = e.variables();
+    if !T::ON && slots.iter().all(|s| s.complete()) {
+        // The usual case: every value is borrowed from the context.
+        return e.eval_uncached(&mut |i| ctx.variable_in_slots(&vars[i], *slots.get(i)?));
+    }
+    // Owned values (decoded query parameters without a slot) live here.
+    let vals: [OnceCell<Option<Cow<'_, str>>>; 4] = Default::default();
+    let extra: OnceCell<Vec<OnceCell<Option<Cow<'_, str>>>>> = OnceCell::new();
+    let mut lookup = |i: usize| -> Option<&str> {
+        let s = *slots.get(i)?;
+        if s.complete() {
+            // Slotted values are borrowed from the context; no cell needed.
+            return ctx.variable_in_slots(&vars[i], s);
+        }
+        cell(&vals, &extra, vars.len(), i)?
+            .get_or_init(|| ctx.variable(&vars[i], s))
+            .as_deref()
+    };
+    if T::ON {
+        let (hit, steps) = e.eval_explained(&mut lookup);
+        t.open();
+        for st in &steps {
+            let side = |v: &Option<String>| {
+                v.as_deref()
+                    .map_or("null".to_string(), |v| format!("{:?}", shorten(v)))
+            };
+            t.leaf(
+                st.text.clone(),
+                Some(format!("{} vs {}", side(&st.left), side(&st.right))),
+                st.result,
+            );
+        }
+        let shown: Vec<String> = vars
+            .iter()
+            .enumerate()
+            .map(|(i, n)| match lookup(i) {
+                Some(v) => format!("{n}={}", shorten(v)),
+                None => format!("{n}=null"),
+            })
+            .collect();
+        t.close(format!("expr {} [{}]", e.source(), shown.join(", ")), hit);
+        hit
+    } else {
+        e.eval_uncached(&mut lookup)
     }
 }
 

@@ -123,6 +123,11 @@ fn order(l: Value<'_>, r: Value<'_>) -> Option<Ordering> {
         _ => {}
     }
     if let (Some(a), Some(b)) = (text(l), text(r)) {
+        // Plain non-negative integers (the usual `#H['score'] >= 90`) order by length, then
+        // digits; the same answer as the decimal comparison below, without parsing.
+        if plain_integer(a) && plain_integer(b) {
+            return Some(a.len().cmp(&b.len()).then_with(|| a.cmp(b)));
+        }
         if let (Some(x), Some(y)) = (Decimal::parse(a), Decimal::parse(b)) {
             return Some(x.cmp(&y));
         }
@@ -132,6 +137,13 @@ fn order(l: Value<'_>, r: Value<'_>) -> Option<Ordering> {
         (Value::Bool(a), Value::Bool(b)) => Some(a.cmp(&b)),
         _ => None,
     }
+}
+
+/// `0` or digits without a leading zero.
+#[inline]
+fn plain_integer(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty() && (b == b"0" || b[0] != b'0') && b.iter().all(u8::is_ascii_digit)
 }
 
 fn compare(op: CmpOp, l: Value<'_>, r: Value<'_>) -> bool {
@@ -525,6 +537,32 @@ mod tests {
         for (a, b, want) in cases {
             assert_eq!(dec(a).cmp(&dec(b)), want, "{a} vs {b}");
             assert_eq!(dec(b).cmp(&dec(a)), want.reverse(), "{b} vs {a}");
+        }
+    }
+
+    #[test]
+    fn plain_integers_order_like_decimals() {
+        let nums = [
+            "0",
+            "7",
+            "9",
+            "10",
+            "42",
+            "90",
+            "100",
+            "999",
+            "1000",
+            "12345678901234567890",
+        ];
+        for a in nums {
+            for b in nums {
+                assert!(plain_integer(a) && plain_integer(b));
+                let want = dec(a).cmp(&dec(b));
+                assert_eq!(order(Value::Str(a), Value::Num(b)), Some(want), "{a} {b}");
+            }
+        }
+        for not_plain in ["", "01", "-1", "1.0", "1e2", "+1", " 1"] {
+            assert!(!plain_integer(not_plain), "{not_plain}");
         }
     }
 
