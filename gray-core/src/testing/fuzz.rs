@@ -141,6 +141,10 @@ pub fn cookie_header(data: &[u8]) {
         return;
     };
     let pairs: Vec<(&str, &str)> = cookie::iter(header).collect();
+    // The one-pass parser a decision uses gives the same pairs.
+    let mut one_pass = Vec::new();
+    cookie::for_each_pair(header, |n, v| one_pass.push((n, v)));
+    assert_eq!(one_pass, pairs);
     for (i, (name, _)) in pairs.iter().enumerate() {
         assert!(!name.is_empty());
         assert_eq!(name.trim_matches([' ', '\t']), *name);
