@@ -45,6 +45,19 @@ pub struct Decision {
     pub(crate) inbound_trusted: bool,
 }
 
+/// What [`Decision::headers`] yields, as a small comparable value: within one snapshot, two
+/// decisions with equal keys have equal headers (same names, values and order).
+///
+/// Obtained from [`Decision::headers_key`]. It lets an adapter convert a decision's headers
+/// into its HTTP library's types once per snapshot and key, and reuse them for every request
+/// with the same key. Keys of decisions from different snapshots (see
+/// [`Decision::snapshot`]) say nothing about each other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct HeadersKey {
+    rule: Option<u32>,
+    release: [u32; 5],
+}
+
 /// The node a decision picked.
 #[derive(Debug, Clone, Copy)]
 pub struct NodeRef<'a> {
@@ -136,6 +149,34 @@ impl Decision {
             .map(|(k, v)| (&**k, &**v))
             .chain(release)
             .chain(builtin)
+    }
+
+    /// The key of [`Decision::headers`]: what the headers depend on besides the snapshot (the
+    /// matched rule and the release's per-dimension choice).
+    ///
+    /// ```
+    /// use gray_core::{Engine, Format, SimpleRequest};
+    ///
+    /// let engine = Engine::from_str(r#"
+    /// version: 1
+    /// groups: { g: { nodes: [{ address: "127.0.0.1:1" }] } }
+    /// rules: [{ id: t, when: { header: { name: x-t, equals: "1" } }, route: g, set_headers: { x-gray: t } }]
+    /// default: g
+    /// "#, Format::Yaml)?;
+    /// let peer = "10.0.0.1".parse()?;
+    /// let a = engine.decide(&SimpleRequest::new(peer).with_header("x-t", "1"));
+    /// let b = engine.decide(&SimpleRequest::new(peer).with_header("x-t", "1").with_path("/b"));
+    /// let c = engine.decide(&SimpleRequest::new(peer));
+    /// assert_eq!(a.headers_key(), b.headers_key());
+    /// assert_ne!(a.headers_key(), c.headers_key());
+    /// assert_eq!(a.headers().collect::<Vec<_>>(), b.headers().collect::<Vec<_>>());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn headers_key(&self) -> HeadersKey {
+        HeadersKey {
+            rule: self.rule,
+            release: self.release.0,
+        }
     }
 
     /// The value the release chose for one dimension (the text of its `n-d-*` header), e.g.
@@ -238,5 +279,64 @@ impl fmt::Display for Decision {
             None => f.write_str(" → no upstream")?,
         }
         write!(f, " [generation {}]", self.generation())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Engine, Format, SimpleRequest};
+
+    /// Equal keys mean equal headers, across rules, release choices and built-in headers (the
+    /// converse need not hold: rule `b` sets nothing of its own, like the default).
+    #[test]
+    fn equal_headers_keys_mean_equal_headers() {
+        let engine = Engine::from_str(
+            r##"
+version: 1
+default: g
+groups: { g: { nodes: [{ address: "127.0.0.1:1" }] } }
+rules:
+  - { id: a, when: { header: { name: x-r, equals: a } }, route: g,
+      set_headers: { x-gray: a, env-tag: rule }, routes: { region: eu } }
+  - { id: b, when: { header: { name: x-r, equals: b } }, route: g }
+release:
+  routes:
+    v2: { type: version, value: "2.0" }
+    v3: { type: version, value: "3.0" }
+  blue_green:
+    - { id: two, when: "#H['x-v'] == '2'", version: v2 }
+    - { id: three, when: "#H['x-v'] == '3'", version: v3 }
+  defaults: { version: "1.0" }
+headers: { builtin: { env-tag: blue } }
+"##,
+            Format::Yaml,
+        )
+        .unwrap();
+        let mut seen = Vec::new();
+        for r in ["", "a", "b"] {
+            for v in ["", "2", "3"] {
+                for path in ["/", "/other"] {
+                    let req = SimpleRequest::new("10.0.0.1".parse().unwrap())
+                        .with_path(path)
+                        .with_header("x-r", r)
+                        .with_header("x-v", v);
+                    let d = engine.decide(&req);
+                    let headers: Vec<(String, String)> = d
+                        .headers()
+                        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                        .collect();
+                    seen.push((d.headers_key(), headers));
+                }
+            }
+        }
+        for (k1, h1) in &seen {
+            for (k2, h2) in &seen {
+                if k1 == k2 {
+                    assert_eq!(h1, h2, "{k1:?}");
+                }
+            }
+        }
+        let distinct: std::collections::BTreeSet<_> = seen.iter().map(|(k, _)| *k).collect();
+        assert_eq!(distinct.len(), 9, "3 rules × 3 version choices");
     }
 }

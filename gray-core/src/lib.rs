@@ -75,7 +75,7 @@ pub mod sticky;
 pub mod testing;
 mod upstream;
 
-pub use decision::{Decision, NodeRef};
+pub use decision::{Decision, HeadersKey, NodeRef};
 pub use engine::{thread_random, Engine, EngineBuilder, RandomFn, UnixTimeFn};
 pub use error::{Error, ErrorKind, Location, Result};
 pub use explain::Explanation;

@@ -44,22 +44,27 @@ use http::Request;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::headers::apply_decision;
+use crate::headers::HeaderCache;
 use crate::view::HttpRequestView;
 
 /// Wraps services in [`Gray`].
+///
+/// The services one layer makes (and their clones) share one cache of the decision headers
+/// converted into `http` types (see [`Gray`]).
 #[derive(Debug, Clone)]
 pub struct GrayLayer {
     engine: Arc<Engine>,
     apply_headers: bool,
+    cache: Arc<HeaderCache>,
 }
 
 impl GrayLayer {
     /// A layer deciding with `engine`; headers are applied (see [`GrayLayer::apply_headers`]).
-    pub const fn new(engine: Arc<Engine>) -> Self {
+    pub fn new(engine: Arc<Engine>) -> Self {
         GrayLayer {
             engine,
             apply_headers: true,
+            cache: Arc::default(),
         }
     }
 
@@ -79,6 +84,7 @@ impl<S> Layer<S> for GrayLayer {
             inner,
             engine: self.engine.clone(),
             apply_headers: self.apply_headers,
+            cache: self.cache.clone(),
         }
     }
 }
@@ -90,25 +96,32 @@ impl<S> Layer<S> for GrayLayer {
 /// header priority and the decision's headers ([`crate::apply_decision`]) and inserts the
 /// `Decision` into the request extensions. The response is untouched, so
 /// `Future = S::Future` (no boxing).
+///
+/// The decision's headers are converted into `HeaderName`/`HeaderValue` once per snapshot and
+/// cloned per request; the cache is shared by clones and by the services of one
+/// [`GrayLayer`], keeps the snapshot it was built for alive until a request is decided by a
+/// newer one, and never serves another snapshot's headers.
 #[derive(Debug, Clone)]
 pub struct Gray<S> {
     inner: S,
     engine: Arc<Engine>,
     apply_headers: bool,
+    cache: Arc<HeaderCache>,
 }
 
 impl<S> Gray<S> {
     /// Wraps `inner`.
-    pub const fn new(inner: S, engine: Arc<Engine>) -> Self {
+    pub fn new(inner: S, engine: Arc<Engine>) -> Self {
         Gray {
             inner,
             engine,
             apply_headers: true,
+            cache: Arc::default(),
         }
     }
 
     /// A [`GrayLayer`] for `engine`.
-    pub const fn layer(engine: Arc<Engine>) -> GrayLayer {
+    pub fn layer(engine: Arc<Engine>) -> GrayLayer {
         GrayLayer::new(engine)
     }
 
@@ -153,9 +166,9 @@ where
 
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
         let decision = self.engine.decide(&HttpRequestView::new(&req));
-        crate::trace::record(&tracing::Span::current(), &decision);
+        crate::trace::record_current(&decision);
         if self.apply_headers {
-            apply_decision(&decision, req.headers_mut());
+            self.cache.apply(&decision, req.headers_mut());
         }
         req.extensions_mut().insert(decision);
         self.inner.call(req)
@@ -169,6 +182,7 @@ mod tests {
     use std::convert::Infallible;
     use std::future::{ready, Ready};
 
+    #[derive(Clone)]
     struct Echo;
 
     impl Service<Request<()>> for Echo {
@@ -212,5 +226,41 @@ mod tests {
         let gray = Gray::new(Echo, engine.clone()).apply_headers(false);
         assert!(Arc::ptr_eq(gray.engine(), &engine));
         let _: Echo = gray.into_inner();
+    }
+
+    #[test]
+    fn services_of_a_layer_share_the_header_cache_and_follow_reloads() {
+        let spec = |tag: &str| {
+            format!(
+                "version: 1\ngroups: {{ g: {{ nodes: [{{ address: \"127.0.0.1:1\" }}] }} }}\n\
+                 rules: [{{ id: r, when: {{ all: [] }}, route: g, set_headers: {{ x-gray: {tag} }} }}]\n\
+                 default: g\n"
+            )
+        };
+        let engine = Arc::new(Engine::from_str(&spec("one"), Format::Yaml).unwrap());
+        let layer = GrayLayer::new(engine.clone());
+        let mut a = layer.layer(Echo);
+        let mut b = a.clone();
+        let c = layer.layer(Echo);
+        assert!(Arc::ptr_eq(&a.cache, &b.cache) && Arc::ptr_eq(&a.cache, &c.cache));
+        assert!(!Arc::ptr_eq(
+            &a.cache,
+            &Gray::new(Echo, engine.clone()).cache
+        ));
+        let send = |svc: &mut Gray<Echo>| {
+            let req = Request::get("/")
+                .header("x-gray", "spoof")
+                .body(())
+                .unwrap();
+            match svc.call(req).into_inner() {
+                Ok(r) => r.headers()["x-gray"].to_str().unwrap().to_owned(),
+                Err(never) => match never {},
+            }
+        };
+        assert_eq!(send(&mut a), "one");
+        assert_eq!(send(&mut b), "one");
+        engine.reload_str(&spec("two"), Format::Yaml).unwrap();
+        assert_eq!(send(&mut b), "two");
+        assert_eq!(send(&mut a), "two");
     }
 }

@@ -17,6 +17,7 @@
 
 use gray_core::Decision;
 use tracing::field::Empty;
+use tracing::level_filters::LevelFilter;
 use tracing::Span;
 
 /// An `info` span `request` with `method`, `path` and the empty decision fields that
@@ -44,22 +45,39 @@ pub fn decision_span(decision: &Decision) -> Span {
     )
 }
 
+/// What [`crate::Gray`] does: [`record`] into the current span.
+///
+/// Looking up the current span costs a thread-local access and a span clone; it is skipped
+/// while no subscriber is interested in any level (`LevelFilter::current()` is `OFF`, as it is
+/// before any subscriber is installed), when there can be no enabled span to record into. The
+/// `debug` event is left to `tracing`'s own checks.
+pub(crate) fn record_current(decision: &Decision) {
+    if LevelFilter::current() == LevelFilter::OFF {
+        event(decision);
+    } else {
+        record(&Span::current(), decision);
+    }
+}
+
 /// Records the decision into `span`'s `gray.*` fields and emits a `debug` event.
 pub fn record(span: &Span, decision: &Decision) {
-    let rule = decision.rule_id().unwrap_or("(default)");
-    let node = decision.node_address().unwrap_or("(none)");
     if !span.is_disabled() {
-        span.record("gray.rule", rule);
+        span.record("gray.rule", decision.rule_id().unwrap_or("(default)"));
         span.record("gray.group", decision.group());
-        span.record("gray.node", node);
+        span.record("gray.node", decision.node_address().unwrap_or("(none)"));
         span.record("gray.generation", decision.generation());
     }
+    event(decision);
+}
+
+/// The `debug` event `decision`.
+fn event(decision: &Decision) {
     tracing::debug!(
         target: "gray",
-        rule,
+        rule = decision.rule_id().unwrap_or("(default)"),
         group = decision.group(),
         fallback = decision.is_fallback(),
-        node,
+        node = decision.node_address().unwrap_or("(none)"),
         generation = decision.generation(),
         "decision"
     );

@@ -96,6 +96,17 @@ impl RequestView for HttpRequestView<'_> {
         }
     }
 
+    fn all_headers<'b>(&'b self, f: &mut dyn FnMut(&'b str, &'b str)) -> bool {
+        // `HeaderMap::iter` yields every value once, a name's values in the order `get_all`
+        // gives them; names are lowercase.
+        for (name, value) in self.headers {
+            if let Ok(s) = std::str::from_utf8(value.as_bytes()) {
+                f(name.as_str(), s);
+            }
+        }
+        true
+    }
+
     fn cookies_in_headers(&self) -> bool {
         // `cookie` is the provided one (the `Cookie` header lines), so a decision may parse
         // those lines once for all its cookie conditions.
@@ -152,6 +163,58 @@ mod tests {
         assert_eq!(view.peer_ip(), None);
         assert_eq!(view.method(), "GET");
         assert_eq!(view.query(), None);
+    }
+
+    #[test]
+    fn all_headers_agrees_with_for_each_header() {
+        let req = Request::get("/")
+            .header("Cookie", "a=1")
+            .header("X-Tag", "one")
+            .header("cookie", "b=2")
+            .header("x-bin", &b"\xff"[..])
+            .header("X-TAG", "two")
+            .header("x-Bin", "text")
+            .header("accept", "*/*")
+            .body(())
+            .unwrap();
+        let view = HttpRequestView::new(&req);
+        let mut all: Vec<(&str, &str)> = Vec::new();
+        assert!(view.all_headers(&mut |n, v| all.push((n, v))));
+        assert_eq!(
+            all.len(),
+            6,
+            "every valid value once, the non-UTF-8 one skipped: {all:?}"
+        );
+        let names: std::collections::BTreeSet<String> =
+            all.iter().map(|(n, _)| n.to_ascii_lowercase()).collect();
+        assert_eq!(names.len(), 4);
+        for name in &names {
+            let listed: Vec<&str> = all
+                .iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| *v)
+                .collect();
+            let mut each = Vec::new();
+            view.for_each_header(name, &mut |v| {
+                each.push(v);
+                true
+            });
+            assert_eq!(listed, each, "{name}");
+        }
+        assert_eq!(
+            all.iter()
+                .filter(|(n, _)| *n == "x-tag")
+                .map(|(_, v)| *v)
+                .collect::<Vec<_>>(),
+            ["one", "two"]
+        );
+        assert_eq!(
+            all.iter()
+                .filter(|(n, _)| *n == "x-bin")
+                .map(|(_, v)| *v)
+                .collect::<Vec<_>>(),
+            ["text"]
+        );
     }
 
     #[test]
