@@ -69,6 +69,9 @@ impl<'a> HttpRequestView<'a> {
     }
 }
 
+const X_FORWARDED_FOR: http::HeaderName = http::HeaderName::from_static("x-forwarded-for");
+const X_REAL_IP: http::HeaderName = http::HeaderName::from_static("x-real-ip");
+
 impl RequestView for HttpRequestView<'_> {
     fn peer_ip(&self) -> Option<IpAddr> {
         self.peer
@@ -87,7 +90,17 @@ impl RequestView for HttpRequestView<'_> {
     }
 
     fn for_each_header<'b>(&'b self, name: &str, f: &mut dyn FnMut(&'b str) -> bool) {
-        for value in self.headers.get_all(name) {
+        // The names every decision asks for are matched to ready-made `HeaderName`s: looking
+        // a map up by `&str` first parses and validates the name.
+        let values = match name {
+            "cookie" => self.headers.get_all(http::header::COOKIE),
+            "x-forwarded-for" => self.headers.get_all(X_FORWARDED_FOR),
+            "x-real-ip" => self.headers.get_all(X_REAL_IP),
+            "forwarded" => self.headers.get_all(http::header::FORWARDED),
+            "host" => self.headers.get_all(http::header::HOST),
+            _ => self.headers.get_all(name),
+        };
+        for value in values {
             if let Ok(s) = std::str::from_utf8(value.as_bytes()) {
                 if !f(s) {
                     return;
