@@ -513,7 +513,7 @@ impl Family<u32> {
         let mut slots = Vec::with_capacity(entries.len() + 1);
         slots.push(EMPTY_CLASS);
         slots.extend(entries.iter().map(|e| e.1));
-        Family::new(entries.into_iter().map(|e| e.0).collect(), slots)
+        Family::new(entries.iter().map(|e| e.0).collect(), slots)
     }
 
     /// Class of the interval containing `x`.
@@ -748,6 +748,8 @@ fn sweep<P: Copy + Ord>(
             }
         }
     }
+    drop(events);
+    entries.shrink_to_fit();
     entries
 }
 
