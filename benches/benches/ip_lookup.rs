@@ -1,5 +1,5 @@
 //! CIDR lookup in the merged longest-prefix-match table at 1k, 10k, 100k and 1M prefixes per
-//! family, against a linear scan baseline.
+//! family, against a linear scan baseline, and at 100k IPv6 prefixes longer than /64.
 //!
 //! The linear scan (`gray_core::ip::linear_contains`, the reference model) is measured only up
 //! to 10k prefixes: it is `O(n)` per lookup, already ~1000x slower than the table at 10k, and
@@ -44,6 +44,21 @@ fn lookup(c: &mut Criterion<BenchClock>) {
         }
         g.finish();
     }
+    // The IPv6 table's exceptional path: prefixes longer than /64, so a hit
+    // also searches the low 64 bits of the address.
+    let mut g = c.benchmark_group("cidr-lookup-v6-long");
+    let n = 100_000;
+    let nets = gray_benches::long_v6_cidrs(n, 11);
+    let table = gray_benches::ip_table(&nets);
+    let probes = gray_benches::probes(&nets, 4096);
+    g.bench_with_input(BenchmarkId::new("table", n), &n, |b, _| {
+        let mut i = 0;
+        b.iter(|| {
+            i = (i + 1) & 4095;
+            black_box(table.lookup(black_box(probes[i])).is_empty())
+        })
+    });
+    g.finish();
 }
 
 criterion_group! {

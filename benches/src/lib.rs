@@ -53,6 +53,31 @@ pub fn probes(nets: &[IpNet], count: usize) -> Vec<IpAddr> {
         .collect()
 }
 
+/// `n` IPv6 prefixes longer than /64 (/65 to /128), each inside a /64 of
+/// [`family_cidrs`]`(n, true, seed)`: the tables' exceptional path, where the
+/// low 64 bits of the address matter.
+///
+/// ```
+/// let nets = gray_benches::long_v6_cidrs(100, 1);
+/// assert_eq!(nets.len(), 100);
+/// assert!(nets.iter().all(|n| n.prefix_len() > 64));
+/// ```
+pub fn long_v6_cidrs(n: usize, seed: u64) -> Vec<IpNet> {
+    let mut rng = SplitMix(seed ^ 0x6c6f_6e67);
+    family_cidrs(n, true, seed)
+        .into_iter()
+        .filter_map(|net| match net {
+            IpNet::V6(n) => Some(u128::from(n.network()) >> 64 << 64),
+            IpNet::V4(_) => None,
+        })
+        .map(|high| {
+            let len = 65 + rng.below(64) as u8;
+            let addr = std::net::Ipv6Addr::from(high | u128::from(rng.next_u64()));
+            IpNet::V6(ipnet::Ipv6Net::new(addr, len).expect("len <= 128").trunc())
+        })
+        .collect()
+}
+
 /// Only the IPv4 or only the IPv6 prefixes of [`cidrs`]`(2 * n, seed)`: `n` of one family.
 pub fn family_cidrs(n: usize, v6: bool, seed: u64) -> Vec<IpNet> {
     cidrs(2 * n, seed)

@@ -19,9 +19,12 @@
 //! interval gets a *class*: the index of a deduplicated bitset of the sets
 //! covering it. Neighbouring intervals with the same class are merged. A
 //! lookup is a binary search over the interval starts (narrowed first by a
-//! small bucket index on the leading address bits), then a class → bitset
-//! step. Building is `O(n log n)` in the number of prefixes with no work per
-//! covered address, and a lookup never allocates.
+//! bucket index on the leading address bits to about four starts), then a
+//! class → bitset step. IPv6 starts are searched by their high 64 bits only;
+//! the low halves, needed only inside a /64 that holds boundaries of longer
+//! prefixes, are kept aside and searched in that case alone. Building is
+//! `O(n log n)` in the number of prefixes with no work per covered address,
+//! and a lookup never allocates.
 //!
 //! # IPv4-mapped addresses
 //!
@@ -380,14 +383,14 @@ impl Iterator for SetMaskIter<'_> {
 // Per-family interval table
 // ---------------------------------------------------------------------------
 
-/// Address keys: `u32` for IPv4, `u128` for IPv6.
+/// Search keys: the whole address for IPv4 (`u32`), its high 64 bits for
+/// IPv6 (`u64`).
 trait Key: Copy + Ord + fmt::Debug {
     const BITS: u32;
-    fn succ(self) -> Option<Self>;
     fn leading_zeros_of_xor(self, other: Self) -> u32;
     /// `(self ^ other) >> shift != 0`, for `shift < BITS`.
     fn differs_above(self, other: Self, shift: u32) -> bool;
-    /// `(self << cpl) >> (BITS - bits)`, for `cpl < BITS`, `1 <= bits <= MAX_INDEX_BITS`.
+    /// `(self << cpl) >> (BITS - bits)`, for `cpl + bits <= BITS`, `1 <= bits <= MAX_INDEX_BITS`.
     fn bucket(self, cpl: u32, bits: u32) -> usize;
 }
 
@@ -395,10 +398,6 @@ macro_rules! impl_key {
     ($t:ty) => {
         impl Key for $t {
             const BITS: u32 = <$t>::BITS;
-            #[inline]
-            fn succ(self) -> Option<Self> {
-                self.checked_add(1)
-            }
             #[inline]
             fn leading_zeros_of_xor(self, other: Self) -> u32 {
                 (self ^ other).leading_zeros()
@@ -415,40 +414,54 @@ macro_rules! impl_key {
     };
 }
 impl_key!(u32);
-impl_key!(u128);
+impl_key!(u64);
 
-/// Disjoint intervals of one address family, sorted by start: interval `i`
-/// covers `starts[i] ..= starts[i + 1] - 1` (the last one runs to the top of
-/// the address space) and its sets are class `classes[i]`. Addresses below
-/// the first start are in no set.
+/// Marks a slot that refers to a long IPv6 start (see [`Family6`]) instead of
+/// holding a class. Class ids and long starts therefore stay below `2^31`,
+/// far beyond what fits in memory (each needs at least one interval).
+const LONG: u32 = 1 << 31;
+
+/// Disjoint intervals of one address family, sorted by start and searched by
+/// the key of each start.
 ///
-/// Starts and classes are kept in separate arrays: the search touches only
-/// the starts, so an IPv6 bucket of four starts is one 64-byte cache line
-/// (a `(u128, u32)` pair would pad to 32 bytes), and the class is read once.
+/// Interval `i` starts at key `keys[i]`; `slots[i + 1]` is its class and
+/// `slots[0]` the class below the first start (always empty). A lookup counts
+/// the keys at or below the address key, `r`, and reads `slots[r]`: no branch
+/// for "below every start". A bucket index on the leading key bits (after the
+/// bits every key shares) narrows that count to a binary search over about
+/// four keys.
 #[derive(Clone)]
 struct Family<K> {
-    starts: Box<[K]>,
-    classes: Box<[u32]>,
-    /// Common prefix length of all starts (valid when `index_bits > 0`).
+    /// Sorted keys (IPv6 keys may repeat).
+    keys: Box<[K]>,
+    /// `len() + 1` slots: classes, or `LONG | i` for IPv6 long starts.
+    slots: Box<[u32]>,
+    /// Length of the prefix shared by all keys, at most `K::BITS - index_bits`
+    /// (valid when `index_bits > 0`).
     cpl: u32,
-    /// Number of address bits after the common prefix used for `index`;
-    /// 0 means no index (small tables).
+    /// Number of key bits after the common prefix used for `index`; 0 means
+    /// no index (small tables).
     index_bits: u32,
-    /// `index[h]` = number of starts whose bucket is below `h`.
+    /// `index[h]` = number of keys whose bucket is below `h`.
     index: Box<[u32]>,
 }
 
 impl<K: Key> Family<K> {
-    fn new(entries: Vec<(K, u32)>) -> Self {
-        let n = entries.len();
+    /// `keys` sorted, `slots` one longer (see the type).
+    fn new(keys: Vec<K>, slots: Vec<u32>) -> Self {
+        debug_assert_eq!(keys.len() + 1, slots.len());
+        let n = keys.len();
         let (cpl, index_bits, index) = if n < 64 {
             (0, 0, Vec::new())
         } else {
-            let cpl = entries[0].0.leading_zeros_of_xor(entries[n - 1].0);
             let bits = (usize::BITS - n.leading_zeros() - 2).min(MAX_INDEX_BITS);
+            // IPv6 keys may repeat, so the first and last can even be equal.
+            let cpl = keys[0]
+                .leading_zeros_of_xor(keys[n - 1])
+                .min(K::BITS - bits);
             let mut index = vec![0u32; (1usize << bits) + 1];
-            for e in &entries {
-                index[e.0.bucket(cpl, bits) + 1] += 1;
+            for &k in &keys {
+                index[k.bucket(cpl, bits) + 1] += 1;
             }
             for i in 1..index.len() {
                 index[i] += index[i - 1];
@@ -456,8 +469,8 @@ impl<K: Key> Family<K> {
             (cpl, bits, index)
         };
         Family {
-            starts: entries.iter().map(|e| e.0).collect(),
-            classes: entries.iter().map(|e| e.1).collect(),
+            keys: keys.into_boxed_slice(),
+            slots: slots.into_boxed_slice(),
             cpl,
             index_bits,
             index: index.into_boxed_slice(),
@@ -465,49 +478,153 @@ impl<K: Key> Family<K> {
     }
 
     fn len(&self) -> usize {
-        self.starts.len()
+        self.slots.len() - 1
     }
 
-    /// Class of the interval containing `x`.
+    /// `(lo, r)`: `r` keys are `<= x`, and every key equal to `x` is at a
+    /// position `>= lo`.
     #[inline]
-    fn find(&self, x: K) -> u32 {
-        let starts = &self.starts[..];
-        let n = starts.len();
-        if n == 0 {
-            return EMPTY_CLASS;
+    fn rank(&self, x: K) -> (usize, usize) {
+        let n = self.len();
+        if self.index_bits == 0 {
+            return (0, upper_bound(&self.keys[..n], x));
         }
-        let (lo, hi) = if self.index_bits == 0 {
-            (0, n)
-        } else {
-            let first = starts[0];
-            if self.cpl > 0 && x.differs_above(first, K::BITS - self.cpl) {
-                // `x` lies outside the block shared by every start: it is
-                // either below all of them or above all of them.
-                return if x < first {
-                    EMPTY_CLASS
-                } else {
-                    self.classes[n - 1]
-                };
-            }
-            let h = x.bucket(self.cpl, self.index_bits);
-            (self.index[h] as usize, self.index[h + 1] as usize)
-        };
-        let j = lo + upper_bound(&starts[lo..hi], x);
-        if j == 0 {
-            EMPTY_CLASS
-        } else {
-            self.classes[j - 1]
+        let first = self.keys[0];
+        if self.cpl > 0 && x.differs_above(first, K::BITS - self.cpl) {
+            // `x` lies outside the block shared by every key: it is either
+            // below all of them or above all of them.
+            return (0, if x < first { 0 } else { n });
         }
+        let h = x.bucket(self.cpl, self.index_bits);
+        let (lo, hi) = (self.index[h] as usize, self.index[h + 1] as usize);
+        (lo, lo + upper_bound(&self.keys[lo..hi], x))
     }
 
     fn heap_bytes(&self) -> usize {
-        std::mem::size_of_val(&*self.starts)
-            + std::mem::size_of_val(&*self.classes)
+        std::mem::size_of_val(&*self.keys)
+            + std::mem::size_of_val(&*self.slots)
             + std::mem::size_of_val(&*self.index)
     }
 }
 
-/// Number of starts `<= x` in the sorted slice `a` (branch-light binary
+impl Family<u32> {
+    /// The IPv4 family from merged `(start, class)` intervals.
+    fn v4(entries: Vec<(u32, u32)>) -> Self {
+        let mut slots = Vec::with_capacity(entries.len() + 1);
+        slots.push(EMPTY_CLASS);
+        slots.extend(entries.iter().map(|e| e.1));
+        Family::new(entries.iter().map(|e| e.0).collect(), slots)
+    }
+
+    /// Class of the interval containing `x`.
+    #[inline]
+    fn find(&self, x: u32) -> u32 {
+        self.slots[self.rank(x).1]
+    }
+}
+
+/// The IPv6 intervals.
+///
+/// Almost every IPv6 prefix in practice is `/64` or shorter, so the starts
+/// of the intervals are searched by their high 64 bits (half the memory of
+/// `u128` keys, and a cheaper compare). A start whose low 64 bits are not
+/// zero is *long* (a boundary of a prefix longer than `/64`): its slot points
+/// into `long` instead of holding its class. An address needs the low halves
+/// only when the last start at or below its high half is long and has
+/// exactly that high half; everything else is answered by the high halves
+/// alone.
+#[derive(Clone)]
+struct Family6 {
+    high: Family<u64>,
+    /// The long starts, in order.
+    long: Box<[LongStart]>,
+}
+
+/// A start of an IPv6 interval whose low 64 bits are not zero.
+#[derive(Clone, Copy)]
+struct LongStart {
+    high: u64,
+    low: u64,
+    /// Class of the interval beginning here.
+    class: u32,
+    /// Class of the interval just before.
+    before: u32,
+}
+
+impl Family6 {
+    /// The IPv6 family from merged `(start, class)` intervals.
+    fn new(entries: Vec<(u128, u32)>) -> Self {
+        let mut keys = Vec::with_capacity(entries.len());
+        let mut slots = Vec::with_capacity(entries.len() + 1);
+        slots.push(EMPTY_CLASS);
+        let mut long = Vec::new();
+        let mut before = EMPTY_CLASS;
+        for (start, class) in entries {
+            let (high, low) = ((start >> 64) as u64, start as u64);
+            keys.push(high);
+            debug_assert!(class < LONG && long.len() < LONG as usize);
+            if low == 0 {
+                slots.push(class);
+            } else {
+                slots.push(LONG | long.len() as u32);
+                long.push(LongStart {
+                    high,
+                    low,
+                    class,
+                    before,
+                });
+            }
+            before = class;
+        }
+        Family6 {
+            high: Family::new(keys, slots),
+            long: long.into_boxed_slice(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.high.len()
+    }
+
+    /// Class of the interval containing `x`.
+    #[inline]
+    fn find(&self, x: u128) -> u32 {
+        let hi = (x >> 64) as u64;
+        let (lo, r) = self.high.rank(hi);
+        let slot = self.high.slots[r];
+        if slot & LONG == 0 {
+            return slot;
+        }
+        self.find_long(hi, x as u64, (slot & !LONG) as usize, r - lo)
+    }
+
+    /// [`find`](Self::find) when the last start whose high half is `<= hi`
+    /// is long: it is `long[e]`, and at most `bucket` starts of its bucket
+    /// precede the address.
+    #[inline(never)]
+    fn find_long(&self, hi: u64, low: u64, e: usize, bucket: usize) -> u32 {
+        let last = &self.long[e];
+        if last.high != hi {
+            // The address is past the whole /64 of that start.
+            return last.class;
+        }
+        // The long starts with high half `hi` are consecutive, end at `e`
+        // and lie in the address's bucket, so they are all in `run`.
+        let run = &self.long[(e + 1).saturating_sub(bucket)..=e];
+        let p = run.partition_point(|s| (s.high, s.low) <= (hi, low));
+        match p.checked_sub(1).map(|q| &run[q]) {
+            Some(s) if s.high == hi => s.class,
+            // Below every long start of this /64 (`run[p]` is the first).
+            _ => run[p].before,
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.high.heap_bytes() + std::mem::size_of_val(&*self.long)
+    }
+}
+
+/// Number of elements `<= x` in the sorted slice `a` (branch-light binary
 /// search).
 #[inline]
 fn upper_bound<K: Ord + Copy>(a: &[K], x: K) -> usize {
@@ -590,11 +707,11 @@ impl Interner {
 ///
 /// An event is `(point, set << 1 | is_end)`: a prefix of `set` starts at
 /// `point`, or (with `is_end`) ended just before `point`.
-fn sweep<K: Key>(
-    mut events: Vec<(K, u32)>,
+fn sweep<P: Copy + Ord>(
+    mut events: Vec<(P, u32)>,
     interner: &mut Interner,
     set_count: usize,
-) -> Family<K> {
+) -> Vec<(P, u32)> {
     events.sort_unstable_by_key(|e| e.0);
     let mut counts = vec![0u32; set_count];
     let mut cur = vec![0u64; interner.words];
@@ -633,7 +750,7 @@ fn sweep<K: Key>(
     }
     drop(events);
     entries.shrink_to_fit();
-    Family::new(entries)
+    entries
 }
 
 // ---------------------------------------------------------------------------
@@ -676,13 +793,13 @@ impl IpTableBuilder {
         match normalize_net(net) {
             IpNet::V4(n) => {
                 self.v4.push((u32::from(n.network()), start));
-                if let Some(after) = u32::from(n.broadcast()).succ() {
+                if let Some(after) = u32::from(n.broadcast()).checked_add(1) {
                     self.v4.push((after, end));
                 }
             }
             IpNet::V6(n) => {
                 self.v6.push((u128::from(n.network()), start));
-                if let Some(after) = u128::from(n.broadcast()).succ() {
+                if let Some(after) = u128::from(n.broadcast()).checked_add(1) {
                     self.v6.push((after, end));
                 }
             }
@@ -694,8 +811,8 @@ impl IpTableBuilder {
         let words = (self.set_count as usize).div_ceil(64);
         let mut interner = Interner::new(words);
         let set_count = self.set_count as usize;
-        let v4 = sweep(self.v4, &mut interner, set_count);
-        let v6 = sweep(self.v6, &mut interner, set_count);
+        let v4 = Family::v4(sweep(self.v4, &mut interner, set_count));
+        let v6 = Family6::new(sweep(self.v6, &mut interner, set_count));
         let mut flat = interner.flat;
         flat.shrink_to_fit();
         IpTable {
@@ -738,7 +855,7 @@ impl IpTableBuilder {
 #[derive(Clone)]
 pub struct IpTable {
     v4: Family<u32>,
-    v6: Family<u128>,
+    v6: Family6,
     /// `u64` words per class bitset.
     words: usize,
     /// Class bitsets, `words` words each; class 0 is empty.
@@ -1102,7 +1219,7 @@ mod tests {
             b.add(s, n);
         }
         let t = b.build();
-        assert!(t.v4.index_bits > 0 && t.v6.index_bits > 0);
+        assert!(t.v4.index_bits > 0 && t.v6.high.index_bits > 0);
         for &(_, n) in nets.iter().step_by(7) {
             for a in [n.network(), n.broadcast()] {
                 for s in 0..8 {
@@ -1126,6 +1243,173 @@ mod tests {
                 );
             }
         }
+    }
+
+    fn v6(x: u128) -> IpAddr {
+        IpAddr::V6(Ipv6Addr::from(x))
+    }
+
+    fn prefix6(x: u128, len: u8) -> IpNet {
+        IpNet::V6(ipnet::Ipv6Net::new(Ipv6Addr::from(x), len).unwrap().trunc())
+    }
+
+    /// Builds `nets` and compares every set of every probe with the linear
+    /// model; returns the table.
+    fn check_linear(nets: &[(u32, IpNet)], probes: &[IpAddr]) -> IpTable {
+        let mut b = IpTableBuilder::new();
+        for &(s, n) in nets {
+            b.add(s, n);
+        }
+        let t = b.build();
+        let sets = nets.iter().map(|n| n.0 + 1).max().unwrap_or(0);
+        for &a in probes {
+            let want: Vec<u32> = (0..sets).filter(|&s| linear_contains(nets, s, a)).collect();
+            assert_eq!(t.lookup(a).iter().collect::<Vec<_>>(), want, "{a}");
+        }
+        t
+    }
+
+    /// Every prefix boundary of `nets`, its neighbours and a few points of
+    /// the low half.
+    fn v6_probes(nets: &[(u32, IpNet)]) -> Vec<IpAddr> {
+        let mut out = Vec::new();
+        for (_, n) in nets {
+            if let IpNet::V6(n) = n {
+                let (lo, hi) = (u128::from(n.network()), u128::from(n.broadcast()));
+                for x in [lo, hi, lo.wrapping_sub(1), hi.wrapping_add(1), lo | 0xffff] {
+                    out.push(v6(x));
+                    out.push(v6(x & !u128::from(u64::MAX)));
+                    out.push(v6(x | u128::from(u64::MAX)));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn long_v6_prefixes_share_a_high_half() {
+        let base = 0x2001_0db8_0000_0001u128 << 64;
+        let mut nets = vec![
+            (0, prefix6(base | 0x10, 128)),
+            (1, prefix6(base | 0x10, 124)),
+            (2, prefix6(base | 0x100, 120)),
+            (0, prefix6(base | (1 << 63), 65)),
+            (3, prefix6(base, 64)),
+            (4, prefix6(base, 48)),
+            (5, prefix6(base | (0xdead_beef << 32), 96)),
+        ];
+        let t = check_linear(&nets, &v6_probes(&nets));
+        assert_eq!(sets(&t, "2001:db8:0:1::10"), [0, 1, 3, 4]);
+        assert_eq!(sets(&t, "2001:db8:0:1::11"), [1, 3, 4]);
+        assert_eq!(sets(&t, "2001:db8:0:1::f"), [3, 4]);
+        assert_eq!(sets(&t, "2001:db8:0:1::"), [3, 4]);
+        assert_eq!(sets(&t, "2001:db8:0:1:8000::"), [0, 3, 4]);
+        assert_eq!(sets(&t, "2001:db8:0:2::"), [4]);
+        assert_eq!(sets(&t, "2001:db8:0:0:ffff:ffff:ffff:ffff"), [4]);
+        // The same prefixes without their /64 and /48: below the first long
+        // start of the /64 the address is in no set.
+        nets.retain(|n| n.1.prefix_len() > 64);
+        let t = check_linear(&nets, &v6_probes(&nets));
+        assert!(sets(&t, "2001:db8:0:1::").is_empty());
+        assert!(sets(&t, "2001:db8:0:1::f").is_empty());
+        assert_eq!(sets(&t, "2001:db8:0:1::10"), [0, 1]);
+        assert!(sets(&t, "2001:db8:0:2::").is_empty());
+        // Hosts inside a /48: the intervals that begin at the long starts
+        // (the hosts' ends) run on into the following /64s, and an address
+        // below the first start of its /64 gets the class of the interval
+        // before, which begins at a long start of an earlier /64.
+        let nets = [
+            (4, prefix6(base, 48)),
+            (0, prefix6(base | 0x10, 128)),
+            (1, prefix6((base - (1 << 64)) | 0x5, 128)),
+        ];
+        let t = check_linear(&nets, &v6_probes(&nets));
+        assert_eq!(sets(&t, "2001:db8:0:1::10"), [0, 4]);
+        assert_eq!(sets(&t, "2001:db8:0:1::11"), [4]);
+        assert_eq!(sets(&t, "2001:db8:0:2::1"), [4]);
+        assert_eq!(sets(&t, "2001:db8:0:1::1"), [4]);
+        assert_eq!(sets(&t, "2001:db8:0:0::5"), [1, 4]);
+        assert!(sets(&t, "2001:db8:1::").is_empty());
+    }
+
+    #[test]
+    fn long_v6_prefixes_in_an_indexed_table() {
+        // Enough starts for the bucket index, with long prefixes packed into
+        // a few /64s, hosts at the edges of a /64, /64s and shorter prefixes
+        // around them, ::/0 and mapped IPv4.
+        let mut rng = crate::testing::SplitMix(7);
+        let mut nets = vec![(6, prefix6(0, 0)), (6, prefix6(0xffff_0a00_0000, 104))];
+        for i in 0..600u32 {
+            let slash64 = (0x2001_0db8_0000_0000u128 | u128::from(rng.below(12)) << 20) << 64;
+            let low = u128::from(rng.next_u64());
+            let net = match i % 6 {
+                0 => prefix6(slash64 | low, 128),
+                1 => prefix6(slash64 | low, 65 + rng.below(63) as u8),
+                2 => prefix6(slash64, 64),
+                3 => prefix6(slash64 | u128::from(u64::MAX), 128),
+                4 => prefix6(slash64, 128),
+                _ => prefix6(slash64 | low, 48 + rng.below(16) as u8),
+            };
+            nets.push((if i % 6 == 5 { 5 } else { i % 5 }, net));
+        }
+        let mut probes = v6_probes(&nets);
+        probes.extend(
+            [
+                "10.0.0.1",
+                "::ffff:10.0.0.1",
+                "11.0.0.1",
+                "::",
+                "2001:db8::",
+            ]
+            .map(ip),
+        );
+        let t = check_linear(&nets, &probes);
+        assert!(t.v6.high.index_bits > 0, "{t:?}");
+        assert!(!t.v6.long.is_empty());
+        assert_eq!(sets(&t, "::ffff:10.0.0.1"), [6]);
+        assert!(sets(&t, "11.0.0.1").is_empty());
+    }
+
+    #[test]
+    fn many_long_v6_prefixes_in_one_slash64() {
+        // Every start has the same high half (so every key is equal), then
+        // one /64 more: the index must cope with a single crowded bucket.
+        let base = 0x2001_0db8_0000_0000u128 << 64;
+        let mut nets: Vec<(u32, IpNet)> = (0..300u128)
+            .map(|i| {
+                (
+                    (i % 3) as u32,
+                    prefix6(base | (i * 7919) << 20, 100 + (i % 29) as u8),
+                )
+            })
+            .collect();
+        let t = check_linear(&nets, &v6_probes(&nets));
+        assert!(t.v6.high.index_bits > 0);
+        nets.push((3, prefix6(base + (5 << 64), 64)));
+        nets.push((4, prefix6(base - (1 << 64), 127)));
+        check_linear(&nets, &v6_probes(&nets));
+    }
+
+    #[test]
+    fn v6_addresses_outside_the_indexed_block() {
+        // All keys share a long common prefix; addresses above and below
+        // that block, and in empty buckets at both ends of it.
+        let base = 0x2001_0db8_0000_0000u128 << 64;
+        let nets: Vec<(u32, IpNet)> = (1..100u128)
+            .map(|i| (0, prefix6(base | (2 * i) << 72, 56)))
+            .collect();
+        let mut probes = v6_probes(&nets);
+        probes.extend([0, base, base + (1 << 64), base | (0xff << 72), u128::MAX].map(v6));
+        probes.extend(
+            [
+                base | (0xff << 72),
+                base | (0xffff << 72),
+                (base >> 80 | 1) << 80,
+            ]
+            .map(v6),
+        );
+        let t = check_linear(&nets, &probes);
+        assert!(t.v6.high.index_bits > 0 && t.v6.high.cpl > 0);
     }
 
     // ---------------------------------------------------------------------
@@ -1198,6 +1482,16 @@ mod tests {
         }
     }
 
+    /// IPv6 prefixes crowded into four /64s (so that many starts share
+    /// their high half), mostly longer than /64.
+    fn crowded_v6_net() -> impl Strategy<Value = IpNet> {
+        let low = prop_oneof![any::<u64>(), 0u64..64, Just(0u64), Just(u64::MAX)];
+        let len = prop_oneof![1 => 48u8..=64, 4 => 65u8..=128, 1 => Just(128u8)];
+        (0u128..4, low, len).prop_map(|(h, l, len)| {
+            prefix6((0x2001_0db8u128 << 96) | (h << 64) | u128::from(l), len)
+        })
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(1000))]
 
@@ -1234,6 +1528,20 @@ mod tests {
             let n = n.trunc();
             let parsed = parse_entry(&n.to_string()).unwrap();
             prop_assert_eq!(parsed, normalize_net(n));
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(150))]
+
+        #[test]
+        fn crowded_v6_matches_linear_model(
+            nets in prop::collection::vec((0u32..3, crowded_v6_net()), 1..200),
+            extra in prop::collection::vec(0u128..4 << 64, 0..40),
+        ) {
+            let mut probes = v6_probes(&nets);
+            probes.extend(extra.iter().map(|&x| v6((0x2001_0db8u128 << 96) + x)));
+            check_linear(&nets, &probes);
         }
     }
 }
