@@ -8,7 +8,7 @@ use gray_core::spec::{DurationSpec, NodeMetadata, NodeSpec};
 use gray_core::{Decision, Engine, Format};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyFloat, PyInt, PyString, PyTuple};
+use pyo3::types::{PyFloat, PyInt, PyString};
 
 use crate::decision::{PyDecision, PyExplanation};
 use crate::errors::{to_py, warn_nepxion};
@@ -69,12 +69,14 @@ impl PyEngine {
         self.redis.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn decide_args(&self, py: Python<'_>, args: Args<'_>) -> PyResult<PyDecision> {
+    /// `Engine.decide` (declared in `crate::vectorcall`).
+    pub(crate) fn decide_args(&self, py: Python<'_>, args: Args<'_>) -> PyResult<PyDecision> {
         let req = PyRequest::from_args(args)?;
         Ok(self.decision(py, self.inner.decide(&req)))
     }
 
-    fn explain_args(&self, args: Args<'_>) -> PyResult<PyExplanation> {
+    /// `Engine.explain` (declared in `crate::vectorcall`).
+    pub(crate) fn explain_args(&self, args: Args<'_>) -> PyResult<PyExplanation> {
         let req = PyRequest::from_args(args)?;
         Ok(PyExplanation {
             inner: self.inner.explain(&req),
@@ -180,65 +182,6 @@ impl PyEngine {
         Ok(generation)
     }
 
-    /// Routes one request. `headers` may be a dict, a list of `(name, value)` pairs (`str` or
-    /// `bytes`), a Starlette `Headers` or a Werkzeug `Headers`; `cookies` a mapping of cookie
-    /// values (searched before any `Cookie` header); `cookie_header` a raw `Cookie` header.
-    /// `path` may carry `?query` when `query` is not given. A `peer_ip` that is not an IP
-    /// address (a Unix socket, a test client's name) counts as unknown.
-    //
-    // Under the stable ABI of Python 3.9 a method receives its arguments as a tuple and a dict
-    // of keywords, and PyO3's generic binding would encode each keyword name into a new
-    // `bytes` object to compare it; taking exactly `*args, **kwargs` makes PyO3 hand both
-    // over as they are (hence no `py` parameter), and `Args::bind` binds them. From 3.10 on
-    // (Windows builds) PyO3 uses the vectorcall protocol and compares names in place.
-    #[cfg(not(Py_3_10))]
-    #[pyo3(
-        signature = (*args, **kwargs),
-        text_signature = "($self, peer_ip=None, *, headers=None, cookies=None, cookie_header=None, query=None, path=None, method=None, host=None)"
-    )]
-    fn decide(
-        &self,
-        args: &Bound<'_, PyTuple>,
-        kwargs: Option<&Bound<'_, PyDict>>,
-    ) -> PyResult<PyDecision> {
-        self.decide_args(args.py(), Args::bind("Engine.decide()", args, kwargs)?)
-    }
-
-    /// Routes one request. `headers` may be a dict, a list of `(name, value)` pairs (`str` or
-    /// `bytes`), a Starlette `Headers` or a Werkzeug `Headers`; `cookies` a mapping of cookie
-    /// values (searched before any `Cookie` header); `cookie_header` a raw `Cookie` header.
-    /// `path` may carry `?query` when `query` is not given. A `peer_ip` that is not an IP
-    /// address (a Unix socket, a test client's name) counts as unknown.
-    #[cfg(Py_3_10)]
-    #[pyo3(signature = (peer_ip = None, *, headers = None, cookies = None, cookie_header = None, query = None, path = None, method = None, host = None))]
-    #[allow(clippy::too_many_arguments)]
-    fn decide<'py>(
-        &self,
-        py: Python<'py>,
-        peer_ip: Option<Bound<'py, PyAny>>,
-        headers: Option<Bound<'py, PyAny>>,
-        cookies: Option<Bound<'py, PyAny>>,
-        cookie_header: Option<Bound<'py, PyAny>>,
-        query: Option<Bound<'py, PyAny>>,
-        path: Option<Bound<'py, PyAny>>,
-        method: Option<Bound<'py, PyAny>>,
-        host: Option<Bound<'py, PyAny>>,
-    ) -> PyResult<PyDecision> {
-        self.decide_args(
-            py,
-            Args {
-                peer: peer_ip,
-                headers,
-                cookies,
-                cookie_header,
-                query,
-                path,
-                method,
-                host,
-            },
-        )
-    }
-
     /// Routes the request of an ASGI `http` or `websocket` scope (peer = `scope["client"]`).
     fn decide_asgi(&self, scope: &Bound<'_, PyAny>) -> PyResult<PyDecision> {
         let req = PyRequest::from_asgi(scope)?;
@@ -249,47 +192,6 @@ impl PyEngine {
     fn decide_wsgi(&self, environ: &Bound<'_, PyAny>) -> PyResult<PyDecision> {
         let req = PyRequest::from_wsgi(environ)?;
         Ok(self.decision(environ.py(), self.inner.decide(&req)))
-    }
-
-    /// Explains how a request (same arguments as `decide`) is routed. Counts nothing.
-    #[cfg(not(Py_3_10))]
-    #[pyo3(
-        signature = (*args, **kwargs),
-        text_signature = "($self, peer_ip=None, *, headers=None, cookies=None, cookie_header=None, query=None, path=None, method=None, host=None)"
-    )]
-    fn explain(
-        &self,
-        args: &Bound<'_, PyTuple>,
-        kwargs: Option<&Bound<'_, PyDict>>,
-    ) -> PyResult<PyExplanation> {
-        self.explain_args(Args::bind("Engine.explain()", args, kwargs)?)
-    }
-
-    /// Explains how a request (same arguments as `decide`) is routed. Counts nothing.
-    #[cfg(Py_3_10)]
-    #[pyo3(signature = (peer_ip = None, *, headers = None, cookies = None, cookie_header = None, query = None, path = None, method = None, host = None))]
-    #[allow(clippy::too_many_arguments)]
-    fn explain<'py>(
-        &self,
-        peer_ip: Option<Bound<'py, PyAny>>,
-        headers: Option<Bound<'py, PyAny>>,
-        cookies: Option<Bound<'py, PyAny>>,
-        cookie_header: Option<Bound<'py, PyAny>>,
-        query: Option<Bound<'py, PyAny>>,
-        path: Option<Bound<'py, PyAny>>,
-        method: Option<Bound<'py, PyAny>>,
-        host: Option<Bound<'py, PyAny>>,
-    ) -> PyResult<PyExplanation> {
-        self.explain_args(Args {
-            peer: peer_ip,
-            headers,
-            cookies,
-            cookie_header,
-            query,
-            path,
-            method,
-            host,
-        })
     }
 
     /// Explains the request of an ASGI scope.

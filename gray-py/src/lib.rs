@@ -21,6 +21,7 @@ mod names;
 mod redis;
 mod request;
 mod text;
+mod vectorcall;
 
 use pyo3::prelude::*;
 
@@ -49,6 +50,7 @@ fn sticky_hash(salt: &Bound<'_, PyAny>, key: &Bound<'_, PyAny>) -> PyResult<u64>
 #[pymodule]
 fn _gray(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<engine::PyEngine>()?;
+    vectorcall::register(&m.py().get_type::<engine::PyEngine>())?;
     m.add_class::<decision::PyDecision>()?;
     m.add_class::<decision::PyExplanation>()?;
     m.add_function(wrap_pyfunction!(sticky_bucket, m)?)?;

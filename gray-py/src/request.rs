@@ -41,7 +41,7 @@ struct Held {
 
 impl Held {
     /// Only for text that outlives the request: `'static` text, or text of an object or buffer
-    /// the request holds (its `keep` and `owned` lists).
+    /// the request holds.
     fn new(s: &str) -> Held {
         Held {
             ptr: s.as_ptr(),
@@ -58,11 +58,35 @@ impl Held {
     }
 }
 
+/// A `(name, value)` pair and the objects holding its text.
+struct Entry<'py> {
+    name: Held,
+    value: Held,
+    _objects: Objects<'py>,
+}
+
+/// The objects an [`Entry`]'s text lives in (none for text held elsewhere). Only held, never
+/// read.
+#[allow(dead_code)]
+enum Objects<'py> {
+    None,
+    /// A `(name, value)` tuple (it holds both), or a value whose name is text held elsewhere.
+    One(Bound<'py, PyAny>),
+    /// A name and a value.
+    Two(Bound<'py, PyAny>, Bound<'py, PyAny>),
+}
+
+/// The most single-valued arguments one request reads (`method`, `path`, `query`, `host`,
+/// `cookie_header`).
+const ARGS: usize = 5;
+
 /// One request, its text borrowed from Python objects. Only valid while attached to the
 /// interpreter (it holds `Bound` references).
 pub(crate) struct PyRequest<'py> {
-    /// The objects whose text the [`Held`] values point into.
-    keep: Vec<Bound<'py, PyAny>>,
+    /// The objects of single-valued arguments whose text [`Held`] values point into (a fixed
+    /// array: no allocation), and any beyond it.
+    args: [Option<Bound<'py, PyAny>>; ARGS],
+    more_args: Vec<Bound<'py, PyAny>>,
     /// Text built here (WSGI re-decoding, `SCRIPT_NAME` + `PATH_INFO`, WSGI header names).
     /// A `Box<str>`'s bytes stay where they are when the list grows.
     owned: Vec<Box<str>>,
@@ -76,9 +100,9 @@ pub(crate) struct PyRequest<'py> {
     host: Option<Option<Held>>,
     cookie_header: Option<Held>,
     /// Names as given (any case; WSGI names in HTTP spelling).
-    headers: Vec<(Held, Held)>,
+    headers: Vec<Entry<'py>>,
     /// The `cookies` argument.
-    cookies: Vec<(Held, Held)>,
+    cookies: Vec<Entry<'py>>,
     /// Every cookie of the `Cookie` headers, parsed on the first direct cookie lookup (made
     /// only when gray-core cannot read the cookies itself: with a `cookies` argument, or for
     /// more cookie names than it keeps slots for).
@@ -99,82 +123,70 @@ pub(crate) struct Args<'py> {
 }
 
 impl<'py> Args<'py> {
-    /// Binds the arguments of a call `(peer_ip=None, *, headers=None, cookies=None,
+    /// Binds the positional arguments of a call `(peer_ip=None, *, headers=None, cookies=None,
     /// cookie_header=None, query=None, path=None, method=None, host=None)` of method `func`
-    /// (`"Engine.decide()"`), with Python's own errors for calls that do not fit.
-    ///
-    /// The methods take `*args, **kwargs` and bind them here: the generic binding would first
-    /// encode each keyword name into a new `bytes` object, as the stable ABI of Python 3.9
-    /// offers no cheaper way to compare it.
-    pub(crate) fn bind(
+    /// (`"Engine.decide()"`); then [`Args::keyword`] binds each keyword argument. Calls that do
+    /// not fit get the errors Python gives for any method with this signature.
+    /// `count` positional arguments were given, the first being `first`.
+    pub(crate) fn positional(
         func: &str,
-        args: &Bound<'py, PyTuple>,
-        kwargs: Option<&Bound<'py, PyDict>>,
+        count: usize,
+        first: Option<Borrowed<'_, 'py, PyAny>>,
     ) -> PyResult<Self> {
-        let mut out = Args::default();
-        match args.len() {
-            0 => {}
-            1 => out.peer = Some(args.get_item(0)?),
-            n => {
-                return Err(PyTypeError::new_err(format!(
-                    "{func} takes from 0 to 1 positional arguments but {n} were given"
-                )));
-            }
+        if count > 1 {
+            return Err(PyTypeError::new_err(format!(
+                "{func} takes from 0 to 1 positional arguments but {count} were given"
+            )));
         }
-        let Some(kwargs) = kwargs else {
-            return Ok(out);
+        Ok(Args {
+            peer: first.map(|p| p.to_owned()),
+            ..Args::default()
+        })
+    }
+
+    /// Binds keyword argument `key=value` (see [`Args::positional`]).
+    pub(crate) fn keyword(
+        &mut self,
+        func: &str,
+        key: Borrowed<'_, 'py, PyAny>,
+        value: Borrowed<'_, 'py, PyAny>,
+    ) -> PyResult<()> {
+        let name = if kind(key) == Kind::Str {
+            text_of(key)
+        } else {
+            None
         };
-        let py = kwargs.py();
-        let (mut pos, mut key, mut value) = (0, std::ptr::null_mut(), std::ptr::null_mut());
-        // SAFETY: `kwargs` is a dict; `PyDict_Next` lends its keys and values, which stay
-        // valid while the dict is unchanged: nothing in this loop runs Python code before the
-        // next step (the error paths return at once). Values are referenced before use.
-        while unsafe { pyo3::ffi::PyDict_Next(kwargs.as_ptr(), &mut pos, &mut key, &mut value) }
-            != 0
-        {
-            // SAFETY: see above; both pointers are non-null on success.
-            let (key, value) = unsafe {
-                (
-                    Borrowed::from_ptr(py, key),
-                    Borrowed::from_ptr(py, value).to_owned(),
-                )
-            };
-            let name = if kind(key) == Kind::Str {
-                text_of(key)
-            } else {
-                None
-            };
-            let slot = match name {
-                Some("headers") => &mut out.headers,
-                Some("cookies") => &mut out.cookies,
-                Some("cookie_header") => &mut out.cookie_header,
-                Some("query") => &mut out.query,
-                Some("path") => &mut out.path,
-                Some("method") => &mut out.method,
-                Some("host") => &mut out.host,
-                Some("peer_ip") => &mut out.peer,
-                _ => {
-                    return Err(PyTypeError::new_err(format!(
-                        "{func} got an unexpected keyword argument '{}'",
-                        key.to_owned()
-                    )))
-                }
-            };
-            if slot.replace(value).is_some() {
+        let slot = match name {
+            Some("headers") => &mut self.headers,
+            Some("cookies") => &mut self.cookies,
+            Some("cookie_header") => &mut self.cookie_header,
+            Some("query") => &mut self.query,
+            Some("path") => &mut self.path,
+            Some("method") => &mut self.method,
+            Some("host") => &mut self.host,
+            Some("peer_ip") => &mut self.peer,
+            _ => {
                 return Err(PyTypeError::new_err(format!(
-                    "{func} got multiple values for argument '{}'",
-                    name.unwrap_or_default()
-                )));
+                    "{func} got an unexpected keyword argument '{}'",
+                    key.to_owned()
+                )))
             }
+        };
+        if slot.replace(value.to_owned()).is_some() {
+            return Err(PyTypeError::new_err(format!(
+                "{func} got multiple values for argument '{}'",
+                name.unwrap_or_default()
+            )));
         }
-        Ok(out)
+        Ok(())
     }
 }
 
 impl<'py> PyRequest<'py> {
     fn empty(headers: usize) -> Self {
         PyRequest {
-            keep: Vec::with_capacity(headers + 4),
+            args: Default::default(),
+            more_args: Vec::new(),
             owned: Vec::new(),
             peer: None,
             method: Held::new("GET"),
@@ -190,19 +202,24 @@ impl<'py> PyRequest<'py> {
 
     /// The text `h` points into. Sound because of how `Held` values are made: each points
     /// into `'static` text, into a `Box<str>` in `self.owned`, or into the UTF-8 buffer of a
-    /// `str` or `bytes` object that `self.keep` references (directly, or through the tuple
-    /// holding it). Those buffers are immutable and live as long as their objects; neither
-    /// list loses an entry before the request is dropped.
+    /// `str` or `bytes` object that the request references (in `args` / `more_args` or in the
+    /// [`Entry`] the text belongs to, directly or through the tuple holding it). Those buffers
+    /// are immutable and live as long as their objects, and the request drops no reference
+    /// before it is dropped itself.
     #[inline]
     fn get(&self, h: Held) -> &str {
         // SAFETY: see above; the bytes were valid UTF-8 when `h` was made and cannot change.
         unsafe { std::str::from_utf8_unchecked(std::slice::from_raw_parts(h.ptr, h.len)) }
     }
 
-    /// The text of `obj`, keeping `obj` referenced; `None` if it is not valid text.
+    /// The text of single-valued argument `obj`, keeping `obj` referenced; `None` if it is
+    /// not valid text.
     fn hold(&mut self, obj: Bound<'py, PyAny>) -> Option<Held> {
         let h = Held::new(text(&obj)?);
-        self.keep.push(obj);
+        match self.args.iter_mut().find(|a| a.is_none()) {
+            Some(free) => *free = Some(obj),
+            None => self.more_args.push(obj),
+        }
         Some(h)
     }
 
@@ -320,10 +337,10 @@ impl<'py> PyRequest<'py> {
             let Some(key) = text(&k) else { continue };
             match key {
                 "REMOTE_ADDR" => r.peer = text(&v).and_then(parse_ip),
-                "REQUEST_METHOD" => r.method = r.wsgi_text(v).unwrap_or(Held::new("")),
-                "SCRIPT_NAME" => script = Some(r.wsgi_text(v)),
-                "PATH_INFO" => path_info = Some(r.wsgi_text(v)),
-                "QUERY_STRING" => query = Some(r.wsgi_text(v)),
+                "REQUEST_METHOD" => r.method = r.wsgi_arg(v).unwrap_or(Held::new("")),
+                "SCRIPT_NAME" => script = Some(r.wsgi_arg(v)),
+                "PATH_INFO" => path_info = Some(r.wsgi_arg(v)),
+                "QUERY_STRING" => query = Some(r.wsgi_arg(v)),
                 _ => {
                     let start = names.len();
                     if push_http_name(key, &mut names) {
@@ -340,7 +357,11 @@ impl<'py> PyRequest<'py> {
             let names = r.hold_owned(names);
             r.headers = headers
                 .into_iter()
-                .map(|(at, value)| (names.slice(at), value))
+                .map(|(at, (value, object))| Entry {
+                    name: names.slice(at),
+                    value,
+                    _objects: object.map_or(Objects::None, Objects::One),
+                })
                 .collect();
         }
         let path = match (script, path_info) {
@@ -359,19 +380,26 @@ impl<'py> PyRequest<'py> {
         Ok(r)
     }
 
-    /// A WSGI value: its text, read back from latin-1 as PEP 3333 asks (for non-ASCII text,
-    /// which is copied); `None` when that is not UTF-8.
-    fn wsgi_text(&mut self, v: Bound<'py, PyAny>) -> Option<Held> {
-        match text(&v) {
-            Some(s) if s.is_ascii() => self.hold(v),
-            Some(s) => {
-                let bytes: Option<Vec<u8>> =
-                    s.chars().map(|c| u8::try_from(u32::from(c)).ok()).collect();
-                let s = String::from_utf8(bytes?).ok()?;
-                Some(self.hold_owned(s))
-            }
-            None => None,
+    /// A WSGI value: its text, read back from latin-1 as PEP 3333 asks (non-ASCII text is
+    /// copied), and the object to hold when the text is its own; `None` when that text is not
+    /// UTF-8.
+    fn wsgi_text(&mut self, v: Bound<'py, PyAny>) -> Option<(Held, Option<Bound<'py, PyAny>>)> {
+        let s = text(&v)?;
+        if s.is_ascii() {
+            return Some((Held::new(s), Some(v)));
         }
+        let bytes: Option<Vec<u8>> = s.chars().map(|c| u8::try_from(u32::from(c)).ok()).collect();
+        let s = String::from_utf8(bytes?).ok()?;
+        Some((self.hold_owned(s), None))
+    }
+
+    /// [`Self::wsgi_text`] for a single-valued variable.
+    fn wsgi_arg(&mut self, v: Bound<'py, PyAny>) -> Option<Held> {
+        let (h, object) = self.wsgi_text(v)?;
+        if let Some(o) = object {
+            self.hold(o);
+        }
+        Some(h)
     }
 
     /// Appends the `(name, value)` pairs of a `dict`, a list/tuple of pairs, a Starlette
@@ -381,7 +409,7 @@ impl<'py> PyRequest<'py> {
         &mut self,
         what: &str,
         obj: Option<&Bound<'py, PyAny>>,
-        out: &mut Vec<(Held, Held)>,
+        out: &mut Vec<Entry<'py>>,
     ) -> PyResult<()> {
         let Some(obj) = obj else { return Ok(()) };
         if obj.is_none() {
@@ -441,7 +469,7 @@ impl<'py> PyRequest<'py> {
     fn push_item(
         &mut self,
         what: &str,
-        out: &mut Vec<(Held, Held)>,
+        out: &mut Vec<Entry<'py>>,
         item: Bound<'py, PyAny>,
     ) -> PyResult<()> {
         // The common shape, `(str, str)` or `(bytes, bytes)`: hold the tuple, borrow its items.
@@ -460,8 +488,12 @@ impl<'py> PyRequest<'py> {
             let (k_kind, v_kind) = (kind(k), kind(v));
             if k_kind != Kind::Other && v_kind != Kind::Other {
                 if let (Some(k), Some(v)) = (text_as(k, k_kind), text_as(v, v_kind)) {
-                    out.push((Held::new(k), Held::new(v)));
-                    self.keep.push(item);
+                    let (name, value) = (Held::new(k), Held::new(v));
+                    out.push(Entry {
+                        name,
+                        value,
+                        _objects: Objects::One(item),
+                    });
                 }
                 return Ok(());
             }
@@ -474,7 +506,7 @@ impl<'py> PyRequest<'py> {
     fn push_pair(
         &mut self,
         what: &str,
-        out: &mut Vec<(Held, Held)>,
+        out: &mut Vec<Entry<'py>>,
         k: Bound<'py, PyAny>,
         v: Bound<'py, PyAny>,
     ) -> PyResult<()> {
@@ -482,11 +514,12 @@ impl<'py> PyRequest<'py> {
             return Err(type_error(&format!("{what} names"), "str or bytes", &k));
         }
         if is_text(&v) {
-            if let Some(name) = text(&k).map(Held::new) {
-                if let Some(value) = self.hold(v) {
-                    self.keep.push(k);
-                    out.push((name, value));
-                }
+            if let (Some(name), Some(value)) = (text(&k).map(Held::new), text(&v).map(Held::new)) {
+                out.push(Entry {
+                    name,
+                    value,
+                    _objects: Objects::Two(k, v),
+                });
             }
             return Ok(());
         }
@@ -497,11 +530,14 @@ impl<'py> PyRequest<'py> {
                 if !is_text(&item) {
                     return Err(value_type_error(what, &k, &item));
                 }
-                if let (Some(name), Some(value)) = (name, self.hold(item)) {
-                    out.push((name, value));
+                if let (Some(name), Some(value)) = (name, text(&item).map(Held::new)) {
+                    out.push(Entry {
+                        name,
+                        value,
+                        _objects: Objects::Two(k.clone(), item),
+                    });
                 }
             }
-            self.keep.push(k);
             return Ok(());
         }
         Err(value_type_error(what, &k, &v))
@@ -571,9 +607,9 @@ impl RequestView for PyRequest<'_> {
                 return;
             }
         }
-        for &(k, v) in &self.headers {
-            let k = self.get(k);
-            if k.len() == name.len() && k.eq_ignore_ascii_case(name) && !f(self.get(v)) {
+        for e in &self.headers {
+            let k = self.get(e.name);
+            if k.len() == name.len() && k.eq_ignore_ascii_case(name) && !f(self.get(e.value)) {
                 return;
             }
         }
@@ -583,8 +619,8 @@ impl RequestView for PyRequest<'_> {
         if let Some(c) = self.cookie_header {
             f("cookie", self.get(c));
         }
-        for &(k, v) in &self.headers {
-            f(self.get(k), self.get(v));
+        for e in &self.headers {
+            f(self.get(e.name), self.get(e.value));
         }
         true
     }
@@ -597,9 +633,9 @@ impl RequestView for PyRequest<'_> {
     }
 
     fn cookie(&self, name: &str) -> Option<&str> {
-        for &(k, v) in &self.cookies {
-            if self.get(k) == name {
-                return Some(self.get(v));
+        for e in &self.cookies {
+            if self.get(e.name) == name {
+                return Some(self.get(e.value));
             }
         }
         let index = self.cookie_index.get_or_init(|| self.index_cookies());
@@ -631,8 +667,11 @@ pub(crate) fn _header_views(
             let d = request
                 .cast::<PyDict>()
                 .map_err(|_| type_error("request", "a dict", request))?;
-            let empty = PyTuple::empty(request.py());
-            PyRequest::from_args(Args::bind("_header_views()", &empty, Some(d))?)?
+            let mut args = Args::default();
+            for (k, v) in d.iter() {
+                args.keyword("_header_views()", k.as_borrowed(), v.as_borrowed())?;
+            }
+            PyRequest::from_args(args)?
         }
         "asgi" => PyRequest::from_asgi(request)?,
         "wsgi" => PyRequest::from_wsgi(request)?,
