@@ -56,6 +56,21 @@ impl Held {
             len: at.len(),
         }
     }
+
+    /// A placeholder for the bytes `at` of text still being built: not text until made so
+    /// with [`Held::slice`] of [`Held::as_offset`].
+    fn offset(at: std::ops::Range<usize>) -> Held {
+        Held {
+            ptr: std::ptr::null::<u8>().wrapping_add(at.start),
+            len: at.len(),
+        }
+    }
+
+    /// The range an [`Held::offset`] placeholder stands for.
+    fn as_offset(self) -> std::ops::Range<usize> {
+        let start = self.ptr as usize;
+        start..start + self.len
+    }
 }
 
 /// A `(name, value)` pair and the objects holding its text.
@@ -216,11 +231,16 @@ impl<'py> PyRequest<'py> {
     /// not valid text.
     fn hold(&mut self, obj: Bound<'py, PyAny>) -> Option<Held> {
         let h = Held::new(text(&obj)?);
+        self.keep_arg(obj);
+        Some(h)
+    }
+
+    /// Keeps the object of a single-valued argument referenced.
+    fn keep_arg(&mut self, obj: Bound<'py, PyAny>) {
         match self.args.iter_mut().find(|a| a.is_none()) {
             Some(free) => *free = Some(obj),
             None => self.more_args.push(obj),
         }
-        Some(h)
     }
 
     /// Text built here, kept with the request.
@@ -327,9 +347,10 @@ impl<'py> PyRequest<'py> {
             .cast::<PyDict>()
             .map_err(|_| type_error("environ", "a WSGI environ dict", environ))?;
         let mut r = PyRequest::empty(env.len());
-        // Header names in HTTP spelling, back to back, and where each header's name is in it.
-        let mut names = String::new();
-        let mut headers = Vec::new();
+        // Header names in HTTP spelling, back to back; each entry's name is first its range
+        // there ([`Held::offset`]), made into its text once the names are complete.
+        let mut names = String::with_capacity(256);
+        let mut headers = Vec::with_capacity(env.len());
         let mut script = None;
         let mut path_info = None;
         let mut query = None;
@@ -344,8 +365,12 @@ impl<'py> PyRequest<'py> {
                 _ => {
                     let start = names.len();
                     if push_http_name(key, &mut names) {
-                        if let Some(value) = r.wsgi_text(v) {
-                            headers.push((start..names.len(), value));
+                        if let Some((value, object)) = r.wsgi_text(v) {
+                            headers.push(Entry {
+                                name: Held::offset(start..names.len()),
+                                value,
+                                _objects: object.map_or(Objects::None, Objects::One),
+                            });
                         } else {
                             names.truncate(start);
                         }
@@ -355,14 +380,10 @@ impl<'py> PyRequest<'py> {
         }
         if !headers.is_empty() {
             let names = r.hold_owned(names);
-            r.headers = headers
-                .into_iter()
-                .map(|(at, (value, object))| Entry {
-                    name: names.slice(at),
-                    value,
-                    _objects: object.map_or(Objects::None, Objects::One),
-                })
-                .collect();
+            for e in &mut headers {
+                e.name = names.slice(e.name.as_offset());
+            }
+            r.headers = headers;
         }
         let path = match (script, path_info) {
             (Some(s), Some(p)) if s.is_some_and(|s| !r.get(s).is_empty()) => match (s, p) {
@@ -397,7 +418,7 @@ impl<'py> PyRequest<'py> {
     fn wsgi_arg(&mut self, v: Bound<'py, PyAny>) -> Option<Held> {
         let (h, object) = self.wsgi_text(v)?;
         if let Some(o) = object {
-            self.hold(o);
+            self.keep_arg(o);
         }
         Some(h)
     }
@@ -574,14 +595,24 @@ fn push_http_name(key: &str, out: &mut String) -> bool {
         None if key == "CONTENT_TYPE" || key == "CONTENT_LENGTH" => key,
         None => return false,
     };
-    if rest.bytes().any(|b| b.is_ascii_lowercase() || b == b'-') {
-        return false;
+    let start = out.len();
+    // SAFETY: only ASCII bytes are changed, into ASCII bytes, and the bytes added are dropped
+    // again before returning `false`: `out` stays UTF-8 (no byte of a multi-byte character is
+    // ASCII).
+    let buf = unsafe { out.as_mut_vec() };
+    buf.extend_from_slice(rest.as_bytes());
+    let mut maps = true;
+    for b in &mut buf[start..] {
+        match *b {
+            b'a'..=b'z' | b'-' => maps = false,
+            b'_' => *b = b'-',
+            _ => b.make_ascii_lowercase(),
+        }
     }
-    out.extend(rest.chars().map(|c| match c {
-        '_' => '-',
-        c => c.to_ascii_lowercase(),
-    }));
-    true
+    if !maps {
+        buf.truncate(start);
+    }
+    maps
 }
 
 impl RequestView for PyRequest<'_> {

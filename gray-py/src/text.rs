@@ -67,9 +67,20 @@ pub(crate) fn text_of<'a>(obj: Borrowed<'a, '_, PyAny>) -> Option<&'a str> {
 pub(crate) fn text_as<'a>(obj: Borrowed<'a, '_, PyAny>, kind: Kind) -> Option<&'a str> {
     match kind {
         Kind::Str => str_utf8(obj),
-        Kind::Bytes => std::str::from_utf8(bytes_of(obj)?).ok(),
+        Kind::Bytes => utf8(bytes_of(obj)?),
         Kind::Other => None,
     }
+}
+
+/// `b` as text if it is UTF-8. Header bytes are nearly always ASCII, which is checked a word
+/// at a time; only other bytes go through the full validation.
+#[inline]
+fn utf8(b: &[u8]) -> Option<&str> {
+    if b.is_ascii() {
+        // SAFETY: ASCII is valid UTF-8.
+        return Some(unsafe { std::str::from_utf8_unchecked(b) });
+    }
+    std::str::from_utf8(b).ok()
 }
 
 /// The contents of a `bytes` object (`obj` must be one).
