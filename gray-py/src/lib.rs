@@ -2,9 +2,10 @@
 //!
 //! Built with maturin (see `pyproject.toml`); the Python package `gray` (in `python/gray`)
 //! re-exports these classes and adds the ASGI and WSGI middleware. Requests are read straight
-//! from the caller's Python objects (module `request`), decisions are lazy views of gray-core
-//! results (module `decision`), and gray-core errors become `gray.ConfigError` & co. (module
-//! `errors`).
+//! from the caller's Python objects (module `request`), `Engine.decide` and `Engine.explain`
+//! take their arguments by vectorcall (module `vectorcall`), decisions are lazy views of
+//! gray-core results (module `decision`), and gray-core errors become `gray.ConfigError` & co.
+//! (module `errors`).
 //!
 //! Deciding holds the interpreter: the request lives in Python objects that another thread
 //! could change, and a decision costs well under the price of detaching and re-attaching.

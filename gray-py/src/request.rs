@@ -138,11 +138,11 @@ pub(crate) struct Args<'py> {
 }
 
 impl<'py> Args<'py> {
-    /// Binds the positional arguments of a call `(peer_ip=None, *, headers=None, cookies=None,
-    /// cookie_header=None, query=None, path=None, method=None, host=None)` of method `func`
-    /// (`"Engine.decide()"`); then [`Args::keyword`] binds each keyword argument. Calls that do
-    /// not fit get the errors Python gives for any method with this signature.
-    /// `count` positional arguments were given, the first being `first`.
+    /// Binds the `count` positional arguments (the first being `first`) of a call
+    /// `(peer_ip=None, *, headers=None, cookies=None, cookie_header=None, query=None, path=None,
+    /// method=None, host=None)` of method `func` (`"Engine.decide()"`); then [`Args::keyword`]
+    /// binds each keyword argument. Calls that do not fit get the errors Python gives for any
+    /// method with this signature.
     pub(crate) fn positional(
         func: &str,
         count: usize,
@@ -198,7 +198,7 @@ impl<'py> Args<'py> {
 }
 
 impl<'py> PyRequest<'py> {
-    fn empty(headers: usize) -> Self {
+    fn empty() -> Self {
         PyRequest {
             args: Default::default(),
             more_args: Vec::new(),
@@ -209,7 +209,7 @@ impl<'py> PyRequest<'py> {
             query: None,
             host: None,
             cookie_header: None,
-            headers: Vec::with_capacity(headers),
+            headers: Vec::new(),
             cookies: Vec::new(),
             cookie_index: OnceCell::new(),
         }
@@ -287,7 +287,7 @@ impl<'py> PyRequest<'py> {
 
     /// From `Engine.decide` keyword arguments.
     pub(crate) fn from_args(a: Args<'py>) -> PyResult<Self> {
-        let mut r = PyRequest::empty(8);
+        let mut r = PyRequest::empty();
         r.peer = peer_of(a.peer.as_ref())?;
         if let Some(m) = r.text_arg("method", a.method)? {
             r.method = m.unwrap_or(Held::new(""));
@@ -312,7 +312,7 @@ impl<'py> PyRequest<'py> {
             .cast::<PyDict>()
             .map_err(|_| type_error("scope", "an ASGI scope dict", scope))?;
         let py = scope.py();
-        let mut r = PyRequest::empty(16);
+        let mut r = PyRequest::empty();
         let client = scope.get_item(intern!(py, "client"))?;
         r.peer = match &client {
             Some(c) if !c.is_none() => {
@@ -334,7 +334,7 @@ impl<'py> PyRequest<'py> {
         }
         let path = r.text_arg("scope['path']", path)?;
         let query = r.text_arg("scope['query_string']", query)?;
-        let mut pairs = Vec::with_capacity(16);
+        let mut pairs = Vec::new();
         r.collect_pairs("scope['headers']", headers.as_ref(), &mut pairs)?;
         r.headers = pairs;
         r.set_path(path.unwrap_or(Some(Held::new("/"))), query);
@@ -346,7 +346,7 @@ impl<'py> PyRequest<'py> {
         let env = environ
             .cast::<PyDict>()
             .map_err(|_| type_error("environ", "a WSGI environ dict", environ))?;
-        let mut r = PyRequest::empty(env.len());
+        let mut r = PyRequest::empty();
         // Header names in HTTP spelling, back to back; each entry's name is first its range
         // there ([`Held::offset`]), made into its text once the names are complete.
         let mut names = String::with_capacity(256);
