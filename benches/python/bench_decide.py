@@ -213,8 +213,8 @@ def write_section(path: pathlib.Path, results: List[Tuple[str, float, float]], c
 ## Python binding: `decide` per call (gray-py)
 
 `python benches/python/bench_decide.py --write BENCHMARKS.md` (best of 5 runs of {calls:,} calls
-on each clock, release build, CPython {platform.python_version()}, {platform.machine()}, a shared
-2-core machine; load average {load:.1f} over the last minute of the runs).
+on each clock, release build, CPython {platform.python_version()}, {platform.machine()}; a
+shared 2-core machine, load average {load:.1f} over the last minute of the runs).
 Reference rule set: 10 rules — one IP rule over 10,000 CIDRs (IPv4/IPv6 mixed), 5 cookie
 regexes, 3 header expressions, a 10 % sticky percentage — and a 5:3:2 weighted pick in the
 default group. The request matches no rule (every rule is evaluated) and carries 8 headers.
@@ -224,11 +224,13 @@ Compiling the set takes {compile_ms:.0f} ms.
 |---|---:|---:|
 {rows}
 
-{verdict} The target is judged on the wall clock. The figure includes the Python call
-itself (passing the arguments, building the `Decision` object): compare the baseline row, a
-native call that does almost nothing. Request text is read in place from the Python objects (no
-copies), and `decide` keeps the interpreter attached: detaching and re-attaching would cost more
-than the decision.
+{verdict}
+
+The target is judged on the wall clock. The figure includes the Python call itself (passing the
+arguments, building the `Decision` object): compare the baseline row, a native call that does
+almost nothing. Request text is read in place from the Python objects (no copies), and
+`decide` keeps the interpreter attached: detaching and re-attaching would cost more than the
+decision.
 {END}"""
     text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
     if BEGIN in text and END in text:
