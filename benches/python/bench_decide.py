@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import json
+import os
 import pathlib
 import platform
 import random
@@ -113,16 +114,22 @@ def request() -> Tuple[str, List[Tuple[str, str]]]:
     return "10.0.0.1", headers
 
 
-def best_ns_per_call(fn: Callable[[], object], calls: int, repeats: int = 5) -> float:
+def best_ns_per_call(fn: Callable[[], object], calls: int, repeats: int = 5) -> Tuple[float, float]:
+    """The best wall-clock and the best thread-CPU time per call over ``repeats`` runs.
+
+    The machine is shared: wall-clock time also counts the moments another process holds the
+    CPU, the thread's CPU time does not (the Rust benchmarks measure that clock by default)."""
     for _ in range(min(calls, 10_000)):  # warm up
         fn()
-    best = float("inf")
+    best_wall = best_cpu = float("inf")
     for _ in range(repeats):
-        t0 = time.perf_counter_ns()
+        c0, t0 = time.thread_time_ns(), time.perf_counter_ns()
         for _ in range(calls):
             fn()
-        best = min(best, (time.perf_counter_ns() - t0) / calls)
-    return best
+        t1, c1 = time.perf_counter_ns(), time.thread_time_ns()
+        best_wall = min(best_wall, (t1 - t0) / calls)
+        best_cpu = min(best_cpu, (c1 - c0) / calls)
+    return best_wall, best_cpu
 
 
 def main() -> int:
@@ -177,12 +184,12 @@ def main() -> int:
         ("decide + read group and node", lambda: _read(engine.decide(peer, headers=pairs, path="/api/items"))),
         ("(baseline: sticky_bucket, a minimal native call)", lambda: gray.sticky_bucket("s", "k")),
     ]
-    results = [(name, best_ns_per_call(fn, args.calls)) for name, fn in cases]
+    results = [(name, *best_ns_per_call(fn, args.calls)) for name, fn in cases]
 
-    width = max(len(n) for n, _ in results)
+    width = max(len(n) for n, _, _ in results)
     print(f"reference set compiled in {compile_ms:.0f} ms")
-    for name, ns in results:
-        print(f"{name:<{width}}  {ns:8.0f} ns/call")
+    for name, wall, cpu in results:
+        print(f"{name:<{width}}  {wall:8.0f} ns/call  (thread CPU {cpu:.0f} ns)")
     if args.write:
         write_section(args.write, results, compile_ms, args.calls)
     return 0
@@ -192,32 +199,38 @@ def _read(d: gray.Decision) -> object:
     return (d.group, d.node)
 
 
-def write_section(path: pathlib.Path, results: List[Tuple[str, float]], compile_ms: float, calls: int) -> None:
-    headline = results[0][1]
+def write_section(path: pathlib.Path, results: List[Tuple[str, float, float]], compile_ms: float, calls: int) -> None:
+    _, headline, headline_cpu = results[0]
+    load = os.getloadavg()[0]
+    figure = f"{headline:.0f} ns per call (wall clock; thread CPU {headline_cpu:.0f} ns)"
     verdict = (
-        f"**{headline:.0f} ns per call: within the 1.5 µs target.**"
+        f"**{figure}: within the 1.5 µs target.**"
         if headline <= TARGET_NS
-        else f"**{headline:.0f} ns per call: misses the 1.5 µs target by {headline - TARGET_NS:.0f} ns.**"
+        else f"**{figure}: misses the 1.5 µs target by {headline - TARGET_NS:.0f} ns.**"
     )
-    rows = "\n".join(f"| `{name}` | {ns:.0f} |" for name, ns in results)
+    rows = "\n".join(f"| `{name}` | {wall:.0f} | {cpu:.0f} |" for name, wall, cpu in results)
     section = f"""{BEGIN}
 ## Python binding: `decide` per call (gray-py)
 
-`python benches/python/bench_decide.py --write BENCHMARKS.md` (best of 5 runs of {calls:,} calls,
-release build, CPython {platform.python_version()}, {platform.machine()}, a shared 2-core machine).
+`python benches/python/bench_decide.py --write BENCHMARKS.md` (best of 5 runs of {calls:,} calls
+on each clock, release build, CPython {platform.python_version()}, {platform.machine()}; a
+shared 2-core machine, load average {load:.1f} over the last minute of the runs).
 Reference rule set: 10 rules — one IP rule over 10,000 CIDRs (IPv4/IPv6 mixed), 5 cookie
 regexes, 3 header expressions, a 10 % sticky percentage — and a 5:3:2 weighted pick in the
 default group. The request matches no rule (every rule is evaluated) and carries 8 headers.
 Compiling the set takes {compile_ms:.0f} ms.
 
-| call | ns/call |
-|---|---:|
+| call | ns/call (wall clock) | ns/call (thread CPU) |
+|---|---:|---:|
 {rows}
 
-{verdict} The figure includes the Python call itself (argument parsing, building the
-`Decision` object): compare the baseline row, a native call that does almost nothing.
-Request values are read in place from the Python objects (no copies), and `decide` keeps the
-interpreter attached: detaching and re-attaching would cost more than the decision.
+{verdict}
+
+The target is judged on the wall clock. The figure includes the Python call itself (passing the
+arguments, building the `Decision` object): compare the baseline row, a native call that does
+almost nothing. Request text is read in place from the Python objects (no copies), and
+`decide` keeps the interpreter attached: detaching and re-attaching would cost more than the
+decision.
 {END}"""
     text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
     if BEGIN in text and END in text:

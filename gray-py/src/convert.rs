@@ -1,14 +1,12 @@
-//! Reading arguments: type checks with clear `TypeError`s, peer addresses, and the pairs of
-//! header and cookie containers (dicts, lists of pairs, Starlette and Werkzeug objects).
+//! Reading arguments: type checks with clear `TypeError`s, peer addresses and pairs.
 
 use std::net::IpAddr;
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyList, PyTuple};
 
-use crate::request::Text;
 use crate::text::{is_text, text};
 
 fn type_name(obj: &Bound<'_, PyAny>) -> String {
@@ -19,19 +17,6 @@ fn type_name(obj: &Bound<'_, PyAny>) -> String {
 
 pub(crate) fn type_error(what: &str, expected: &str, got: &Bound<'_, PyAny>) -> PyErr {
     PyTypeError::new_err(format!("{what} must be {expected}, not {}", type_name(got)))
-}
-
-/// An optional `str` / `bytes` argument.
-pub(crate) fn opt_text<'py>(
-    what: &str,
-    obj: Option<&Bound<'py, PyAny>>,
-) -> PyResult<Option<Text<'py>>> {
-    match obj {
-        None => Ok(None),
-        Some(o) if o.is_none() => Ok(None),
-        Some(o) if is_text(o) => Ok(Some(Text::Obj(o.clone()))),
-        Some(o) => Err(type_error(what, "str, bytes or None", o)),
-    }
 }
 
 /// Parses a peer address: `str`/`bytes` (text that is not an IP address — a Unix socket path,
@@ -63,7 +48,11 @@ pub(crate) fn peer_of(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<IpAddr>
     ))
 }
 
+/// An IP address in text (surrounding blanks and IPv6 brackets allowed).
 pub(crate) fn parse_ip(s: &str) -> Option<IpAddr> {
+    if let Some(v4) = dotted_quad(s.as_bytes()) {
+        return Some(IpAddr::from(v4));
+    }
     let s = s.trim();
     let s = s
         .strip_prefix('[')
@@ -72,40 +61,34 @@ pub(crate) fn parse_ip(s: &str) -> Option<IpAddr> {
     s.parse().ok()
 }
 
-/// Appends `(name, value)` to `out`; a value that is a list or tuple adds one pair per item.
-fn push_pair<'py>(
-    what: &str,
-    out: &mut Vec<(Bound<'py, PyAny>, Text<'py>)>,
-    k: Bound<'py, PyAny>,
-    v: Bound<'py, PyAny>,
-) -> PyResult<()> {
-    if !is_text(&k) {
-        return Err(type_error(&format!("{what} names"), "str or bytes", &k));
-    }
-    if is_text(&v) {
-        out.push((k, Text::Obj(v)));
-        return Ok(());
-    }
-    if v.is_instance_of::<PyList>() || v.is_instance_of::<PyTuple>() {
-        for item in v.try_iter()? {
-            let item = item?;
-            if !is_text(&item) {
-                return Err(value_type_error(what, &k, &item));
+/// The common case of [`parse_ip`], without the general parser: exactly four decimal octets
+/// (`0`..`255`, no leading zeros), as the standard parser accepts them. `None` for anything
+/// else, which the standard parser then decides.
+fn dotted_quad(b: &[u8]) -> Option<[u8; 4]> {
+    let mut out = [0u8; 4];
+    let (mut part, mut value, mut digits) = (0, 0u16, 0);
+    for &c in b {
+        match c {
+            b'0'..=b'9' => {
+                // No leading zeros, at most three digits.
+                if (digits == 1 && value == 0) || digits == 3 {
+                    return None;
+                }
+                value = value * 10 + u16::from(c - b'0');
+                digits += 1;
             }
-            out.push((k.clone(), Text::Obj(item)));
+            b'.' if digits > 0 && part < 3 => {
+                out[part] = u8::try_from(value).ok()?;
+                (part, value, digits) = (part + 1, 0, 0);
+            }
+            _ => return None,
         }
-        return Ok(());
     }
-    Err(value_type_error(what, &k, &v))
-}
-
-fn value_type_error(what: &str, k: &Bound<'_, PyAny>, v: &Bound<'_, PyAny>) -> PyErr {
-    let name = text(k).unwrap_or("?");
-    type_error(
-        &format!("{what}[{name:?}]"),
-        "str, bytes or a list of them",
-        v,
-    )
+    if part != 3 || digits == 0 {
+        return None;
+    }
+    out[3] = u8::try_from(value).ok()?;
+    Some(out)
 }
 
 pub(crate) fn pair_of<'py>(
@@ -128,64 +111,9 @@ pub(crate) fn pair_of<'py>(
     ))
 }
 
-/// Collects the pairs of a `dict`, a list/tuple of pairs, a Starlette `Headers` (`raw`) or any
-/// object with `items()`. Holds references only.
-pub(crate) fn collect_pairs<'py>(
-    what: &str,
-    obj: Option<&Bound<'py, PyAny>>,
-) -> PyResult<Vec<(Bound<'py, PyAny>, Text<'py>)>> {
-    let mut out = Vec::new();
-    let Some(obj) = obj else { return Ok(out) };
-    if obj.is_none() {
-        return Ok(out);
-    }
-    if let Ok(d) = obj.cast::<PyDict>() {
-        out.reserve(d.len());
-        for (k, v) in d.iter() {
-            push_pair(what, &mut out, k, v)?;
-        }
-        return Ok(out);
-    }
-    if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
-        for item in obj.try_iter()? {
-            let (k, v) = pair_of(what, &item?)?;
-            push_pair(what, &mut out, k, v)?;
-        }
-        return Ok(out);
-    }
-    if is_text(obj) {
-        return Err(type_error(
-            what,
-            "a dict, a list of (name, value) pairs or a headers object",
-            obj,
-        ));
-    }
-    // Starlette / FastAPI `Headers`: the raw ASGI list of (bytes, bytes).
-    if let Some(raw) = obj.getattr_opt(intern!(obj.py(), "raw"))? {
-        if raw.is_instance_of::<PyList>() {
-            return collect_pairs(what, Some(&raw));
-        }
-    }
-    // Werkzeug `Headers`, `EnvironHeaders`, `MultiDict` and any other mapping.
-    if let Some(items) = obj.getattr_opt(intern!(obj.py(), "items"))? {
-        if items.is_callable() {
-            for item in items.call0()?.try_iter()? {
-                let (k, v) = pair_of(what, &item?)?;
-                push_pair(what, &mut out, k, v)?;
-            }
-            return Ok(out);
-        }
-    }
-    Err(type_error(
-        what,
-        "a dict, a list of (name, value) pairs or a headers object",
-        obj,
-    ))
-}
-
 /// An argument that must be `str` or `bytes` holding UTF-8 text.
 pub(crate) fn require_text<'a>(what: &str, obj: &'a Bound<'_, PyAny>) -> PyResult<&'a str> {
-    if obj.is_instance_of::<PyString>() || obj.is_instance_of::<PyBytes>() {
+    if is_text(obj) {
         return text(obj)
             .ok_or_else(|| PyValueError::new_err(format!("{what} is not valid UTF-8 text")));
     }

@@ -69,6 +69,20 @@ impl PyEngine {
         self.redis.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// `Engine.decide` (declared in `crate::vectorcall`).
+    pub(crate) fn decide_args(&self, py: Python<'_>, args: Args<'_>) -> PyResult<PyDecision> {
+        let req = PyRequest::from_args(args)?;
+        Ok(self.decision(py, self.inner.decide(&req)))
+    }
+
+    /// `Engine.explain` (declared in `crate::vectorcall`).
+    pub(crate) fn explain_args(&self, args: Args<'_>) -> PyResult<PyExplanation> {
+        let req = PyRequest::from_args(args)?;
+        Ok(PyExplanation {
+            inner: self.inner.explain(&req),
+        })
+    }
+
     fn decision(&self, py: Python<'_>, inner: Decision) -> PyDecision {
         let names = self.names.for_decision(py, &inner);
         PyDecision { inner, names }
@@ -168,39 +182,6 @@ impl PyEngine {
         Ok(generation)
     }
 
-    /// Routes one request. `headers` may be a dict, a list of `(name, value)` pairs (`str` or
-    /// `bytes`), a Starlette `Headers` or a Werkzeug `Headers`; `cookies` a mapping of cookie
-    /// values (searched before any `Cookie` header); `cookie_header` a raw `Cookie` header.
-    /// `path` may carry `?query` when `query` is not given. A `peer_ip` that is not an IP
-    /// address (a Unix socket, a test client's name) counts as unknown.
-    #[pyo3(signature = (peer_ip = None, *, headers = None, cookies = None, cookie_header = None, query = None, path = None, method = None, host = None))]
-    #[allow(clippy::too_many_arguments)]
-    fn decide<'py>(
-        &self,
-        py: Python<'py>,
-        peer_ip: Option<&Bound<'py, PyAny>>,
-        headers: Option<&Bound<'py, PyAny>>,
-        cookies: Option<&Bound<'py, PyAny>>,
-        cookie_header: Option<&Bound<'py, PyAny>>,
-        query: Option<&Bound<'py, PyAny>>,
-        path: Option<&Bound<'py, PyAny>>,
-        method: Option<&Bound<'py, PyAny>>,
-        host: Option<&Bound<'py, PyAny>>,
-    ) -> PyResult<PyDecision> {
-        let args = Args {
-            peer: peer_ip,
-            headers,
-            cookies,
-            cookie_header,
-            query,
-            path,
-            method,
-            host,
-        };
-        let req = PyRequest::from_args(&args)?;
-        Ok(self.decision(py, self.inner.decide(&req)))
-    }
-
     /// Routes the request of an ASGI `http` or `websocket` scope (peer = `scope["client"]`).
     fn decide_asgi(&self, scope: &Bound<'_, PyAny>) -> PyResult<PyDecision> {
         let req = PyRequest::from_asgi(scope)?;
@@ -211,36 +192,6 @@ impl PyEngine {
     fn decide_wsgi(&self, environ: &Bound<'_, PyAny>) -> PyResult<PyDecision> {
         let req = PyRequest::from_wsgi(environ)?;
         Ok(self.decision(environ.py(), self.inner.decide(&req)))
-    }
-
-    /// Explains how a request (same arguments as `decide`) is routed. Counts nothing.
-    #[pyo3(signature = (peer_ip = None, *, headers = None, cookies = None, cookie_header = None, query = None, path = None, method = None, host = None))]
-    #[allow(clippy::too_many_arguments)]
-    fn explain<'py>(
-        &self,
-        peer_ip: Option<&Bound<'py, PyAny>>,
-        headers: Option<&Bound<'py, PyAny>>,
-        cookies: Option<&Bound<'py, PyAny>>,
-        cookie_header: Option<&Bound<'py, PyAny>>,
-        query: Option<&Bound<'py, PyAny>>,
-        path: Option<&Bound<'py, PyAny>>,
-        method: Option<&Bound<'py, PyAny>>,
-        host: Option<&Bound<'py, PyAny>>,
-    ) -> PyResult<PyExplanation> {
-        let args = Args {
-            peer: peer_ip,
-            headers,
-            cookies,
-            cookie_header,
-            query,
-            path,
-            method,
-            host,
-        };
-        let req = PyRequest::from_args(&args)?;
-        Ok(PyExplanation {
-            inner: self.inner.explain(&req),
-        })
     }
 
     /// Explains the request of an ASGI scope.

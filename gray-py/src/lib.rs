@@ -2,9 +2,10 @@
 //!
 //! Built with maturin (see `pyproject.toml`); the Python package `gray` (in `python/gray`)
 //! re-exports these classes and adds the ASGI and WSGI middleware. Requests are read straight
-//! from the caller's Python objects (module `request`), decisions are lazy views of gray-core
-//! results (module `decision`), and gray-core errors become `gray.ConfigError` & co. (module
-//! `errors`).
+//! from the caller's Python objects (module `request`), `Engine.decide` and `Engine.explain`
+//! take their arguments by vectorcall (module `vectorcall`), decisions are lazy views of
+//! gray-core results (module `decision`), and gray-core errors become `gray.ConfigError` & co.
+//! (module `errors`).
 //!
 //! Deciding holds the interpreter: the request lives in Python objects that another thread
 //! could change, and a decision costs well under the price of detaching and re-attaching.
@@ -21,6 +22,7 @@ mod names;
 mod redis;
 mod request;
 mod text;
+mod vectorcall;
 
 use pyo3::prelude::*;
 
@@ -49,10 +51,13 @@ fn sticky_hash(salt: &Bound<'_, PyAny>, key: &Bound<'_, PyAny>) -> PyResult<u64>
 #[pymodule]
 fn _gray(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<engine::PyEngine>()?;
+    vectorcall::register(&m.py().get_type::<engine::PyEngine>())?;
     m.add_class::<decision::PyDecision>()?;
     m.add_class::<decision::PyExplanation>()?;
     m.add_function(wrap_pyfunction!(sticky_bucket, m)?)?;
     m.add_function(wrap_pyfunction!(sticky_hash, m)?)?;
+    // For the tests: compares the two ways a decision reads headers.
+    m.add_function(wrap_pyfunction!(request::_header_views, m)?)?;
     errors::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     // Lets the benchmark refuse to report figures of an unoptimised build.

@@ -89,6 +89,38 @@ def test_peer_forms_and_trusted_proxies(engine: gray.Engine) -> None:
     assert engine.decide(None).rule is None
 
 
+@pytest.mark.parametrize(
+    "text, peer",
+    [
+        ("1.2.3.4", "1.2.3.4"),
+        (b"10.0.0.1", "10.0.0.1"),
+        (" 1.2.3.4 ", "1.2.3.4"),
+        ("0.0.0.0", "0.0.0.0"),
+        ("255.255.255.255", "255.255.255.255"),
+        ("::1", "::1"),
+        ("[2001:db8::1]", "2001:db8::1"),
+        ("::ffff:1.2.3.4", "::ffff:1.2.3.4"),
+        # not addresses: no peer
+        ("01.2.3.4", None),
+        ("256.1.1.1", None),
+        ("1.2.3", None),
+        ("1.2.3.4.5", None),
+        ("1..2.3", None),
+        ("1.2.3.", None),
+        (".1.2.3", None),
+        ("1.2.3.4x", None),
+        ("1234.1.1.1", None),
+        ("\u0661.2.3.4", None),
+        ("", None),
+    ],
+)
+def test_peer_text_forms(text: Any, peer: Any) -> None:
+    e = gray.Engine.from_str("version: 1\ngroups: { a: { nodes: [] } }\ndefault: a\n")
+    assert e.explain(text).to_dict()["peer"] == peer
+    assert e.decide_asgi({"type": "http", "client": (text, 1)}).group == "a"
+    assert e.explain_wsgi({"REMOTE_ADDR": text}).to_dict()["peer"] == peer
+
+
 def test_path_query_method_host() -> None:
     e = gray.Engine.from_str(
         """

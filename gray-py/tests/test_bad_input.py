@@ -105,6 +105,24 @@ def test_wrong_peer_and_scope_types(engine: gray.Engine) -> None:
         engine.report("not a decision", True)  # type: ignore[arg-type]
 
 
+def test_argument_binding_errors(engine: gray.Engine) -> None:
+    # the messages Python gives for any method with this signature
+    for name, method in [("decide", engine.decide), ("explain", engine.explain)]:
+        with pytest.raises(TypeError, match=rf"^Engine\.{name}\(\) takes from 0 to 1 positional arguments but 2 were given$"):
+            method("1.2.3.4", {})  # type: ignore[misc]
+        with pytest.raises(TypeError, match=rf"^Engine\.{name}\(\) got an unexpected keyword argument 'header'$"):
+            method("1.2.3.4", header={})  # type: ignore[call-arg]
+        with pytest.raises(TypeError, match=rf"^Engine\.{name}\(\) got multiple values for argument 'peer_ip'$"):
+            method("1.2.3.4", peer_ip="1.2.3.5")  # type: ignore[misc]
+    # every parameter can be given by keyword
+    d = engine.decide(
+        peer_ip="203.0.113.5", headers={}, cookies={}, cookie_header="canary=xaaa", query="", path="/",
+        method="GET", host="h",
+    )
+    assert d.rule == "canary-cookie"
+    assert engine.decide(**{"peer_ip": None}).group == "stable"
+
+
 MB = 1024 * 1024
 
 

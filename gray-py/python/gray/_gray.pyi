@@ -39,6 +39,11 @@ class _Packed(Protocol):
 __version__: str
 _debug_build: bool
 
+def _header_views(
+    kind: Literal["args", "asgi", "wsgi"], request: Mapping[str, Any], names: list[str]
+) -> tuple[list[tuple[str, str]], list[list[str]]]:
+    """For the tests: a request view's header listing, and its lookups of ``names``."""
+
 def sticky_bucket(salt: _Text, key: _Text) -> int:
     """The bucket ``0..10000`` of ``key`` under ``salt`` (``percent`` conditions)."""
 
