@@ -1,7 +1,7 @@
 //! A decision parses the `Cookie` header once and answers every cookie condition from that
-//! parse; these tests pin that it gives exactly what `RequestView::cookie` gives, including
-//! beyond the parsed capacity, across several header lines, and for requests whose cookies
-//! do not come from headers.
+//! parse; these tests pin that it gives exactly what `RequestView::cookie` gives, for long
+//! cookie headers, across several header lines, and for requests whose cookies do not come
+//! from headers.
 
 use gray_core::{Engine, Format, RequestView, SimpleRequest};
 
@@ -34,9 +34,9 @@ fn cookies(range: std::ops::Range<u32>, skip: u32) -> String {
 }
 
 #[test]
-fn cookies_beyond_the_parsed_capacity_are_found() {
+fn cookies_deep_in_long_headers_are_found() {
     let e = engine();
-    // 40 cookies over two lines: k25 and k30 lie beyond the first 16 pairs.
+    // 40 cookies over two lines: k25 and k30 lie deep in the second line.
     let r = SimpleRequest::new("203.0.113.1".parse().unwrap())
         .with_header("cookie", &cookies(0..20, 3))
         .with_header("cookie", &cookies(20..40, 99));
