@@ -14,54 +14,21 @@
 //! value).
 
 use std::convert::Infallible;
-use std::future::{ready, Ready};
+use std::future::Ready;
 use std::hint::black_box;
-use std::net::SocketAddr;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use gray_benches::clock::BenchClock;
-use gray_core::{Engine, SimpleRequest};
+use gray_core::Engine;
 use gray_tower::{GrayLayer, PeerAddr};
 use http::Request;
 use tower_layer::Layer;
 use tower_service::Service;
 
-/// The innermost service: hands the request back.
-#[derive(Clone, Copy)]
-struct Echo;
-
-impl Service<Request<()>> for Echo {
-    type Response = Request<()>;
-    type Error = Infallible;
-    type Future = Ready<Result<Request<()>, Infallible>>;
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-    fn call(&mut self, req: Request<()>) -> Self::Future {
-        ready(Ok(req))
-    }
-}
-
-/// The `http::Request` a proxy would hand the layer for `r`.
-fn http_request(r: &SimpleRequest) -> Request<()> {
-    let uri = match &r.query {
-        Some(q) => format!("{}?{q}", r.path),
-        None => r.path.clone(),
-    };
-    let mut b = Request::builder().method(r.method.as_str()).uri(uri);
-    if let Some(h) = &r.host {
-        b = b.header("host", h.as_str());
-    }
-    for (k, v) in &r.headers {
-        b = b.header(k.as_str(), v.as_str());
-    }
-    let mut req = b.body(()).expect("valid request");
-    req.extensions_mut()
-        .insert(PeerAddr(SocketAddr::new(r.peer, 40_000)));
-    req
-}
+#[path = "common/tower.rs"]
+mod common;
+use common::{http_request, Echo};
 
 fn call<S>(svc: &mut S, req: Request<()>) -> Request<()>
 where

@@ -4,51 +4,17 @@
 //! in batches of 1000 as the `tower` benchmark does; `spare` builds their header maps the way
 //! hyper does (room for a few more headers) instead of cloning the template's.
 
-use std::convert::Infallible;
-use std::future::{ready, Ready};
-use std::net::SocketAddr;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
-use gray_core::{Engine, SimpleRequest};
+use gray_core::Engine;
 use gray_tower::{GrayLayer, PeerAddr};
 use http::Request;
 use tower_layer::Layer;
 use tower_service::Service;
 
-/// The innermost service: hands the request back.
-struct Echo;
-
-impl Service<Request<()>> for Echo {
-    type Response = Request<()>;
-    type Error = Infallible;
-    type Future = Ready<Result<Request<()>, Infallible>>;
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-    fn call(&mut self, req: Request<()>) -> Self::Future {
-        ready(Ok(req))
-    }
-}
-
-/// The `http::Request` a proxy would hand the layer for `r`.
-fn http_request(r: &SimpleRequest) -> Request<()> {
-    let uri = match &r.query {
-        Some(q) => format!("{}?{q}", r.path),
-        None => r.path.clone(),
-    };
-    let mut b = Request::builder().method(r.method.as_str()).uri(uri);
-    if let Some(h) = &r.host {
-        b = b.header("host", h.as_str());
-    }
-    for (k, v) in &r.headers {
-        b = b.header(k.as_str(), v.as_str());
-    }
-    let mut req = b.body(()).expect("valid request");
-    req.extensions_mut()
-        .insert(PeerAddr(SocketAddr::new(r.peer, 40_000)));
-    req
-}
+#[path = "../benches/common/tower.rs"]
+mod common;
+use common::{http_request, Echo};
 
 fn main() {
     let mut args = std::env::args().skip(1);
