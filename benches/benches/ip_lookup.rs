@@ -13,20 +13,31 @@ use gray_benches::clock::BenchClock;
 const SIZES: [usize; 4] = [1_000, 10_000, 100_000, 1_000_000];
 const LINEAR_MAX: usize = 10_000;
 
+/// Benchmarks `table/<n>`: lookups in the merged table of `nets`, probes alternating between
+/// addresses inside a prefix and random ones. Returns the probes for other variants.
+fn table_lookup(
+    g: &mut criterion::BenchmarkGroup<'_, BenchClock>,
+    n: usize,
+    nets: &[ipnet::IpNet],
+) -> Vec<std::net::IpAddr> {
+    let table = gray_benches::ip_table(nets);
+    let probes = gray_benches::probes(nets, 4096);
+    g.bench_with_input(BenchmarkId::new("table", n), &n, |b, _| {
+        let mut i = 0;
+        b.iter(|| {
+            i = (i + 1) & 4095;
+            black_box(table.lookup(black_box(probes[i])).is_empty())
+        })
+    });
+    probes
+}
+
 fn lookup(c: &mut Criterion<BenchClock>) {
     for (family, v6) in [("v4", false), ("v6", true)] {
         let mut g = c.benchmark_group(format!("cidr-lookup-{family}"));
         for n in SIZES {
             let nets = gray_benches::family_cidrs(n, v6, 11);
-            let table = gray_benches::ip_table(&nets);
-            let probes = gray_benches::probes(&nets, 4096);
-            g.bench_with_input(BenchmarkId::new("table", n), &n, |b, _| {
-                let mut i = 0;
-                b.iter(|| {
-                    i = (i + 1) & 4095;
-                    black_box(table.lookup(black_box(probes[i])).is_empty())
-                })
-            });
+            let probes = table_lookup(&mut g, n, &nets);
             if n <= LINEAR_MAX {
                 let pairs: Vec<(u32, ipnet::IpNet)> = nets.iter().map(|n| (0, *n)).collect();
                 g.bench_with_input(BenchmarkId::new("linear", n), &n, |b, _| {
@@ -49,15 +60,7 @@ fn lookup(c: &mut Criterion<BenchClock>) {
     let mut g = c.benchmark_group("cidr-lookup-v6-long");
     let n = 100_000;
     let nets = gray_benches::long_v6_cidrs(n, 11);
-    let table = gray_benches::ip_table(&nets);
-    let probes = gray_benches::probes(&nets, 4096);
-    g.bench_with_input(BenchmarkId::new("table", n), &n, |b, _| {
-        let mut i = 0;
-        b.iter(|| {
-            i = (i + 1) & 4095;
-            black_box(table.lookup(black_box(probes[i])).is_empty())
-        })
-    });
+    table_lookup(&mut g, n, &nets);
     g.finish();
 }
 

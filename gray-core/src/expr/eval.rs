@@ -400,6 +400,8 @@ impl<'v> Eval<'_, 'v, '_> {
         match node {
             Node::Lit(Lit::Str(s)) => Value::Str(s),
             Node::Lit(Lit::Num(n)) => Value::Num(n),
+            Node::Lit(Lit::Bool(b)) => Value::Bool(*b),
+            Node::Lit(Lit::Null) => Value::Null,
             Node::Var(i) => self.var(*i).map_or(Value::Null, Value::Str),
             other => self.value(other),
         }
@@ -410,11 +412,7 @@ impl<'v> Eval<'_, 'v, '_> {
         'v: 'n,
     {
         match node {
-            Node::Lit(Lit::Str(s)) => Value::Str(s),
-            Node::Lit(Lit::Num(n)) => Value::Num(n),
-            Node::Lit(Lit::Bool(b)) => Value::Bool(*b),
-            Node::Lit(Lit::Null) => Value::Null,
-            Node::Var(i) => self.var(*i).map_or(Value::Null, Value::Str),
+            Node::Lit(_) | Node::Var(_) => self.operand(node),
             Node::Not(inner) => Value::Bool(!self.value(inner).truthy()),
             Node::And(items) => Value::Bool(items.iter().all(|item| self.value(item).truthy())),
             Node::Or(items) => Value::Bool(items.iter().any(|item| self.value(item).truthy())),
