@@ -548,8 +548,12 @@ impl<'a> Iterator for RevEntries<'a> {
             }
         }
         self.end = start;
-        // Separators are ASCII, so these are character boundaries.
-        Some(crate::scan::trim_blanks(&self.line[start..end]))
+        // Separators are ASCII, so these are character boundaries. A list entry has no blanks
+        // (they separate entries); a forwarded element may have some around it.
+        Some(match self.syntax {
+            Syntax::List => &self.line[start..end],
+            Syntax::Forwarded => crate::scan::trim_blanks(&self.line[start..end]),
+        })
     }
 }
 
@@ -617,9 +621,15 @@ fn forwarded_for(element: &str) -> Option<IpAddr> {
 fn parse_addr(s: &str) -> Option<IpAddr> {
     let s = crate::scan::trim_blanks(s);
     // The common case, a plain dotted quad, without the general parser's generality.
-    if let Some(a) = dotted_quad(s.as_bytes()) {
-        return Some(IpAddr::V4(a));
+    match dotted_quad(s.as_bytes()) {
+        Some(a) => Some(IpAddr::V4(a)),
+        None => parse_addr_general(s),
     }
+}
+
+/// [`parse_addr`] for anything but a plain dotted quad (`s` trimmed).
+#[inline(never)]
+fn parse_addr_general(s: &str) -> Option<IpAddr> {
     if let Some(rest) = s.strip_prefix('[') {
         let close = rest.find(']')?;
         let addr: Ipv6Addr = rest[..close].parse().ok()?;
@@ -649,31 +659,32 @@ fn dotted_quad(b: &[u8]) -> Option<Ipv4Addr> {
     if b.len() < 7 || b.len() > 15 {
         return None;
     }
-    let mut octets = [0u8; 4];
-    let mut i = 0;
-    for (k, octet) in octets.iter_mut().enumerate() {
-        if k > 0 {
-            if b.get(i) != Some(&b'.') {
+    // One pass, one test per byte in the common case: `octet` is the value so far of the
+    // octet being read, `digits` its length, `addr` the finished octets shifted in.
+    let (mut addr, mut octet, mut digits, mut dots) = (0u32, 0u32, 0u32, 0u32);
+    for &c in b {
+        let d = u32::from(c.wrapping_sub(b'0'));
+        if d <= 9 {
+            // A leading zero (`01`) is rejected, as by `Ipv4Addr::from_str`.
+            if digits == 1 && octet == 0 {
                 return None;
             }
-            i += 1;
-        }
-        let start = i;
-        let mut v: u32 = 0;
-        while let Some(&c) = b.get(i) {
-            if !c.is_ascii_digit() || i - start == 3 {
-                break;
+            octet = octet * 10 + d;
+            digits += 1;
+        } else if c == b'.' && digits != 0 && dots < 3 {
+            if octet > 255 {
+                return None;
             }
-            v = v * 10 + u32::from(c - b'0');
-            i += 1;
-        }
-        let len = i - start;
-        if len == 0 || (len > 1 && b[start] == b'0') {
+            addr = addr << 8 | octet;
+            (octet, digits, dots) = (0, 0, dots + 1);
+        } else {
             return None;
         }
-        *octet = u8::try_from(v).ok()?;
+        if digits > 3 {
+            return None;
+        }
     }
-    (i == b.len()).then(|| Ipv4Addr::from(octets))
+    (dots == 3 && digits != 0 && octet <= 255).then(|| Ipv4Addr::from(addr << 8 | octet))
 }
 
 /// Decimal port 1..=65535 (leading zeros allowed, as in nginx).

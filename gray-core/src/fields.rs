@@ -324,6 +324,16 @@ impl<'r> Fields<'r> {
             return;
         };
         let (mask, decoded) = (&mut self.decoded_mask, &mut self.decoded);
+        if !query::needs_decoding(q) {
+            // The usual query string: nothing escaped, so keys are compared as they are and
+            // values are borrowed.
+            query::for_each_pair(q, |key, value| {
+                if let Some(i) = table.find(key) {
+                    vals[i].get_or_insert(value);
+                }
+            });
+            return;
+        }
         query::for_each_pair(q, |key, value| {
             let slot = if query::needs_decoding(key) {
                 table.find(&query::decode(key))

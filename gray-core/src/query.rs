@@ -50,7 +50,7 @@ pub(crate) fn for_each_pair<'a>(query: &'a str, mut f: impl FnMut(&'a str, &'a s
 /// Whether a raw key or value has escapes (`%` or `+`) that [`decode`] would change.
 #[inline]
 pub(crate) fn needs_decoding(s: &str) -> bool {
-    s.bytes().any(|b| b == b'%' || b == b'+')
+    crate::scan::find2(s.as_bytes(), b'%', b'+').is_some()
 }
 
 /// Whether the raw key `k` decodes to `name`; decodes (and allocates) only escaped keys.

@@ -780,13 +780,12 @@ proptest! {
 }
 
 proptest::proptest! {
-    /// The dotted-quad fast path accepts only what `Ipv4Addr::from_str` accepts, with the
+    /// The dotted-quad fast path accepts exactly what `Ipv4Addr::from_str` accepts, with the
     /// same value, and accepts every canonical dotted quad.
     #[test]
-    fn dotted_quad_agrees_with_std(s in "[0-9.]{0,18}", a: u32) {
-        if let Some(got) = dotted_quad(s.as_bytes()) {
-            proptest::prop_assert_eq!(Some(got), s.parse::<Ipv4Addr>().ok(), "{}", s);
-        }
+    fn dotted_quad_agrees_with_std(s in "[0-9.]{0,18}", t in "[0-9]{1,4}(\\.[0-9]{1,4}){2,4}[.x]?", a: u32) {
+        proptest::prop_assert_eq!(dotted_quad(s.as_bytes()), s.parse::<Ipv4Addr>().ok(), "{}", s);
+        proptest::prop_assert_eq!(dotted_quad(t.as_bytes()), t.parse::<Ipv4Addr>().ok(), "{}", t);
         let text = Ipv4Addr::from(a).to_string();
         proptest::prop_assert_eq!(dotted_quad(text.as_bytes()), Some(Ipv4Addr::from(a)));
     }
@@ -802,6 +801,10 @@ fn dotted_quad_edges() {
         "1..2.3",
         "1.2.3.4 ",
         "1234.1.1.1",
+        "1.2.3.0400",
+        "1.2.3.",
+        ".1.2.3",
+        "1.2.3.-4",
         "",
     ] {
         assert_eq!(dotted_quad(bad.as_bytes()), None, "{bad:?}");
