@@ -199,9 +199,8 @@ impl NameTable {
             let name = name.as_bytes();
             let same = want.len() == name.len()
                 && if self.fold_case {
-                    want.iter()
-                        .zip(name)
-                        .all(|(w, n)| *w == n.to_ascii_lowercase())
+                    // `want` is lowercase, so this is `want == name.to_ascii_lowercase()`.
+                    crate::scan::eq_ignore_ascii_case(want, name)
                 } else {
                     // Names are short: a byte loop beats a call to `memcmp`.
                     want.iter().zip(name).all(|(w, n)| w == n)

@@ -278,7 +278,7 @@ impl RequestView for SimpleRequest {
         for (k, v) in &self.headers {
             let k = k.as_bytes();
             // Lengths first: most names differ there, and it is one comparison.
-            if k.len() == name.len() && k.eq_ignore_ascii_case(name) && !f(v) {
+            if k.len() == name.len() && crate::scan::eq_ignore_ascii_case(k, name) && !f(v) {
                 return;
             }
         }

@@ -158,7 +158,7 @@ impl Snapshot {
     pub(crate) fn builtin_header(&self, name: &str) -> Option<&str> {
         self.builtin_headers
             .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .find(|(k, _)| crate::scan::eq_ignore_ascii_case(k.as_bytes(), name.as_bytes()))
             .map(|(_, v)| &**v)
     }
 
