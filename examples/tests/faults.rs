@@ -1,5 +1,5 @@
-//! Faults under load: a dying canary, a hanging upstream, reloads while traffic flows, a bad
-//! config file.
+//! Faults under load: a dying canary, a hanging upstream, an upstream that never completes
+//! the TCP handshake, reloads while traffic flows, a bad config file.
 
 mod common;
 
@@ -163,6 +163,15 @@ fn metric(text: &str, sample: &str) -> u64 {
         .unwrap_or_else(|| panic!("no sample {sample} in {text}"))
 }
 
+/// The gateway counted exactly one failed upstream attempt of `kind`, and the node of group
+/// `slow` is ejected.
+async fn assert_one_failure_ejected(gw: &Gateway, kind: &str) {
+    let metrics = admin(gw, "GET", "/metrics", "").await.body;
+    let sample = format!("gray_gateway_upstream_failures_total{{kind=\"{kind}\"}}");
+    assert_eq!(metric(&metrics, &sample), 1, "{kind}");
+    assert_eq!(gw.engine().nodes("slow").unwrap().nodes[0].health, "down");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hanging_upstream_times_out_with_504_and_is_ejected() {
     // Accepts connections and never answers.
@@ -197,19 +206,93 @@ default: stable
         r.body
     );
     assert_eq!(held.lock().unwrap().len(), 1, "timeouts are not retried");
-    let metrics = admin(&gw, "GET", "/metrics", "").await.body;
-    assert_eq!(
-        metric(
-            &metrics,
-            "gray_gateway_upstream_failures_total{kind=\"response_timeout\"}"
-        ),
-        1
-    );
-    assert_eq!(gw.engine().nodes("slow").unwrap().nodes[0].health, "down");
+    assert_one_failure_ejected(&gw, "response_timeout").await;
     // Ejected: the fallback serves the same path now.
     let r = get(&c, gw.proxy_addr(), "/slow", &[]).await;
     assert_eq!((r.status, r.upstream()), (StatusCode::OK, "stable"));
     acceptor.abort();
+}
+
+/// A TCP listener that never accepts and whose accept queue is already full, so the kernel
+/// drops further SYNs: a connection attempt to its address hangs (Linux keeps retrying the
+/// SYN for a minute or more). Returns the address and what must stay alive meanwhile.
+async fn unanswered_address() -> (
+    std::net::SocketAddr,
+    (tokio::net::TcpListener, Vec<tokio::net::TcpStream>),
+) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(([127, 0, 0, 1], 0).into()).unwrap();
+    let addr = socket.local_addr().unwrap();
+    // A backlog of 0 leaves room for a single connection that is never accepted.
+    let listener = socket.listen(0).unwrap();
+    let mut fillers = Vec::new();
+    loop {
+        match tokio::time::timeout(
+            Duration::from_millis(300),
+            tokio::net::TcpStream::connect(addr),
+        )
+        .await
+        {
+            Ok(Ok(s)) => fillers.push(s),
+            Ok(Err(e)) => panic!("connecting to the filling listener: {e}"),
+            // The queue is full: this attempt hung, as the gateway's will.
+            Err(_) => break,
+        }
+        assert!(fillers.len() < 16, "the accept queue never filled");
+    }
+    (addr, (listener, fillers))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connect_timeout_is_a_504_ejects_the_node_and_is_retried_elsewhere() {
+    let (hang_addr, _keep) = unanswered_address().await;
+    let stable = upstream("stable").await;
+    let config = |fallback: &str| {
+        format!(
+            r#"version: 1
+groups:
+  stable: {{ nodes: [{{ address: "{}" }}] }}
+  slow: {{ nodes: [{{ address: "{hang_addr}", max_fails: 1, fail_timeout: 60s }}]{fallback} }}
+rules: [{{ id: slow, when: {{ path: {{ prefix: /slow }} }}, route: slow }}]
+default: stable
+"#,
+            stable.addr()
+        )
+    };
+    // A lone node: the timeout is the answer.
+    let mut opts = options(ConfigSource::Embedded(config("")));
+    opts.timeouts.connect = Duration::from_millis(300);
+    let gw = Gateway::start(opts).await.unwrap();
+    let c = client();
+    let started = std::time::Instant::now();
+    let r = get(&c, gw.proxy_addr(), "/slow", &[]).await;
+    assert_eq!(r.status, StatusCode::GATEWAY_TIMEOUT, "{}", r.body);
+    assert!(
+        r.body.contains(&format!(
+            "connecting to upstream {hang_addr} timed out after 300ms"
+        )),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("no other node available"), "{}", r.body);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the timeout bounds the wait"
+    );
+    assert_one_failure_ejected(&gw, "connect_timeout").await;
+
+    // With a fallback, the retry (a GET without a body is safe to repeat) reaches it.
+    let mut opts = options(ConfigSource::Embedded(config(", fallback: stable")));
+    opts.timeouts.connect = Duration::from_millis(300);
+    let gw = Gateway::start(opts).await.unwrap();
+    let r = get(&c, gw.proxy_addr(), "/slow", &[]).await;
+    assert_eq!(
+        (r.status, r.upstream()),
+        (StatusCode::OK, "stable"),
+        "{}",
+        r.body
+    );
+    assert_one_failure_ejected(&gw, "connect_timeout").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
