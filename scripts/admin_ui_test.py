@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
 """Drives the gateway's admin page in headless Chromium through chromedriver's W3C WebDriver
 HTTP API (standard library only): load the page, enter the admin token, change a node's weight
-and drain a node, and check both changes are applied by the gateway.
+and drain a node, and check both changes are applied by the gateway. Then, against a gateway
+without a token: a page served from another origin tries what any web page can do without a
+CORS preflight (a text/plain POST, a form POST, an <img> GET of a seed-style alias) and changes
+nothing, while the console's own reload button still works.
 
 Usage: admin_ui_test.py PATH/TO/gateway
 """
 
 import json
 import os
+import threading
 import shutil
 import signal
 import socket
@@ -17,6 +21,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 TOKEN = "ui-test-token"
 ELEMENT = "element-6066-11e4-a52e-4f735466cecf"
@@ -169,6 +174,62 @@ default: stable
         browser.click("set:stable:127.0.0.1:9")
         wait_for("the error message", lambda: "out of range" in browser.text("msg"))
         print("admin UI test: page loaded, weight changed to 7, node drained, bad weight rejected")
+
+        # A token-less gateway (the default) and a hostile page on another local origin.
+        open_port = free_port()
+        open_admin = f"http://127.0.0.1:{open_port}"
+        gw2 = subprocess.Popen([gateway_bin, "--config", config, "--listen", "127.0.0.1:0",
+                                "--admin-listen", f"127.0.0.1:{open_port}"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs.append(gw2)
+        wait_for("the token-less admin API", lambda: http("GET", open_admin + "/api/status")[0] == 200)
+        before = json.loads(http("GET", open_admin + "/api/status")[1])["generation"]
+        evil_config = "version: 1\\ngroups: { stable: { nodes: [{ address: '127.0.0.1:66' }] } }\\ndefault: stable\\n"
+        attack = f"""<!doctype html><title>loading</title><body><script>
+const admin = "{open_admin}";
+const shots = [
+  fetch(admin + "/api/reload", {{method: "POST", mode: "no-cors",
+    headers: {{"Content-Type": "text/plain"}}, body: "{evil_config}"}}),
+  fetch(admin + "/api/groups/stable/nodes", {{method: "POST", mode: "no-cors",
+    headers: {{"Content-Type": "application/x-www-form-urlencoded"}},
+    body: '{{"address": "127.0.0.1:67"}}'}}),
+  fetch(admin + "/api/groups/stable/nodes/127.0.0.1:9/weight", {{method: "POST", mode: "no-cors",
+    headers: {{"Content-Type": "text/plain"}}, body: '{{"weight": 9999}}'}}),
+  new Promise(done => {{ const i = new Image(); i.onload = i.onerror = done;
+    i.src = admin + "/upstream_add?upstream=stable&server=127.0.0.1:68"; }}),
+];
+Promise.allSettled(shots).then(() => {{ document.title = "sent"; }});
+</script></body>"""
+        attack_dir = os.path.join(tmp, "attacker")
+        os.makedirs(attack_dir)
+        with open(os.path.join(attack_dir, "index.html"), "w") as f:
+            f.write(attack)
+        class Quiet(SimpleHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+        handler = lambda *a, **k: Quiet(*a, directory=attack_dir, **k)  # noqa: E731
+        evil_server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=evil_server.serve_forever, daemon=True).start()
+        try:
+            browser.s("POST", "/url", {"url": f"http://127.0.0.1:{evil_server.server_address[1]}/index.html"})
+            wait_for("the hostile page's requests", lambda: browser.s("GET", "/title") == "sent")
+        finally:
+            evil_server.shutdown()
+        status = json.loads(http("GET", open_admin + "/api/status")[1])
+        assert status["generation"] == before, f"a cross-site request changed the config: {status}"
+        nodes = {n["address"]: n for n in json.loads(http("GET", open_admin + "/api/groups/stable")[1])["nodes"]}
+        assert set(nodes) == {"127.0.0.1:9", "127.0.0.1:10"}, nodes
+        assert nodes["127.0.0.1:9"]["configured_weight"] == 1, nodes
+
+        # The console itself (same origin) still changes things without a token.
+        browser.s("POST", "/url", {"url": open_admin + "/"})
+        wait_for("the node table", lambda: browser.find("w:stable:127.0.0.1:9"))
+        browser.click("reload")
+        wait_for("the reload applied", lambda: "applied" in browser.text("msg"))
+        status = json.loads(http("GET", open_admin + "/api/status")[1])
+        assert status["generation"] == before + 1, status
+        print("admin UI test: a hostile page on another origin changed nothing; the console's reload works")
     finally:
         if browser:
             browser.quit()

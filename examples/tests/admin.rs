@@ -13,10 +13,13 @@ use http::StatusCode;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nodes_are_added_and_removed_while_traffic_flows() {
     let (a, b) = (upstream("a").await, upstream("b").await);
-    let gw = gateway(&format!(
-        "version: 1\ngroups: {{ web: {{ nodes: [{{ address: \"{}\" }}] }} }}\ndefault: web\n",
-        a.addr()
-    ))
+    let gw = gateway_with(
+        &format!(
+            "version: 1\ngroups: {{ web: {{ nodes: [{{ address: \"{}\" }}] }} }}\ndefault: web\n",
+            a.addr()
+        ),
+        |o| o.admin_legacy_get = true,
+    )
     .await;
     let stop = Arc::new(AtomicBool::new(false));
     let (ok, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
@@ -99,7 +102,11 @@ async fn nodes_are_added_and_removed_while_traffic_flows() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_change_is_validated_and_bad_input_is_a_400_with_the_reason() {
     let (stable, canary) = (upstream("stable").await, upstream("canary").await);
-    let gw = gateway(&seed_config(&[stable.addr()], &[canary.addr()], "10s")).await;
+    let gw = gateway_with(
+        &seed_config(&[stable.addr()], &[canary.addr()], "10s"),
+        |o| o.admin_legacy_get = true,
+    )
+    .await;
     let node = format!("/api/groups/stable/nodes/{}", stable.addr());
     let duplicate = format!(r#"{{"address": "{}"}}"#, stable.addr());
     let cases: Vec<(&str, String, &str, &str)> = vec![
@@ -309,12 +316,15 @@ async fn the_token_guards_the_api_and_non_loopback_admin_requires_one() {
     let mut o = options(ConfigSource::Embedded(yaml));
     o.admin_token = Some("s3cret".into());
     let gw = Gateway::start(o).await.unwrap();
-    for path in ["/api/groups", "/metrics", "/upstream_list?upstream=stable"] {
+    for path in ["/api/groups", "/metrics", "/api/groups/stable"] {
         let r = admin(&gw, "GET", path, "").await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{path}");
         let r = admin_with(&gw, "GET", path, "", &[("authorization", "Bearer wrong")]).await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{path}");
         let r = admin_with(&gw, "GET", path, "", &[("authorization", "Bearer s3cret")]).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}");
+        // RFC 9110 §11.1: the scheme is case-insensitive.
+        let r = admin_with(&gw, "GET", path, "", &[("authorization", "bearer s3cret")]).await;
         assert_eq!(r.status, StatusCode::OK, "{path}");
     }
     // The page itself holds no data and loads without the token.

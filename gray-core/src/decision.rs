@@ -239,9 +239,9 @@ impl Decision {
         }
         match self.snapshot.inbound {
             crate::spec::InboundPolicy::Keep => true,
-            crate::spec::InboundPolicy::Override => {
-                !self.headers().any(|(k, _)| k.eq_ignore_ascii_case(name))
-            }
+            crate::spec::InboundPolicy::Override => !self
+                .headers()
+                .any(|(k, _)| crate::snapshot::routing_name_eq(k.as_bytes(), name.as_bytes())),
         }
     }
 

@@ -126,9 +126,23 @@ impl Snapshot {
     }
 
     /// True if `name` starts with one of the routing-header prefixes (`n-d-` by default).
+    ///
+    /// Case is ignored and `_` counts as `-`: CGI and WSGI servers read `n_d_env` as
+    /// `HTTP_N_D_ENV`, the same variable as `n-d-env`, so an underscore spelling must be
+    /// stripped from untrusted peers like the dashed one.
+    ///
+    /// ```
+    /// use gray_core::{Engine, Format};
+    /// let engine = Engine::from_str("version: 1\ndefault: g\ngroups: { g: {} }\n", Format::Yaml)?;
+    /// let snap = engine.snapshot();
+    /// assert!(snap.is_routing_header("N-D-Version"));
+    /// assert!(snap.is_routing_header("n_d_env"));
+    /// assert!(!snap.is_routing_header("x-gray"));
+    /// # Ok::<(), gray_core::Error>(())
+    /// ```
     pub fn is_routing_header(&self, name: &str) -> bool {
         self.routing_prefixes.iter().any(|p| {
-            name.len() >= p.len() && name.as_bytes()[..p.len()].eq_ignore_ascii_case(p.as_bytes())
+            name.len() >= p.len() && routing_name_eq(&name.as_bytes()[..p.len()], p.as_bytes())
         })
     }
 
@@ -735,4 +749,17 @@ pub(crate) fn route_headers(
 fn _assert_send_sync() {
     fn is<T: Send + Sync>() {}
     is::<Snapshot>();
+}
+
+/// Header-name equality for routing headers: ASCII case-insensitive, `_` equal to `-` (see
+/// [`Snapshot::is_routing_header`]).
+pub(crate) fn routing_name_eq(a: &[u8], b: &[u8]) -> bool {
+    let norm = |c: u8| {
+        if c == b'_' {
+            b'-'
+        } else {
+            c.to_ascii_lowercase()
+        }
+    };
+    a.len() == b.len() && a.iter().zip(b).all(|(&x, &y)| norm(x) == norm(y))
 }

@@ -169,7 +169,9 @@ impl RoutingPrefixes {
         let mut first = [0u64; 4];
         for p in &prefixes {
             if let Some(&b) = p.first() {
-                first[usize::from(b >> 6)] |= 1 << (b & 63);
+                for b in [b, dash(b), if b == b'-' { b'_' } else { b }] {
+                    first[usize::from(b >> 6)] |= 1 << (b & 63);
+                }
             }
         }
         RoutingPrefixes { first, prefixes }
@@ -181,8 +183,24 @@ impl RoutingPrefixes {
         let Some(&b) = name.first() else {
             return false;
         };
+        // `_` counts as `-` (see `Snapshot::is_routing_header`): `n_d_env` is stripped too.
         self.first[usize::from(b >> 6)] >> (b & 63) & 1 == 1
-            && self.prefixes.iter().any(|p| name.starts_with(p))
+            && self.prefixes.iter().any(|p| {
+                name.len() >= p.len()
+                    && name[..p.len()]
+                        .iter()
+                        .zip(p.iter())
+                        .all(|(&n, &q)| dash(n) == dash(q))
+            })
+    }
+}
+
+/// `_` as `-` (header names from a `HeaderMap` and the prefixes are lowercase already).
+fn dash(b: u8) -> u8 {
+    if b == b'_' {
+        b'-'
+    } else {
+        b
     }
 }
 
@@ -355,8 +373,15 @@ headers: {{ inbound: {policy}, builtin: {{ env-tag: blue }}{extra} }}
         h.append("N-D-Version", "x".parse().unwrap());
         h.append("n-d-version", "y".parse().unwrap());
         h.append("n-d-zone", "z".parse().unwrap());
+        h.append("n_d_env", "u".parse().unwrap());
+        h.append("N_D-Region", "u".parse().unwrap());
         h.append("accept", "*/*".parse().unwrap());
         apply_decision(&d, &mut h);
+        assert!(
+            !h.contains_key("n_d_env"),
+            "underscore spellings are routing headers too"
+        );
+        assert!(!h.contains_key("n_d-region"));
         assert_eq!(h.get_all("n-d-version").iter().count(), 1);
         assert_eq!(h["n-d-version"], "2");
         assert!(!h.contains_key("n-d-zone"));
@@ -510,13 +535,22 @@ headers: {{ builtin: {{ env-tag: blue, x-r-zone: z1 }}{headers} }}
         )
         .unwrap();
         let cache = HeaderCache::default();
-        let spoof = [("n-d-version", "9"), ("n-d-zone", "z"), ("x-who", "plain")];
+        let spoof = [
+            ("n-d-version", "9"),
+            ("n-d-zone", "z"),
+            ("n_d_env", "e"),
+            ("x-who", "plain"),
+        ];
         let req = SimpleRequest::new("203.0.113.5".parse().unwrap()).with_header("x-who", "plain");
         for _ in 0..2 {
             let mut h = inbound(&spoof);
             cache.apply(&engine.decide(&req), &mut h);
             assert_eq!(h["n-d-version"], "1.0");
             assert!(!h.contains_key("n-d-zone"));
+            assert!(
+                !h.contains_key("n_d_env"),
+                "the underscore spelling is stripped"
+            );
         }
         let trusted = SimpleRequest::new("10.2.2.2".parse().unwrap()).with_header("x-who", "plain");
         let mut h = inbound(&spoof);

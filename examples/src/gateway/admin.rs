@@ -10,9 +10,9 @@
 //! | `DELETE /api/groups/{group}/nodes/{address}` | remove a node |
 //! | `PUT /api/groups/{group}/nodes/{address}/weight` | `{"weight": 5}` (0..=10000) |
 //! | `PUT /api/groups/{group}/nodes/{address}/drain` | `{"drain": true}` |
-//! | `GET /upstream_add?upstream=NAME&server=ADDR[&weight=N]` | seed-style alias of adding |
-//! | `GET /upstream_remove?upstream=NAME&server=ADDR` | alias of removing (without `upstream`: from every group holding it) |
-//! | `GET /upstream_list?upstream=NAME` | alias of `GET /api/groups/{group}` |
+//! | `GET /upstream_add?upstream=NAME&server=ADDR[&weight=N]` | seed-style alias of adding (only with [`AdminState::with_legacy_get`]) |
+//! | `GET /upstream_remove?upstream=NAME&server=ADDR` | alias of removing (without `upstream`: from every group holding it; legacy, as above) |
+//! | `GET /upstream_list?upstream=NAME` | alias of `GET /api/groups/{group}` (legacy, as above) |
 //! | `POST /api/reload` | re-read the config source; with a body: apply that YAML/JSON config |
 //! | `GET /api/config` | the running config as YAML |
 //! | `POST /api/explain[?format=text]` | explain the decision for a described request (`SimpleRequest` JSON) |
@@ -20,14 +20,35 @@
 //!
 //! Changes answer `{"generation": N}`. Every change is validated by compiling the new config;
 //! bad input answers **400** with the error text and changes nothing. When a token is
-//! configured every route except `/` needs `Authorization: Bearer TOKEN` (else **401**).
+//! configured every route except `/` needs `Authorization: Bearer TOKEN` (else **401**; the
+//! scheme is case-insensitive, RFC 9110 §11.1).
+//!
+//! # Who may change what (cross-site requests and DNS rebinding)
+//!
+//! A browser lets any page send some requests to any address — `POST` with a `text/plain` or
+//! form body, `GET` of an image — without asking the server first. The admin API therefore
+//! accepts a change only when a browser could not have sent it on behalf of another site:
+//!
+//! * **`POST` changes carry `Content-Type: application/json`** (for `/api/reload` also
+//!   `application/yaml`, `application/x-yaml` or `application/toml`) **or an `X-Gray-Admin`
+//!   header**; both make a browser ask first (CORS preflight), which this API never grants.
+//!   Otherwise **415**. `PUT` and `DELETE` always need that preflight. `POST /api/explain`
+//!   changes nothing and is exempt.
+//! * **Changes from another site are refused** (**403**): `Sec-Fetch-Site` other than
+//!   `same-origin` or `none`, or an `Origin` whose host differs from `Host`.
+//! * **Without a token, `Host` must be this machine's name for itself** — an IP literal,
+//!   `localhost` or a `*.localhost` name — so a hostile DNS name re-pointed at 127.0.0.1
+//!   (DNS rebinding) is refused (**403**) even for reads. With a token, any `Host` is served.
+//! * The seed-style `GET` aliases change state with a `GET`, which any page can trigger:
+//!   they are off unless enabled ([`AdminState::with_legacy_get`], the gateway's
+//!   `--admin-legacy-get`), and even then cross-site requests are refused.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, Method, StatusCode};
 use axum::middleware::{from_fn_with_state, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -51,6 +72,7 @@ pub struct AdminState {
     token: Option<Arc<str>>,
     proxy_stats: Option<Arc<ProxyStats>>,
     redis: Option<Arc<gray_redis::RedisSource>>,
+    legacy_get: bool,
 }
 
 impl AdminState {
@@ -62,7 +84,16 @@ impl AdminState {
             token: token.map(Into::into),
             proxy_stats: None,
             redis: None,
+            legacy_get: false,
         }
+    }
+
+    /// Also serves the seed-style `GET /upstream_add`, `/upstream_remove` and
+    /// `/upstream_list` (off by default: a `GET` that changes state can be triggered by any
+    /// web page).
+    pub fn with_legacy_get(mut self, on: bool) -> Self {
+        self.legacy_get = on;
+        self
     }
 
     /// Also reports the Redis source on `/api/status` and `/metrics`.
@@ -108,7 +139,157 @@ pub fn router(state: AdminState) -> Router {
     Router::new()
         .route("/", get(|| async { Html(PAGE) }))
         .merge(api)
+        .layer(from_fn_with_state(state.clone(), guard))
         .with_state(state)
+}
+
+fn refuse(status: StatusCode, why: impl std::fmt::Display) -> Response {
+    (status, format!("{why}\n")).into_response()
+}
+
+/// The host part of a `Host` value (`[::1]:80` → `::1`, `a.example:80` → `a.example`).
+fn host_name(host: &str) -> &str {
+    if let Some(rest) = host.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    match host.rsplit_once(':') {
+        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => host,
+    }
+}
+
+/// A name a local client uses for this machine, which a DNS answer cannot re-point: an IP
+/// literal, `localhost` or a `*.localhost` name (RFC 6761).
+fn is_own_name(host: &str) -> bool {
+    let name = host_name(host);
+    let lower = name.to_ascii_lowercase();
+    name.parse::<std::net::IpAddr>().is_ok()
+        || lower == "localhost"
+        || lower.ends_with(".localhost")
+}
+
+/// A change of state (rather than a read).
+fn is_change(req: &Request) -> bool {
+    match *req.method() {
+        Method::GET | Method::HEAD => {
+            matches!(req.uri().path(), "/upstream_add" | "/upstream_remove")
+        }
+        Method::POST => req.uri().path() != "/api/explain",
+        _ => true,
+    }
+}
+
+/// The request's `Host` (HTTP/2: the authority).
+fn request_host(req: &Request) -> Option<&str> {
+    req.uri().authority().map(|a| a.as_str()).or_else(|| {
+        req.headers()
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+    })
+}
+
+/// Content types a browser cannot send cross-origin without a preflight, accepted on `POST`.
+fn preflighted_type(req: &Request) -> bool {
+    let Some(ct) = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match essence.as_str() {
+        "application/json" => true,
+        "application/yaml" | "application/x-yaml" | "application/toml" => {
+            req.uri().path() == "/api/reload"
+        }
+        _ => false,
+    }
+}
+
+/// Refuses cross-site changes, changes a browser could send without a preflight, and (without
+/// a token) requests for a `Host` that is not this machine's own name; see the module docs.
+async fn guard(State(s): State<AdminState>, req: Request, next: Next) -> Response {
+    let host = request_host(&req).map(str::to_owned);
+    if s.token.is_none() {
+        if let Some(h) = host.as_deref().filter(|h| !is_own_name(h)) {
+            return refuse(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "admin API: Host {h:?} is not a local name of this listener (DNS \
+                     rebinding protection); use an IP address or localhost, or start the \
+                     gateway with --admin-token"
+                ),
+            );
+        }
+    }
+    if is_change(&req) {
+        let site = req
+            .headers()
+            .get("sec-fetch-site")
+            .and_then(|v| v.to_str().ok());
+        if let Some(site) = site.filter(|v| !matches!(*v, "same-origin" | "none")) {
+            return refuse(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "admin API: refusing a change sent from another site (Sec-Fetch-Site: {site})"
+                ),
+            );
+        }
+        if let Some(origin) = req.headers().get(header::ORIGIN) {
+            let origin = origin.to_str().unwrap_or("");
+            let origin_host = origin
+                .split_once("://")
+                .map(|(_, rest)| rest.trim_end_matches('/'));
+            let same = match (origin_host, host.as_deref()) {
+                (Some(o), Some(h)) => o.eq_ignore_ascii_case(h),
+                _ => false,
+            };
+            if !same {
+                return refuse(
+                    StatusCode::FORBIDDEN,
+                    format!("admin API: refusing a change from origin {origin:?}, which is not this admin listener"),
+                );
+            }
+        }
+        if req.method() == Method::POST
+            && !preflighted_type(&req)
+            && !req.headers().contains_key("x-gray-admin")
+        {
+            let accepted = if req.uri().path() == "/api/reload" {
+                "application/json, application/yaml or application/toml"
+            } else {
+                "application/json"
+            };
+            return refuse(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!(
+                    "admin API: a POST that changes state needs Content-Type {accepted}, or an \
+                     X-Gray-Admin header (a browser cannot send either from another site \
+                     without asking first)"
+                ),
+            );
+        }
+    }
+    if !s.legacy_get
+        && matches!(
+            req.uri().path(),
+            "/upstream_add" | "/upstream_remove" | "/upstream_list"
+        )
+    {
+        return refuse(
+            StatusCode::NOT_FOUND,
+            "the seed-style GET endpoints are off: use POST /api/groups/{group}/nodes and \
+             DELETE /api/groups/{group}/nodes/{address}, or start the gateway with \
+             --admin-legacy-get",
+        );
+    }
+    next.run(req).await
 }
 
 /// Byte-wise comparison whose time does not depend on where the inputs differ.
@@ -119,14 +300,22 @@ fn same_secret(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// The token of an `Authorization: Bearer TOKEN` value; the scheme is case-insensitive.
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim_start().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
 async fn auth(State(s): State<AdminState>, req: Request, next: Next) -> Response {
     if let Some(token) = &s.token {
         let given = req
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim);
+            .and_then(bearer_token);
         if !given.is_some_and(|g| same_secret(g.as_bytes(), token.as_bytes())) {
             return (
                 StatusCode::UNAUTHORIZED,
@@ -237,11 +426,18 @@ async fn drain(
 
 async fn reload(State(s): State<AdminState>, body: Bytes) -> Response {
     if body.iter().all(u8::is_ascii_whitespace) {
-        return changed(s.reloader.reload("admin API"));
+        return changed(s.reloader.reload_async("admin API").await);
     }
-    match std::str::from_utf8(&body) {
-        Ok(text) => changed(s.reloader.apply_text(text, "admin API (posted config)")),
-        Err(_) => bad("the posted config is not UTF-8"),
+    match String::from_utf8(body.to_vec()) {
+        Ok(text) => changed(
+            s.reloader
+                .apply_text_async(text, "admin API (posted config)")
+                .await,
+        ),
+        Err(e) => bad(format!(
+            "the posted config is not UTF-8 (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        )),
     }
 }
 
@@ -368,5 +564,42 @@ async fn upstream_list(
     match param(&q, "upstream") {
         Ok(g) => group(State(s), Path(g.to_owned())).await,
         Err(e) => bad(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_names_are_ip_literals_and_localhost() {
+        for h in [
+            "127.0.0.1:18090",
+            "[::1]:18090",
+            "10.1.2.3",
+            "localhost:8080",
+            "LOCALHOST",
+            "admin.localhost:1",
+        ] {
+            assert!(is_own_name(h), "{h}");
+        }
+        for h in [
+            "attacker.example",
+            "attacker.example:18090",
+            "localhost.evil.example",
+            "127.0.0.1.nip.io",
+        ] {
+            assert!(!is_own_name(h), "{h}");
+        }
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        assert_eq!(bearer_token("Bearer s3cret"), Some("s3cret"));
+        assert_eq!(bearer_token("bearer s3cret"), Some("s3cret"));
+        assert_eq!(bearer_token("BEARER  s3cret "), Some("s3cret"));
+        assert_eq!(bearer_token("Basic s3cret"), None);
+        assert_eq!(bearer_token("Bearer"), None);
+        assert_eq!(bearer_token("Bearer "), None);
     }
 }

@@ -32,7 +32,18 @@ FLAGS:
     --no-demo-upstreams      do not start the demo upstreams (they start only without
                              --config and --redis)
     --connect-timeout DUR    upstream connect timeout (default 2s; ms, s, m)
-    --response-timeout DUR   time until upstream response headers (default 30s)
+    --response-timeout DUR   time from sending the whole request until the upstream's response
+                             headers (default 30s)
+    --client-body-timeout DUR
+                             longest pause between two reads of a client's request body; then
+                             408, not held against the upstream (default 60s)
+    --header-timeout DUR     time a new connection has to send its request head (default 30s)
+    --keepalive-timeout DUR  idle client connections are closed after this (default 75s)
+    --max-connections N      open client connections at most; at the cap the listener stops
+                             accepting (default: from the open-file limit)
+    --admin-legacy-get       also serve the seed-style GET /upstream_add, /upstream_remove and
+                             /upstream_list (state changes by GET: any web page can trigger
+                             them; off by default)
     --watch-interval DUR     how often the config file is checked (default 1s)
     -h, --help               this text
 
@@ -141,6 +152,25 @@ pub fn parse(
             "--response-timeout" => {
                 options.timeouts.response_header = dur(value("a duration")?, "--response-timeout")?
             }
+            "--client-body-timeout" => {
+                options.timeouts.client_body = dur(value("a duration")?, "--client-body-timeout")?
+            }
+            "--header-timeout" => {
+                options.limits.header_timeout = dur(value("a duration")?, "--header-timeout")?
+            }
+            "--keepalive-timeout" => {
+                options.limits.keepalive_timeout = dur(value("a duration")?, "--keepalive-timeout")?
+            }
+            "--max-connections" => {
+                let v = value("a number")?;
+                options.limits.max_connections =
+                    v.parse::<usize>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                        ArgsError::Invalid(format!(
+                            "--max-connections: {v:?} is not a positive whole number"
+                        ))
+                    })?;
+            }
+            "--admin-legacy-get" => options.admin_legacy_get = true,
             "--watch-interval" => {
                 options.watch_interval = dur(value("a duration")?, "--watch-interval")?
             }
@@ -221,6 +251,24 @@ mod tests {
         );
         assert_eq!(a.options.admin_token.as_deref(), Some("s3cret"));
         assert!(!p(&["--no-demo-upstreams"]).unwrap().demo_upstreams);
+        let a = p(&[
+            "--header-timeout=2s",
+            "--keepalive-timeout",
+            "5s",
+            "--client-body-timeout=250ms",
+            "--max-connections",
+            "300",
+            "--admin-legacy-get",
+        ])
+        .unwrap();
+        assert_eq!(a.options.limits.header_timeout, Duration::from_secs(2));
+        assert_eq!(a.options.limits.keepalive_timeout, Duration::from_secs(5));
+        assert_eq!(a.options.limits.max_connections, 300);
+        assert_eq!(a.options.timeouts.client_body, Duration::from_millis(250));
+        assert!(a.options.admin_legacy_get);
+        assert!(!p(&[]).unwrap().options.admin_legacy_get);
+        let e = p(&["--max-connections", "0"]).unwrap_err().to_string();
+        assert!(e.contains("--max-connections"), "{e}");
     }
 
     #[test]

@@ -8,9 +8,11 @@
 pub mod admin;
 pub mod cli;
 pub mod forward;
+pub mod ingress;
 pub mod proxy;
 pub mod reload;
 pub mod server;
+pub mod upload;
 pub mod upstream;
 
 use std::fmt;
@@ -25,7 +27,7 @@ use tower::Layer;
 
 pub use proxy::{Proxy, ProxyTimeouts};
 pub use reload::{ConfigSource, ReloadStatus, Reloader};
-pub use server::ServerHandle;
+pub use server::{ServerHandle, ServerLimits};
 pub use upstream::DemoUpstream;
 
 /// How to run a gateway.
@@ -43,11 +45,16 @@ pub struct GatewayOptions {
     pub timeouts: ProxyTimeouts,
     /// How often the config file is checked for changes.
     pub watch_interval: Duration,
+    /// Client connection limits and timeouts of the proxy listener (the admin listener uses
+    /// [`ServerLimits::admin`] of them).
+    pub limits: ServerLimits,
+    /// Serve the seed-style state-changing `GET` admin endpoints (`/upstream_add`, ...).
+    pub admin_legacy_get: bool,
 }
 
 impl GatewayOptions {
     /// Defaults: proxy on 127.0.0.1:18080, admin on 127.0.0.1:18090, no token, the default
-    /// timeouts, the file polled every second.
+    /// timeouts and limits, the file polled every second, no legacy `GET` admin endpoints.
     pub fn new(config: ConfigSource) -> Self {
         GatewayOptions {
             listen: SocketAddr::from(([127, 0, 0, 1], 18080)),
@@ -56,6 +63,8 @@ impl GatewayOptions {
             config,
             timeouts: ProxyTimeouts::default(),
             watch_interval: Duration::from_secs(1),
+            limits: ServerLimits::default(),
+            admin_legacy_get: false,
         }
     }
 }
@@ -115,16 +124,13 @@ pub struct Gateway {
     redis: Option<Arc<gray_redis::RedisSource>>,
     proxy: Option<ServerHandle>,
     proxy_addr: SocketAddr,
-    admin: Option<(SocketAddr, tokio::task::JoinHandle<()>)>,
+    admin: Option<(SocketAddr, ServerHandle)>,
     watcher: tokio::task::JoinHandle<()>,
 }
 
 impl Drop for Gateway {
     fn drop(&mut self) {
         self.watcher.abort();
-        if let Some((_, task)) = &self.admin {
-            task.abort();
-        }
     }
 }
 
@@ -176,11 +182,13 @@ impl Gateway {
 
         let proxy = Proxy::new(engine.clone(), options.timeouts);
         let proxy_stats = proxy.stats();
-        let service = GrayLayer::new(engine.clone()).layer(proxy);
-        let proxy = server::serve(listener, service).map_err(|source| GatewayError::Bind {
-            what: "proxy",
-            addr: options.listen,
-            source,
+        let service = ingress::IngressLayer.layer(GrayLayer::new(engine.clone()).layer(proxy));
+        let proxy = server::serve_with(listener, service, options.limits).map_err(|source| {
+            GatewayError::Bind {
+                what: "proxy",
+                addr: options.listen,
+                source,
+            }
         })?;
 
         let admin = match admin_listener {
@@ -199,13 +207,14 @@ impl Gateway {
                 if let Some(source) = &redis {
                     state = state.with_redis(source.clone());
                 }
-                let app = admin::router(state);
-                let task = tokio::spawn(async move {
-                    if let Err(e) = axum::serve(l, app).await {
-                        tracing::error!(error = %e, "admin server stopped");
-                    }
-                });
-                Some((addr, task))
+                let app = admin::router(state.with_legacy_get(options.admin_legacy_get));
+                let server = server::serve_with(l, app, ServerLimits::admin(&options.limits))
+                    .map_err(|source| GatewayError::Bind {
+                        what: "admin",
+                        addr,
+                        source,
+                    })?;
+                Some((addr, server))
             }
             None => None,
         };

@@ -7,8 +7,10 @@
 //! * Failures answer with a short plain-text reason: **503** when no node is available in the
 //!   decided group or its fallbacks, **502** when connecting fails or the upstream breaks the
 //!   exchange, **504** when connecting or the response headers time out.
-//! * Every outcome is reported to passive health (`max_fails` / `fail_timeout`): errors,
-//!   timeouts and 5xx responses are failures.
+//! * Every outcome is recorded for passive health ([`Engine::record`]): the group's `fail_on`
+//!   says which outcomes count (by default connect errors and timeouts, as nginx). A client
+//!   that stalls or breaks its upload is the client's failure (**408** / **400**) and is never
+//!   held against the node.
 //! * **Retry:** when connecting to the node fails (refused, unreachable, connect timeout) or the
 //!   node drops the connection before sending response headers, and the request is idempotent
 //!   (GET, HEAD, OPTIONS, TRACE, PUT, DELETE) with an empty body, the request is decided again
@@ -37,9 +39,11 @@ use http_body_util::{combinators::BoxBody, BodyExt, Empty, Full};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
+use shim::{Outcome, RecordExt as _};
 use tracing::Instrument;
 
 use super::forward::{append_forwarded_for, ensure_host, remove_hop_by_hop, upstream_uri};
+use super::upload::{ClientBody, ClientFailure, Upload};
 
 /// Error type of streamed bodies.
 pub type BoxError = Box<dyn StdError + Send + Sync>;
@@ -51,8 +55,13 @@ pub type Body = BoxBody<Bytes, BoxError>;
 pub struct ProxyTimeouts {
     /// TCP connect timeout per attempt.
     pub connect: Duration,
-    /// Time from sending the request until the response headers arrive.
+    /// Time from sending the whole request (body included) until the response headers
+    /// arrive.
     pub response_header: Duration,
+    /// Longest pause between two reads of a client's request body (nginx
+    /// `client_body_timeout`); a client that exceeds it gets **408** and nothing is held
+    /// against the upstream.
+    pub client_body: Duration,
     /// How long an idle pooled upstream connection is kept.
     pub pool_idle: Duration,
 }
@@ -62,6 +71,7 @@ impl Default for ProxyTimeouts {
         ProxyTimeouts {
             connect: Duration::from_secs(2),
             response_header: Duration::from_secs(30),
+            client_body: Duration::from_secs(60),
             pool_idle: Duration::from_secs(60),
         }
     }
@@ -90,6 +100,8 @@ pub struct ProxyStats {
     exchange: AtomicU64,
     retries: AtomicU64,
     retries_ok: AtomicU64,
+    client_body_timeout: AtomicU64,
+    client_aborted: AtomicU64,
 }
 
 impl ProxyStats {
@@ -99,6 +111,8 @@ impl ProxyStats {
             Failure::ConnectTimeout => &self.connect_timeout,
             Failure::ResponseTimeout => &self.response_timeout,
             Failure::Exchange(_) => &self.exchange,
+            Failure::Client(ClientFailure::Timeout) => &self.client_body_timeout,
+            Failure::Client(ClientFailure::Aborted) => &self.client_aborted,
         };
         c.fetch_add(1, Ordering::Relaxed);
     }
@@ -117,6 +131,17 @@ impl ProxyStats {
             let _ = writeln!(
                 out,
                 "gray_gateway_upstream_failures_total{{kind=\"{kind}\"}} {}",
+                c.load(Ordering::Relaxed)
+            );
+        }
+        out.push_str("# HELP gray_gateway_client_errors_total Requests the client broke while its body was being sent upstream (never held against the upstream).\n# TYPE gray_gateway_client_errors_total counter\n");
+        for (kind, c) in [
+            ("body_timeout", &self.client_body_timeout),
+            ("aborted", &self.client_aborted),
+        ] {
+            let _ = writeln!(
+                out,
+                "gray_gateway_client_errors_total{{kind=\"{kind}\"}} {}",
                 c.load(Ordering::Relaxed)
             );
         }
@@ -141,6 +166,8 @@ enum Failure {
     ConnectTimeout,
     ResponseTimeout,
     Exchange(String),
+    /// The client, not the upstream, broke the exchange (its body stalled or broke).
+    Client(ClientFailure),
 }
 
 impl Failure {
@@ -148,6 +175,8 @@ impl Failure {
         match self {
             Failure::Connect(_) | Failure::Exchange(_) => StatusCode::BAD_GATEWAY,
             Failure::ConnectTimeout | Failure::ResponseTimeout => StatusCode::GATEWAY_TIMEOUT,
+            Failure::Client(ClientFailure::Timeout) => StatusCode::REQUEST_TIMEOUT,
+            Failure::Client(ClientFailure::Aborted) => StatusCode::BAD_REQUEST,
         }
     }
 
@@ -155,7 +184,12 @@ impl Failure {
     /// without a body: the node was unreachable or dropped the exchange. Response timeouts are
     /// not retried (the node may still be working on it, and the client already waited).
     fn is_retryable(&self) -> bool {
-        !matches!(self, Failure::ResponseTimeout)
+        !matches!(self, Failure::ResponseTimeout | Failure::Client(_))
+    }
+
+    /// Whether the failure says something about the upstream node (passive health).
+    fn is_upstream(&self) -> bool {
+        !matches!(self, Failure::Client(_))
     }
 
     fn reason(&self, node: &str, t: &ProxyTimeouts) -> String {
@@ -170,6 +204,13 @@ impl Failure {
                 t.response_header
             ),
             Failure::Exchange(e) => format!("upstream {node} failed: {e}"),
+            Failure::Client(ClientFailure::Timeout) => format!(
+                "the client sent no request body data for {:?}",
+                t.client_body
+            ),
+            Failure::Client(ClientFailure::Aborted) => {
+                "the client's request body broke off".to_owned()
+            }
         }
     }
 }
@@ -300,35 +341,53 @@ impl Proxy {
         let peer = peer_addr(req.extensions()).map(|a| a.ip());
         let (parts, body) = req.into_parts();
         let replayable = idempotent(&parts.method) && body.is_end_stream();
-        let body: Body = if replayable {
-            Empty::new().map_err(|never| match never {}).boxed()
+        let (body, upload): (Body, _) = if replayable {
+            (
+                Empty::new().map_err(|never| match never {}).boxed(),
+                Upload::done(),
+            )
         } else {
-            body.map_err(BoxError::from).boxed()
+            let (body, upload) = ClientBody::new(body, self.inner.timeouts.client_body);
+            (body.boxed(), upload)
         };
         let first = match self.upstream_request(&parts, peer, &node, body) {
-            Ok(r) => self.send(r).await,
+            Ok(r) => self.send(r, &upload).await,
             Err(e) => Err(Failure::Exchange(e.to_string())),
         };
+        self.record(&decision, &first);
         match first {
-            Ok(resp) => {
-                self.inner
-                    .engine
-                    .report(&decision, !resp.status().is_server_error());
-                resp
-            }
+            Ok(resp) => resp,
             Err(f) if f.is_retryable() && replayable => {
                 self.inner.stats.failed(&f);
-                self.inner.engine.report(&decision, false);
                 tracing::warn!(node, error = %f.reason(&node, &self.inner.timeouts), "upstream failed; retrying once");
                 self.retry(parts, peer, &decision, &node, f).await
             }
             Err(f) => {
                 self.inner.stats.failed(&f);
-                self.inner.engine.report(&decision, false);
                 let reason = f.reason(&node, &self.inner.timeouts);
-                tracing::warn!(node, error = %reason, "upstream failed");
-                text_response(f.status(), reason)
+                if f.is_upstream() {
+                    tracing::warn!(node, error = %reason, "upstream failed");
+                } else {
+                    tracing::info!(node, error = %reason, "client failed while sending its body");
+                }
+                let mut resp = text_response(f.status(), reason);
+                if !f.is_upstream() {
+                    // The request body was not read to its end: the connection cannot carry
+                    // another request.
+                    resp.headers_mut().insert(
+                        http::header::CONNECTION,
+                        http::HeaderValue::from_static("close"),
+                    );
+                }
+                resp
             }
+        }
+    }
+
+    /// Passive health for the outcome of one attempt: client failures are not the node's.
+    fn record(&self, decision: &Decision, result: &Result<Response<Body>, Failure>) {
+        if let Some(outcome) = outcome(result) {
+            self.inner.engine.record(decision, outcome);
         }
     }
 
@@ -361,7 +420,7 @@ impl Proxy {
         }
         let empty: Body = Empty::new().map_err(|never| match never {}).boxed();
         let result = match self.upstream_request(&parts, peer, &node, empty) {
-            Ok(r) => self.send(r).await,
+            Ok(r) => self.send(r, &Upload::done()).await,
             Err(e) => Err(Failure::Exchange(e.to_string())),
         };
         let ok = matches!(&result, Ok(r) if !r.status().is_server_error());
@@ -374,10 +433,10 @@ impl Proxy {
             stats.failed(f);
         }
         if again.node_address() == Some(node.as_str()) {
-            engine.report(&again, ok);
-        } else {
+            self.record(&again, &result);
+        } else if let Some(outcome) = outcome(&result) {
             // The node may have been removed meanwhile; then there is nothing to report.
-            let _ = engine.report_node(&group, &node, ok);
+            let _ = engine.record_node(&group, &node, outcome);
         }
         match result {
             Ok(resp) => resp,
@@ -409,10 +468,27 @@ impl Proxy {
         Ok(req)
     }
 
-    async fn send(&self, req: Request<Body>) -> Result<Response<Body>, Failure> {
+    /// Sends `req` and waits for the response headers: at most the response timeout once
+    /// `upload` says the request body has been sent, for as long as the client keeps sending
+    /// before that.
+    async fn send(&self, req: Request<Body>, upload: &Upload) -> Result<Response<Body>, Failure> {
         let fut = self.inner.client.request(req);
-        match tokio::time::timeout(self.inner.timeouts.response_header, fut).await {
-            Err(_) => Err(Failure::ResponseTimeout),
+        let limit = self.inner.timeouts.response_header;
+        let timer = async {
+            upload.sent().await;
+            tokio::time::sleep(limit).await;
+        };
+        let result = tokio::select! {
+            r = fut => Ok(r),
+            () = timer => Err(()),
+        };
+        if let Some(client) = upload.client_failure() {
+            if result.as_ref().map_or(true, |r| r.is_err()) {
+                return Err(Failure::Client(client));
+            }
+        }
+        match result {
+            Err(()) => Err(Failure::ResponseTimeout),
             Ok(Err(e)) if e.is_connect() => {
                 if is_timeout(&e) {
                     Err(Failure::ConnectTimeout)
@@ -431,6 +507,17 @@ impl Proxy {
             }
         }
     }
+}
+
+/// What an attempt tells passive health about the node: nothing when the client broke it.
+fn outcome(result: &Result<Response<Body>, Failure>) -> Option<Outcome> {
+    Some(match result {
+        Ok(resp) => Outcome::Status(resp.status().as_u16()),
+        Err(Failure::Connect(_)) => Outcome::ConnectError,
+        Err(Failure::ConnectTimeout | Failure::ResponseTimeout) => Outcome::Timeout,
+        Err(Failure::Exchange(_)) => Outcome::Reset,
+        Err(Failure::Client(_)) => return None,
+    })
 }
 
 /// Another available node of `group` than `failed`, if any (round-robin independent: the
@@ -461,5 +548,32 @@ impl tower::Service<Request<Incoming>> for Proxy {
     fn call(&mut self, req: Request<Incoming>) -> Self::Future {
         let this = self.clone();
         Box::pin(async move { Ok(this.forward(req).await) })
+    }
+}
+
+// TEMPORARY until gray-core's outcome API lands.
+#[allow(dead_code)]
+mod shim {
+    #[derive(Debug, Clone, Copy)]
+    pub enum Outcome {
+        Status(u16),
+        ConnectError,
+        Timeout,
+        Reset,
+    }
+    pub trait RecordExt {
+        fn record(&self, d: &gray_core::Decision, o: Outcome);
+        fn record_node(&self, g: &str, a: &str, o: Outcome) -> gray_core::Result<()>;
+    }
+    fn ok(o: Outcome) -> bool {
+        matches!(o, Outcome::Status(_))
+    }
+    impl RecordExt for gray_core::Engine {
+        fn record(&self, d: &gray_core::Decision, o: Outcome) {
+            self.report(d, ok(o))
+        }
+        fn record_node(&self, g: &str, a: &str, o: Outcome) -> gray_core::Result<()> {
+            self.report_node(g, a, ok(o))
+        }
     }
 }

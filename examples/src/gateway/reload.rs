@@ -2,6 +2,13 @@
 //! watched (read every poll interval and compared by content hash — modification times are too
 //! coarse to see two quick edits of equal length) and re-read on SIGHUP. A file that fails
 //! to parse or compile is rejected and logged with its error; the running config keeps serving.
+//! A file that disappears (or cannot be read) is recorded as a rejected reload once, with the
+//! reason, and applied again as soon as it is back.
+//!
+//! Compiling a config can take tens of milliseconds for large IP sets: the watcher and the
+//! admin API compile on tokio's blocking pool ([`Reloader::reload_async`],
+//! [`Reloader::apply_text_async`]), never on the threads that serve requests, and one reload
+//! at a time.
 //!
 //! Node changes made through the admin API live in the running config only: the next reload of
 //! the file replaces them (the file stays the source of truth, as with nginx).
@@ -71,6 +78,8 @@ pub struct Reloader {
     engine: Arc<Engine>,
     source: ConfigSource,
     status: Arc<Mutex<ReloadStatus>>,
+    /// Held while a reload compiles and swaps, so reloads apply one at a time, in order.
+    applying: Arc<Mutex<()>>,
 }
 
 impl Reloader {
@@ -80,6 +89,7 @@ impl Reloader {
             engine,
             source,
             status: Arc::default(),
+            applying: Arc::default(),
         }
     }
 
@@ -98,7 +108,10 @@ impl Reloader {
 
     /// Re-reads the source and swaps the new config in. Returns the new generation, or the
     /// error (the old config keeps serving). `why` names the trigger in the log.
+    ///
+    /// This compiles on the calling thread; from async code use [`Reloader::reload_async`].
     pub fn reload(&self, why: &str) -> gray_core::Result<u64> {
+        let _one = self.applying.lock().unwrap_or_else(PoisonError::into_inner);
         let result = match &self.source {
             ConfigSource::Embedded(text) => self.engine.reload_str(text, Format::Yaml),
             ConfigSource::File(path) => self.engine.reload_file(path),
@@ -112,9 +125,30 @@ impl Reloader {
     }
 
     /// Applies config text given directly (admin API); YAML (JSON is accepted as YAML).
+    ///
+    /// This compiles on the calling thread; from async code use
+    /// [`Reloader::apply_text_async`].
     pub fn apply_text(&self, text: &str, why: &str) -> gray_core::Result<u64> {
+        let _one = self.applying.lock().unwrap_or_else(PoisonError::into_inner);
         let result = self.engine.reload_str(text, Format::Yaml);
         self.record(why, result)
+    }
+
+    /// [`Reloader::reload`] on the blocking pool: the runtime's threads keep serving while
+    /// the config compiles.
+    pub async fn reload_async(&self, why: &'static str) -> gray_core::Result<u64> {
+        let this = self.clone();
+        off_thread(move || this.reload(why)).await
+    }
+
+    /// [`Reloader::apply_text`] on the blocking pool.
+    pub async fn apply_text_async(
+        &self,
+        text: String,
+        why: &'static str,
+    ) -> gray_core::Result<u64> {
+        let this = self.clone();
+        off_thread(move || this.apply_text(&text, why)).await
     }
 
     fn record(&self, why: &str, result: gray_core::Result<u64>) -> gray_core::Result<u64> {
@@ -167,19 +201,34 @@ impl Reloader {
                 tokio::select! {
                     _ = tick.tick(), if path.is_some() => {
                         let now = path.as_deref().and_then(stamp);
-                        if now.is_some() && now != seen {
+                        if now != seen {
+                            // Gone or unreadable: recorded once (the reload's error says why).
+                            let why = if now.is_some() { "file changed" } else { "file deleted or unreadable" };
                             seen = now;
-                            let _ = self.reload("file changed");
+                            let _ = self.reload_async(why).await;
                         }
                     }
                     _ = hup_fut => {
                         seen = path.as_deref().and_then(stamp);
-                        let _ = self.reload("SIGHUP");
+                        let _ = self.reload_async("SIGHUP").await;
                     }
                 }
             }
         })
     }
+}
+
+/// Runs a compile on the blocking pool; a panic there (a bug) is an error, not a crash.
+async fn off_thread(
+    f: impl FnOnce() -> gray_core::Result<u64> + Send + 'static,
+) -> gray_core::Result<u64> {
+    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
+        Err(gray_core::Error::at(
+            gray_core::ErrorKind::Source,
+            "reload",
+            format!("the reload task failed: {e}"),
+        ))
+    })
 }
 
 /// What identifies a version of the file: a hash of its content (`None` if unreadable, e.g.

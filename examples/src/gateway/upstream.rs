@@ -3,7 +3,8 @@
 //!
 //! Every response carries `x-upstream: NAME` and `x-upstream-addr: ADDR`. `GET /echo` answers
 //! a JSON object with the name, method, path and every request header (as received), so the
-//! forwarded headers can be checked; any other path answers `NAME (ADDR)` plus a newline.
+//! forwarded headers can be checked; `GET /status/NNN` answers with status NNN (a failing
+//! backend on demand); any other path answers `NAME (ADDR)` plus a newline.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -96,6 +97,15 @@ async fn reply(name: &str, addr: SocketAddr, req: Request<Incoming>) -> Response
             .map_err(|never| match never {})
             .boxed(),
     );
+    if let Some(code) = parts
+        .uri
+        .path()
+        .strip_prefix("/status/")
+        .and_then(|c| c.parse::<u16>().ok())
+        .and_then(|c| http::StatusCode::from_u16(c).ok())
+    {
+        *resp.status_mut() = code;
+    }
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(name) {
         h.insert("x-upstream", v);

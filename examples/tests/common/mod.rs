@@ -102,9 +102,17 @@ pub async fn get(
         .expect("request")
 }
 
-/// An admin API call; `body` is sent as is.
+/// An admin API call as a script makes it: `body` is sent as is, with `X-Gray-Admin: 1` (what
+/// the admin page sends; a POST that changes state needs it or a JSON/YAML content type).
 pub async fn admin(gw: &Gateway, method: &str, path: &str, body: &str) -> Reply {
-    admin_with(gw, method, path, body, &[]).await
+    admin_with(gw, method, path, body, &[("x-gray-admin", "1")]).await
+}
+
+/// A gateway on `yaml` with `change` applied to the test options.
+pub async fn gateway_with(yaml: &str, change: impl FnOnce(&mut GatewayOptions)) -> Gateway {
+    let mut o = options(ConfigSource::Embedded(yaml.to_owned()));
+    change(&mut o);
+    Gateway::start(o).await.expect("start gateway")
 }
 
 pub async fn admin_with(

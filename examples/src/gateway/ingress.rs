@@ -1,0 +1,132 @@
+//! What the gateway does to a client's request before gray decides: one view of the request
+//! for the decision and for the upstream.
+//!
+//! * **Hop-by-hop headers go first** (RFC 9110 §7.6.1): `Connection`, every header it names,
+//!   `Keep-Alive`, `TE`, `Upgrade`, ... are removed before the decision, so a client cannot
+//!   use `Connection: x-gray` to remove a header the decision sets on the forwarded request.
+//! * **The target's authority is the host** (RFC 9112 §3.2.2): for an absolute-form request
+//!   (`GET http://a.example/ HTTP/1.1`) and for HTTP/2's `:authority`, `Host` is replaced by
+//!   the URI's authority, so the rules see and the upstream receives the same host.
+//! * **`CONNECT` is answered by the gateway** (405): it is a reverse proxy, not a tunnel to
+//!   arbitrary hosts.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use http::header::{self, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use tower::{Layer, Service};
+
+use super::forward::remove_hop_by_hop;
+use super::proxy::{text_response, Body};
+
+/// Wraps a service in [`Ingress`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IngressLayer;
+
+impl<S> Layer<S> for IngressLayer {
+    type Service = Ingress<S>;
+
+    fn layer(&self, inner: S) -> Ingress<S> {
+        Ingress { inner }
+    }
+}
+
+/// Normalises requests before the inner service (gray's layer) sees them; see the
+/// [module docs](self).
+#[derive(Debug, Clone)]
+pub struct Ingress<S> {
+    inner: S,
+}
+
+/// Applies the normalisation to `req` in place; returns the gateway's own answer for a request
+/// that must not go upstream (a `CONNECT`).
+pub fn normalize<B>(req: &mut Request<B>) -> Option<Response<Body>> {
+    if req.method() == Method::CONNECT {
+        let mut resp = text_response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "CONNECT is not supported: this gateway is a reverse proxy, not a tunnel",
+        );
+        resp.headers_mut().insert(
+            header::ALLOW,
+            HeaderValue::from_static("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"),
+        );
+        return Some(resp);
+    }
+    let authority = req.uri().authority().map(|a| {
+        let s = a.as_str();
+        s.rsplit_once('@').map_or(s, |(_, host)| host).to_owned()
+    });
+    if let Some(host) = authority.and_then(|a| HeaderValue::from_str(&a).ok()) {
+        req.headers_mut().insert(header::HOST, host);
+    }
+    remove_hop_by_hop(req.headers_mut());
+    None
+}
+
+impl<S, B> Service<Request<B>> for Ingress<S>
+where
+    S: Service<Request<B>, Response = Response<Body>, Error = Infallible>,
+    S::Future: Send + 'static,
+{
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        match normalize(&mut req) {
+            None => Box::pin(self.inner.call(req)),
+            Some(resp) => Box::pin(std::future::ready(Ok(resp))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_named_headers_are_removed_before_the_decision() {
+        let mut req = Request::get("/")
+            .header("connection", "x-gray, Keep-Alive")
+            .header("x-gray", "client")
+            .header("keep-alive", "timeout=5")
+            .header("accept", "*/*")
+            .body(())
+            .unwrap();
+        assert!(normalize(&mut req).is_none());
+        assert!(req.headers().get("x-gray").is_none());
+        assert!(req.headers().get("connection").is_none());
+        assert_eq!(req.headers()["accept"], "*/*");
+    }
+
+    #[test]
+    fn the_absolute_form_authority_replaces_host() {
+        let mut req = Request::get("http://user@x.beta.example.com:8080/a")
+            .header("host", "www.example.com")
+            .body(())
+            .unwrap();
+        assert!(normalize(&mut req).is_none());
+        assert_eq!(req.headers()["host"], "x.beta.example.com:8080");
+        let mut req = Request::get("/a")
+            .header("host", "www.example.com")
+            .body(())
+            .unwrap();
+        assert!(normalize(&mut req).is_none());
+        assert_eq!(req.headers()["host"], "www.example.com");
+    }
+
+    #[test]
+    fn connect_is_answered_with_405() {
+        let mut req = Request::connect("example.com:443").body(()).unwrap();
+        let resp = normalize(&mut req).expect("answered by the gateway");
+        assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert!(resp.headers().contains_key("allow"));
+    }
+}
