@@ -64,8 +64,8 @@ use super::reload::Reloader;
 
 const PAGE: &str = include_str!("admin.html");
 
-/// Shared state of the admin API.
-#[derive(Debug, Clone)]
+/// Shared state of the admin API. `Debug` never shows the token.
+#[derive(Clone)]
 pub struct AdminState {
     engine: Arc<Engine>,
     reloader: Reloader,
@@ -73,6 +73,16 @@ pub struct AdminState {
     proxy_stats: Option<Arc<ProxyStats>>,
     redis: Option<Arc<gray_redis::RedisSource>>,
     legacy_get: bool,
+}
+
+impl std::fmt::Debug for AdminState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminState")
+            .field("generation", &self.engine.generation())
+            .field("token", &self.token.as_ref().map(|_| "(set)"))
+            .field("legacy_get", &self.legacy_get)
+            .finish_non_exhaustive()
+    }
 }
 
 impl AdminState {

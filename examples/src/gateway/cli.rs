@@ -326,6 +326,14 @@ mod tests {
     }
 
     #[test]
+    fn debug_output_never_shows_the_token() {
+        let a = p(&["--admin-token", "s3cret-value"]).unwrap();
+        let shown = format!("{:?}", a);
+        assert!(!shown.contains("s3cret-value"), "{shown}");
+        assert!(shown.contains("(set)"), "{shown}");
+    }
+
+    #[test]
     fn env_token_is_used_unless_empty() {
         let a = parse(Vec::new(), Some("t".into())).unwrap();
         assert_eq!(a.options.admin_token.as_deref(), Some("t"));

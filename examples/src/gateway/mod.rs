@@ -30,8 +30,8 @@ pub use reload::{ConfigSource, ReloadStatus, Reloader};
 pub use server::{ServerHandle, ServerLimits};
 pub use upstream::DemoUpstream;
 
-/// How to run a gateway.
-#[derive(Debug, Clone)]
+/// How to run a gateway. `Debug` shows whether a token is set, never the token.
+#[derive(Clone)]
 pub struct GatewayOptions {
     /// The proxy listener (port 0 picks a free port).
     pub listen: SocketAddr,
@@ -50,6 +50,21 @@ pub struct GatewayOptions {
     pub limits: ServerLimits,
     /// Serve the seed-style state-changing `GET` admin endpoints (`/upstream_add`, ...).
     pub admin_legacy_get: bool,
+}
+
+impl fmt::Debug for GatewayOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GatewayOptions")
+            .field("listen", &self.listen)
+            .field("admin_listen", &self.admin_listen)
+            .field("admin_token", &self.admin_token.as_ref().map(|_| "(set)"))
+            .field("config", &self.config.describe())
+            .field("timeouts", &self.timeouts)
+            .field("watch_interval", &self.watch_interval)
+            .field("limits", &self.limits)
+            .field("admin_legacy_get", &self.admin_legacy_get)
+            .finish()
+    }
 }
 
 impl GatewayOptions {
