@@ -22,7 +22,7 @@ if ((${#need[@]})); then
 fi
 NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
 
-cargo build --release --quiet -p gray-examples --bin gateway
+cargo build --release --quiet -p gray-gateway --bin gateway
 GATEWAY="${CARGO_TARGET_DIR:-target}/release/gateway"
 
 WORK="$(mktemp -d)"

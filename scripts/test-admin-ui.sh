@@ -16,5 +16,5 @@ if ((${#need[@]})); then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
-cargo build --quiet -p gray-examples --bin gateway
+cargo build --quiet -p gray-gateway --bin gateway
 python3 scripts/admin_ui_test.py "${CARGO_TARGET_DIR:-target}/debug/gateway"

@@ -59,8 +59,8 @@ use gray_core::{Engine, SimpleRequest};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use super::proxy::ProxyStats;
-use super::reload::Reloader;
+use crate::proxy::ProxyStats;
+use crate::reload::Reloader;
 
 const PAGE: &str = include_str!("admin.html");
 

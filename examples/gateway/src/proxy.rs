@@ -42,8 +42,8 @@ use hyper_util::rt::TokioExecutor;
 use shim::{Outcome, RecordExt as _};
 use tracing::Instrument;
 
-use super::forward::{append_forwarded_for, ensure_host, remove_hop_by_hop, upstream_uri};
-use super::upload::{ClientBody, ClientFailure, Upload};
+use crate::forward::{append_forwarded_for, ensure_host, remove_hop_by_hop, upstream_uri};
+use crate::upload::{ClientBody, ClientFailure, Upload};
 
 /// Error type of streamed bodies.
 pub type BoxError = Box<dyn StdError + Send + Sync>;

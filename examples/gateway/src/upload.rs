@@ -20,7 +20,7 @@ use http_body::{Body, Frame, SizeHint};
 use tokio::sync::Notify;
 use tokio::time::{Instant, Sleep};
 
-use super::proxy::BoxError;
+use crate::proxy::BoxError;
 
 /// How the client's body ended, as far as the upload is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

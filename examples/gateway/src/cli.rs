@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{ConfigSource, GatewayOptions};
+use crate::{ConfigSource, GatewayOptions};
 
 /// The usage text.
 pub const USAGE: &str = "\

@@ -19,8 +19,8 @@ use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use tower::{Layer, Service};
 
-use super::forward::remove_hop_by_hop;
-use super::proxy::{text_response, Body};
+use crate::forward::remove_hop_by_hop;
+use crate::proxy::{text_response, Body};
 
 /// Wraps a service in [`Ingress`].
 #[derive(Debug, Clone, Copy, Default)]

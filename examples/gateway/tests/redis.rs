@@ -4,13 +4,13 @@
 
 mod common;
 
-#[path = "../../gray-redis/tests/common/mod.rs"]
+#[path = "../../../gray-redis/tests/common/mod.rs"]
 mod redis_server;
 
 use std::time::Duration;
 
 use common::*;
-use gray_examples::gateway::{ConfigSource, Gateway};
+use gray_gateway::{ConfigSource, Gateway};
 use gray_redis::{Publisher, SourceConfig};
 
 fn rules(stable: std::net::SocketAddr, canary: std::net::SocketAddr) -> String {

@@ -16,8 +16,8 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use tokio::net::TcpListener;
 
-use super::proxy::Body;
-use super::server::{serve, ServerHandle};
+use crate::proxy::Body;
+use crate::server::{serve, ServerHandle};
 
 /// A running demo upstream.
 #[derive(Debug)]

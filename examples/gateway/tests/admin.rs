@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use common::*;
-use gray_examples::gateway::{ConfigSource, Gateway, GatewayError};
+use gray_gateway::{ConfigSource, Gateway, GatewayError};
 use http::StatusCode;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,7 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use bytes::Bytes;
-use gray_examples::gateway::{ConfigSource, DemoUpstream, Gateway, GatewayOptions};
+use gray_gateway::{ConfigSource, DemoUpstream, Gateway, GatewayOptions};
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::*;
-use gray_examples::gateway::{ConfigSource, Gateway};
+use gray_gateway::{ConfigSource, Gateway};
 use http::StatusCode;
 
 /// One request's outcome as seen by the load generator.

@@ -3,7 +3,27 @@
 //! [`Gateway::start`] binds the proxy listener (HTTP/1.1 and h2c), the admin listener
 //! ([`admin`]) and starts the config watcher ([`reload`]) — or, for [`ConfigSource::Redis`],
 //! the [`gray_redis::RedisSource`] that keeps the engine in step with Redis. The request path is
-//! `PeerAddr → gray_tower::Gray (decide, header priority) → Proxy (forward, report, retry)`.
+//! `server (limits, PeerAddr) → ingress (hop-by-hop, Host, CONNECT) → gray_tower::Gray
+//! (decide, header priority) → Proxy (forward, record, retry)`.
+//!
+//! The binary is `gateway` (`cargo run -p gray-gateway`); the library lets tests and embedding
+//! programs start it in-process:
+//!
+//! ```no_run
+//! use gray_gateway::{ConfigSource, Gateway, GatewayOptions};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut options = GatewayOptions::new(ConfigSource::File("gray.yaml".into()));
+//! options.listen = "127.0.0.1:8080".parse()?;
+//! let gateway = Gateway::start(options).await?;
+//! println!("proxy on {}, admin on {:?}", gateway.proxy_addr(), gateway.admin_addr());
+//! tokio::signal::ctrl_c().await?;
+//! gateway.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod admin;
 pub mod cli;
@@ -29,6 +49,10 @@ pub use proxy::{Proxy, ProxyTimeouts};
 pub use reload::{ConfigSource, ReloadStatus, Reloader};
 pub use server::{ServerHandle, ServerLimits};
 pub use upstream::DemoUpstream;
+
+/// The embedded default config (`default-config.yaml`): stable and canary groups on loopback
+/// ports 18081/18082 and the seeds' cookie and IP gray-list rules.
+pub const DEFAULT_CONFIG: &str = include_str!("../default-config.yaml");
 
 /// How to run a gateway. `Debug` shows whether a token is set, never the token.
 #[derive(Clone)]

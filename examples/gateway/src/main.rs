@@ -1,12 +1,12 @@
-//! The gray gateway: `cargo run -p gray-examples --bin gateway -- --help`.
+//! The gray gateway: `cargo run -p gray-gateway -- --help`.
 //!
 //! Without flags it serves the embedded default config and starts two demo upstreams, so
 //! `curl -H 'Cookie: canary=xaaa' http://127.0.0.1:18080/` reaches the canary right away.
 
 use std::process::ExitCode;
 
-use gray_examples::gateway::cli::{self, ArgsError};
-use gray_examples::gateway::{ConfigSource, DemoUpstream, Gateway};
+use gray_gateway::cli::{self, ArgsError};
+use gray_gateway::{ConfigSource, DemoUpstream, Gateway};
 
 fn main() -> ExitCode {
     let args = match cli::parse(
