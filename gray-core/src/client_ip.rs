@@ -34,7 +34,8 @@
 //! * The peer must match `set_real_ip_from`; otherwise nothing happens.
 //! * The header value is scanned from its end: trailing spaces and commas
 //!   are skipped, the entry runs back to the previous space or comma, and is
-//!   parsed as an address with an optional port (`ngx_parse_addr_port`). The
+//!   parsed as an address with an optional port (`ngx_parse_addr_port`); so an
+//!   empty element (`1.2.3.4, , 10.0.0.1`) is skipped, not malformed. The
 //!   walk (and `real_ip_recursive`) is as described above; nginx likewise
 //!   keeps the last good address when it meets an entry it cannot parse.
 //! * Several `X-Forwarded-For` lines are walked last line first, as one list

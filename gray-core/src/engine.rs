@@ -40,6 +40,7 @@ use arc_swap::ArcSwap;
 use crate::decision::Decision;
 use crate::error::{Error, ErrorKind, Result};
 use crate::health::{Clock, SystemClock};
+use crate::outcome::Outcome;
 use crate::release::Choice;
 use crate::request::RequestView;
 use crate::rules::{eval, Ctx, NoTrace, Tracer};
@@ -336,13 +337,59 @@ impl Engine {
         Some(pick.run(steps))
     }
 
-    /// Records the outcome of the request a decision routed (passive health and counters).
-    /// `ok = false` for a connect error, timeout or 5xx.
+    /// Records what happened to the request a decision routed (passive health and counters),
+    /// classified by the *served* group's `fail_on` (see [`Outcome`] and
+    /// [`crate::spec::GroupSpec::fail_on`]): an outcome the list names is a failure, anything
+    /// else a success. By default (`fail_on: [error, timeout]`) connect errors, resets and
+    /// timeouts are failures and every HTTP status is a success, as in nginx.
+    ///
+    /// A failure may eject the node (`max_fails` within `fail_timeout`), except that the last
+    /// available node of a group without a fallback is never ejected; see
+    /// [`report`](Self::report). Does nothing for a decision without a node.
+    pub fn record(&self, decision: &Decision, outcome: Outcome) {
+        let Some(g) = decision.served else { return };
+        let ok = !decision.snapshot.groups[g as usize]
+            .fail_on
+            .is_failure(outcome);
+        self.report(decision, ok);
+    }
+
+    /// [`record`](Self::record) for a node named by group and address in the current
+    /// snapshot, classified by that group's `fail_on`. Errors: `UnknownGroup` (path `group`),
+    /// `UnknownNode` (path `address`).
+    pub fn record_node(&self, group: &str, address: &str, outcome: Outcome) -> Result<()> {
+        let snap = self.current.load();
+        let (g, i) = node_index(&snap, group, address)?;
+        let g = &snap.groups[g as usize];
+        let ok = !g.fail_on.is_failure(outcome);
+        g.report(i, ok, self.now_ms(), g.unix_ms(|| self.unix_ms()));
+        Ok(())
+    }
+
+    /// Records the outcome of the request a decision routed (passive health and counters),
+    /// classified by the caller: `ok = false` is a failure whatever the group's `fail_on`
+    /// says, `ok = true` a success. [`record`](Self::record) lets the group's `fail_on`
+    /// decide instead; prefer it unless you classify outcomes yourself.
+    ///
+    /// A failure is counted for the group, the node and the matched rule, and may eject the
+    /// node after `max_fails` failures within `fail_timeout`. **The last available node of a
+    /// group without a `fallback` is never ejected** (nginx never marks a lone server
+    /// unavailable): when no *other* node of the group is available (weight > 0 at the
+    /// current rollout step, not draining, not ejected), the failure is counted but does not
+    /// enter the node's failure window. With a fallback the node is ejected as usual and the
+    /// decisions move to the fallback. The check is not atomic with the report: two nodes
+    /// failing at the same instant may both be ejected.
     pub fn report(&self, decision: &Decision, ok: bool) {
         let (Some(g), Some(n)) = (decision.served, decision.node) else {
             return;
         };
-        decision.snapshot.groups[g as usize].report(n as usize, ok, self.now_ms());
+        let group = &decision.snapshot.groups[g as usize];
+        group.report(
+            n as usize,
+            ok,
+            self.now_ms(),
+            group.unix_ms(|| self.unix_ms()),
+        );
         if !ok {
             if let Some(r) = decision.rule {
                 decision.snapshot.rules[r as usize]
@@ -353,31 +400,39 @@ impl Engine {
         }
     }
 
-    /// Records an outcome for a node named by group and address.
+    /// [`report`](Self::report) for a node named by group and address in the current
+    /// snapshot (the caller classifies; see [`record_node`](Self::record_node)). Errors:
+    /// `UnknownGroup` (path `group`), `UnknownNode` (path `address`).
     pub fn report_node(&self, group: &str, address: &str, ok: bool) -> Result<()> {
         let snap = self.current.load();
-        let gi = snap.group_by_name(group).ok_or_else(|| {
-            Error::at(
-                ErrorKind::UnknownGroup,
-                "group",
-                format!("no group named {group:?}"),
-            )
-        })?;
-        let g = &snap.groups[gi as usize];
-        let i = g
-            .nodes
-            .iter()
-            .position(|n| &*n.address == address)
-            .ok_or_else(|| {
-                Error::at(
-                    ErrorKind::UnknownNode,
-                    "address",
-                    format!("group {group:?} has no node {address:?}"),
-                )
-            })?;
-        g.report(i, ok, self.now_ms());
+        let (g, i) = node_index(&snap, group, address)?;
+        let g = &snap.groups[g as usize];
+        g.report(i, ok, self.now_ms(), g.unix_ms(|| self.unix_ms()));
         Ok(())
     }
+}
+
+/// The group index and node index of `address` in `group`.
+fn node_index(snap: &Snapshot, group: &str, address: &str) -> Result<(u32, usize)> {
+    let gi = snap.group_by_name(group).ok_or_else(|| {
+        Error::at(
+            ErrorKind::UnknownGroup,
+            "group",
+            format!("no group named {group:?}"),
+        )
+    })?;
+    let i = snap.groups[gi as usize]
+        .nodes
+        .iter()
+        .position(|n| &*n.address == address)
+        .ok_or_else(|| {
+            Error::at(
+                ErrorKind::UnknownNode,
+                "address",
+                format!("group {group:?} has no node {address:?}"),
+            )
+        })?;
+    Ok((gi, i))
 }
 
 /// The release inputs of a pick.

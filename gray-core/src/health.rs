@@ -331,6 +331,13 @@ impl NodeHealth {
         }
     }
 
+    /// Counts one failure in [`HealthSnapshot::total_failures`] only: the failure
+    /// window and the ejection state are left alone, so this never ejects the node (the
+    /// engine uses it for the last available node of a group without a fallback).
+    pub fn count_failure(&self) {
+        self.total_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Whether the node may be offered to a selector at `now_ms`: it has not
     /// tripped, or its ejection has ended (half-open), or `max_fails == 0`.
     pub fn is_available(&self, policy: &HealthPolicy, now_ms: u64) -> bool {

@@ -643,6 +643,7 @@ fn compile_group(
         hash_key,
         hash_salt: crate::sticky::salt_prefix(name.as_bytes()),
         fallback,
+        fail_on: crate::outcome::FailMask::new(&g.fail_on),
         counter: get_or_new(&registry.groups, name.to_string()),
     })
 }

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::health::{HealthPolicy, HealthSnapshot, HealthState, NodeHealth};
+use crate::outcome::FailMask;
 use crate::rules::Key;
 use crate::select::{Algorithm, Candidates, Select, Selector};
 use crate::spec::{GroupSpec, NodeMetadata, SelectSpec};
@@ -69,6 +70,8 @@ pub(crate) struct Group {
     /// [`crate::sticky::salt_prefix`] of the group name (the hash key's salt).
     pub(crate) hash_salt: crate::sticky::StickyHasher,
     pub(crate) fallback: Option<u32>,
+    /// The compiled `fail_on` list ([`crate::Engine::record`]).
+    pub(crate) fail_on: FailMask,
     pub(crate) counter: Arc<Counter>,
 }
 
@@ -178,23 +181,45 @@ impl Group {
 
     /// True if at least one node could be picked now.
     pub(crate) fn has_available(&self, now_ms: u64, unix_ms: u64) -> bool {
+        self.available_except(usize::MAX, now_ms, unix_ms)
+    }
+
+    /// True if a node other than node `skip` could be picked now: weight > 0 at the current
+    /// rollout step, not draining, available to passive health.
+    fn available_except(&self, skip: usize, now_ms: u64, unix_ms: u64) -> bool {
         let w = self.weights(unix_ms);
         self.nodes.iter().enumerate().any(|(i, n)| {
-            w.get(i).copied().unwrap_or(0) > 0
+            i != skip
+                && w.get(i).copied().unwrap_or(0) > 0
                 && !n.drain
                 && n.health.is_available(&n.policy, now_ms)
         })
     }
 
-    /// Records an outcome for node `i`.
-    pub(crate) fn report(&self, i: usize, ok: bool, now_ms: u64) {
+    /// Records an outcome for node `i` (`ok == false`: a failure).
+    ///
+    /// A failure is always counted (group and node totals), but the last available node of a
+    /// group without a fallback is never ejected, as nginx never marks a lone server
+    /// unavailable: when no *other* node of the group is available, the failure does not
+    /// enter the node's failure window (nor lower its round-robin weight). With a fallback the
+    /// node is ejected as usual and traffic moves to the fallback. A node that is already
+    /// ejected keeps its ejection. The check and the report are not one atomic step: when the
+    /// last two available nodes fail at the same instant, each may still see the other as
+    /// available and both may be ejected.
+    pub(crate) fn report(&self, i: usize, ok: bool, now_ms: u64, unix_ms: u64) {
         let Some(n) = self.nodes.get(i) else { return };
-        n.health.report(&n.policy, ok, now_ms);
-        if !ok {
-            self.counter.failures.fetch_add(1, Ordering::Relaxed);
-            for s in self.selectors.iter() {
-                s.on_failure(i, n.policy.max_fails);
-            }
+        if ok {
+            n.health.report(&n.policy, true, now_ms);
+            return;
+        }
+        self.counter.failures.fetch_add(1, Ordering::Relaxed);
+        if self.fallback.is_none() && !self.available_except(i, now_ms, unix_ms) {
+            n.health.count_failure();
+            return;
+        }
+        n.health.report(&n.policy, false, now_ms);
+        for s in self.selectors.iter() {
+            s.on_failure(i, n.policy.max_fails);
         }
     }
 

@@ -206,3 +206,50 @@ fn decide_allocates_nothing_after_warm_up() {
         200 * reqs.len()
     );
 }
+
+#[test]
+fn record_and_report_allocate_nothing() {
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let engine = Engine::from_str(
+        r#"
+version: 1
+groups:
+  stable: { nodes: [{ address: "127.0.0.1:7001" }, { address: "127.0.0.1:7002" }] }
+  canary:
+    nodes: [{ address: "127.0.0.1:7101" }]
+    fallback: stable
+    fail_on: [error, timeout, http_5xx]
+rules: [{ id: c, when: { header: { name: x-c, present: true } }, route: canary }]
+default: stable
+"#,
+        Format::Yaml,
+    )
+    .unwrap();
+    let canary = SimpleRequest::new("10.0.0.1".parse().unwrap()).with_header("x-c", "1");
+    let plain = SimpleRequest::new("10.0.0.1".parse().unwrap());
+    let outcomes = [
+        gray_core::Outcome::Status(200),
+        gray_core::Outcome::Status(503),
+        gray_core::Outcome::ConnectError,
+        gray_core::Outcome::Timeout,
+        gray_core::Outcome::Reset,
+    ];
+    let mut decisions: Vec<_> = (0..4).map(|_| engine.decide(&canary)).collect();
+    decisions.extend((0..4).map(|_| engine.decide(&plain)));
+    for d in &decisions {
+        engine.record(d, outcomes[0]);
+    }
+    ALLOCS.store(0, Ordering::SeqCst);
+    COUNTING.store(true, Ordering::SeqCst);
+    for i in 0..200 {
+        for d in &decisions {
+            engine.record(d, outcomes[i % outcomes.len()]);
+            engine.report(d, i % 3 == 0);
+        }
+        let _ = engine.record_node("stable", "127.0.0.1:7002", outcomes[i % outcomes.len()]);
+    }
+    COUNTING.store(false, Ordering::SeqCst);
+    assert_eq!(ALLOCS.load(Ordering::SeqCst), 0, "record/report allocated");
+}

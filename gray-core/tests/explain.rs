@@ -69,3 +69,107 @@ fn text_and_json_show_rules_conditions_values_and_choice() {
     let d = e.decide(&req);
     assert_eq!((d.rule_id(), d.group()), (Some("ex"), "b"));
 }
+
+const RELEASE_SPEC: &str = r##"
+version: 1
+groups:
+  svc-a:
+    nodes:
+      - { address: "127.0.0.1:1", metadata: { version: "1.0", region: qa } }
+      - { address: "127.0.0.1:2", metadata: { version: "1.1", region: dev } }
+release:
+  routes:
+    green: { type: version, value: "1.1" }
+    blue: { type: version, value: "1.0" }
+    qa: { type: region, value: qa }
+    dev: { type: region, value: dev }
+  blue_green:
+    - { id: testers, when: "#H['user'] == 'tester'", version: green }
+    - { id: qa-team, when: "#H['team'] == 'qa'", region: qa }
+  gray:
+    - { id: beta, when: "#H['beta'] == 'on'", version: "blue=50;green=50" }
+    - { id: everyone, region: "dev=100" }
+default: svc-a
+"##;
+
+#[test]
+fn release_trace_marks_only_what_decided_each_dimension() {
+    let e = Engine::from_str(RELEASE_SPEC, Format::Yaml).unwrap();
+    // Blue-green decides the version. The gray entry `beta` is true, so it is this request's
+    // gray entry, but it routes only the version, which blue-green already decided: it
+    // decides nothing, and `everyone` (which would route the region) is not used either.
+    let req = SimpleRequest::new("10.1.1.1".parse().unwrap())
+        .with_header("user", "tester")
+        .with_header("beta", "on");
+    let ex = e.explain(&req);
+    let text = ex.to_string();
+    assert!(
+        text.contains(
+            "release blue-green testers: #H['user'] == 'tester' → true (\"tester\" vs \"tester\"); decided n-d-version\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("release blue-green qa-team: #H['team'] == 'qa' → false (null vs \"qa\")\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "release gray beta: #H['beta'] == 'on' → true (\"on\" vs \"on\"); shadowed, decided nothing\n"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("everyone"), "{text}");
+    assert!(
+        text.contains("n-d-version: 1.1 (from blue-green testers, route green)"),
+        "{text}"
+    );
+    assert!(text.contains("n-d-region: not set"), "{text}");
+    let json = serde_json::to_value(&ex).unwrap();
+    let conds = &json["release"]["conditions"];
+    assert_eq!(conds.as_array().unwrap().len(), 3, "{conds}");
+    assert_eq!(conds[0]["decided"], serde_json::json!(["n-d-version"]));
+    assert_eq!(conds[1]["decided"], serde_json::json!([]));
+    assert_eq!(
+        (&conds[2]["id"], &conds[2]["outcome"], &conds[2]["decided"]),
+        (&"beta".into(), &true.into(), &serde_json::json!([]))
+    );
+    let rel = ex.release.as_ref().unwrap();
+    assert!(rel.conditions[2].is_shadowed() && !rel.conditions[0].is_shadowed());
+
+    // Nothing is true: the gray entry without an expression is this request's gray entry
+    // and decides the region; it is listed because it decided something.
+    let ex = e.explain(&SimpleRequest::new("10.1.1.1".parse().unwrap()));
+    let text = ex.to_string();
+    assert!(
+        text.contains("release gray everyone: no expression; decided n-d-region\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("release gray beta: #H['beta'] == 'on' → false (null vs \"on\")\n"),
+        "{text}"
+    );
+    let ids: Vec<_> = ex
+        .release
+        .as_ref()
+        .unwrap()
+        .conditions
+        .iter()
+        .map(|c| (c.id.as_str(), c.outcome, c.decided.clone()))
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            ("testers", false, vec![]),
+            ("beta", false, vec![]),
+            ("qa-team", false, vec![]),
+            ("everyone", true, vec!["n-d-region"]),
+        ]
+    );
+    assert_eq!(
+        ex.node,
+        e.decide(&SimpleRequest::new("10.1.1.1".parse().unwrap()))
+            .node_address()
+            .map(str::to_string)
+    );
+}

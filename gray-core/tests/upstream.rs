@@ -97,6 +97,13 @@ fn stable_never_falls_back_to_a_group_that_is_down_and_says_no_upstream() {
         e.report_node("stable", n, false).unwrap();
         e.report_node("stable", n, false).unwrap();
     }
+    // 7001 is ejected; 7002 is then the last available node of a group without a fallback,
+    // so its failures are counted but never eject it.
+    let st = e.nodes("stable").unwrap();
+    assert_eq!((st.nodes[0].health, st.nodes[1].health), ("down", "up"));
+    assert_eq!((st.failures, st.nodes[1].failures), (4, 2));
+    // Draining it leaves stable with no available node.
+    e.drain("stable", "127.0.0.1:7002", true).unwrap();
     let d = e.decide(&plain_req());
     assert!(d.no_upstream(), "{d}");
     assert_eq!(d.group(), "stable");
@@ -104,6 +111,11 @@ fn stable_never_falls_back_to_a_group_that_is_down_and_says_no_upstream() {
     let ex = e.explain(&plain_req());
     assert_eq!(ex.picks.len(), 1, "stable has no fallback: {ex}");
     assert!(ex.to_string().contains("no upstream"), "{ex}");
+    assert!(
+        ex.to_string()
+            .contains("1 down (passive health), 1 draining"),
+        "{ex}"
+    );
     // The canary falls back to stable, which is down too: no upstream, never a panic.
     e.report(&e.decide(&canary_req()), false);
     let d = e.decide(&canary_req());

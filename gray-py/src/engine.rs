@@ -5,11 +5,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use gray_core::spec::{DurationSpec, NodeMetadata, NodeSpec};
-use gray_core::{Decision, Engine, Format};
+use gray_core::{Decision, Engine, Format, Outcome};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyFloat, PyInt, PyString};
+use pyo3::types::{PyBool, PyFloat, PyInt, PyString};
 
+use crate::convert::type_error;
 use crate::decision::{PyDecision, PyExplanation};
 use crate::errors::{to_py, warn_nepxion};
 use crate::json::{json_to_py, py_to_serde};
@@ -54,6 +55,39 @@ fn fail_timeout(obj: &Bound<'_, PyAny>) -> PyResult<DurationSpec> {
     Err(PyTypeError::new_err(
         "fail_timeout must be seconds (int or float) or a duration string such as '10s'",
     ))
+}
+
+/// An HTTP status (an `int` from 100 to 999, not a `bool`) as an [`Outcome`].
+fn status_outcome(status: &Bound<'_, PyAny>) -> PyResult<Outcome> {
+    if status.is_instance_of::<PyBool>() || !status.is_instance_of::<PyInt>() {
+        return Err(type_error(
+            "status",
+            "an int HTTP status such as 503",
+            status,
+        ));
+    }
+    match status.extract::<i64>() {
+        Ok(s @ 100..=999) => Ok(Outcome::Status(s as u16)),
+        _ => Err(PyValueError::new_err(format!(
+            "status must be an HTTP status from 100 to 999, not {}",
+            status.repr()?
+        ))),
+    }
+}
+
+/// `"connect"`, `"timeout"` or `"reset"` as an [`Outcome`].
+fn error_outcome(kind: &Bound<'_, PyAny>) -> PyResult<Outcome> {
+    if !kind.is_instance_of::<PyString>() {
+        return Err(type_error("kind", "'connect', 'timeout' or 'reset'", kind));
+    }
+    match kind.extract::<String>()?.as_str() {
+        "connect" => Ok(Outcome::ConnectError),
+        "timeout" => Ok(Outcome::Timeout),
+        "reset" => Ok(Outcome::Reset),
+        other => Err(PyValueError::new_err(format!(
+            "kind must be 'connect', 'timeout' or 'reset', not {other:?}"
+        ))),
+    }
 }
 
 impl PyEngine {
@@ -286,13 +320,14 @@ impl PyEngine {
         json_to_py(py, &self.inner.groups())
     }
 
-    /// Records the outcome of the request `decision` routed (passive health, counters):
-    /// `ok=False` for a connect error, a timeout or a 5xx.
+    /// Records the outcome of the request `decision` routed (passive health, counters),
+    /// classified by the caller: `ok=False` is a failure whatever the group's `fail_on` says.
+    /// `record` / `record_error` let the group's `fail_on` decide instead.
     fn report(&self, decision: &PyDecision, ok: bool) {
         self.inner.report(&decision.inner, ok);
     }
 
-    /// Records an outcome for a node named by group and address.
+    /// `report` for a node named by group and address.
     fn report_node(
         &self,
         py: Python<'_>,
@@ -302,6 +337,50 @@ impl PyEngine {
     ) -> PyResult<()> {
         self.inner
             .report_node(&group, &address, ok)
+            .map_err(|e| to_py(py, &e))
+    }
+
+    /// Records the HTTP status the node answered the request `decision` routed with; the
+    /// served group's `fail_on` decides whether it is a failure (by default no status is).
+    fn record(&self, decision: &PyDecision, status: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.inner.record(&decision.inner, status_outcome(status)?);
+        Ok(())
+    }
+
+    /// Records that the request `decision` routed failed without a response: `kind` is
+    /// `"connect"` (connecting failed), `"timeout"` (connecting or the response headers timed
+    /// out) or `"reset"` (the node broke the exchange). The group's `fail_on` decides
+    /// (`error` covers connect and reset, `timeout` timeouts; both by default).
+    fn record_error(&self, decision: &PyDecision, kind: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.inner.record(&decision.inner, error_outcome(kind)?);
+        Ok(())
+    }
+
+    /// `record` for a node named by group and address.
+    fn record_node(
+        &self,
+        py: Python<'_>,
+        group: String,
+        address: String,
+        status: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let outcome = status_outcome(status)?;
+        self.inner
+            .record_node(&group, &address, outcome)
+            .map_err(|e| to_py(py, &e))
+    }
+
+    /// `record_error` for a node named by group and address.
+    fn record_node_error(
+        &self,
+        py: Python<'_>,
+        group: String,
+        address: String,
+        kind: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let outcome = error_outcome(kind)?;
+        self.inner
+            .record_node(&group, &address, outcome)
             .map_err(|e| to_py(py, &e))
     }
 

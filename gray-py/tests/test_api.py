@@ -222,6 +222,79 @@ def test_passive_health_and_metrics(engine: gray.Engine) -> None:
     assert 'gray_rule_failures_total{rule="canary-cookie"} 1' in m
 
 
+def _node_health(engine: gray.Engine, group: str) -> str:
+    return engine.nodes(group)[0]["health"]
+
+
+def test_record_classifies_with_the_groups_fail_on(engine: gray.Engine) -> None:
+    d = engine.decide("1.2.3.4", cookie_header="canary=aaa")
+    assert d.group == "canary"
+    # Default fail_on [error, timeout]: no HTTP status is a failure.
+    for status in (500, 502, 503, 504, 404, 200):
+        engine.record(d, status)
+    assert _node_health(engine, "canary") == "up"
+    engine.record_error(d, "connect")
+    assert _node_health(engine, "canary") == "down"
+    assert engine.decide("1.2.3.4", cookie_header="canary=aaa").is_fallback
+
+
+@pytest.mark.parametrize("kind", ["connect", "timeout", "reset"])
+def test_record_error_kinds_count_by_default(kind: str) -> None:
+    engine = gray.Engine.from_str(CANARY_SPEC)
+    d = engine.decide("1.2.3.4", cookie_header="canary=aaa")
+    engine.record_error(d, kind)  # type: ignore[arg-type]
+    assert _node_health(engine, "canary") == "down"
+
+
+def test_record_with_fail_on_http_5xx() -> None:
+    spec = CANARY_SPEC.replace("    fallback: stable\n", "    fallback: stable\n    fail_on: [http_5xx]\n")
+    engine = gray.Engine.from_str(spec)
+    d = engine.decide("1.2.3.4", cookie_header="canary=aaa")
+    engine.record_error(d, "timeout")  # not listed
+    engine.record(d, 429)
+    assert _node_health(engine, "canary") == "up"
+    engine.record(d, 503)
+    assert _node_health(engine, "canary") == "down"
+    assert "fail_on" in engine.spec() and "http_5xx" in engine.spec()
+
+
+def test_record_node_and_the_last_node_rule(engine: gray.Engine) -> None:
+    # stable has one node and no fallback: it is never ejected, but failures are counted.
+    for _ in range(5):
+        engine.record_node_error("stable", "127.0.0.1:7001", "connect")
+    engine.report_node("stable", "127.0.0.1:7001", False)
+    [node] = engine.nodes("stable")
+    assert node["health"] == "up" and node["failures"] == 6
+    assert engine.decide("1.2.3.4").node == "127.0.0.1:7001"
+    engine.record_node("canary", "127.0.0.1:7002", 500)
+    assert _node_health(engine, "canary") == "up"
+    engine.record_node_error("canary", "127.0.0.1:7002", "reset")
+    assert _node_health(engine, "canary") == "down"
+    with pytest.raises(gray.UnknownNameError):
+        engine.record_node("nope", "127.0.0.1:7002", 500)
+    with pytest.raises(gray.UnknownNameError):
+        engine.record_node_error("canary", "127.0.0.1:9", "reset")
+
+
+def test_record_rejects_bad_arguments(engine: gray.Engine) -> None:
+    d = engine.decide("1.2.3.4")
+    for bad in ("500", 500.0, True, None):
+        with pytest.raises(TypeError, match="status must be an int HTTP status"):
+            engine.record(d, bad)  # type: ignore[arg-type]
+    for bad_status in (0, 99, 1000, -500, 2**70):
+        with pytest.raises(ValueError, match="from 100 to 999"):
+            engine.record(d, bad_status)
+    with pytest.raises(ValueError, match="'connect', 'timeout' or 'reset'"):
+        engine.record_error(d, "refused")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="kind must be"):
+        engine.record_error(d, 1)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        engine.record("not a decision", 500)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        engine.record_node("stable", "127.0.0.1:7001", 42)
+    assert engine.nodes("stable")[0]["failures"] == 0
+
+
 def test_shared_between_threads(engine: gray.Engine) -> None:
     errors: List[BaseException] = []
     groups: List[str] = []

@@ -136,3 +136,50 @@ def test_websockets_are_decided_too(engine: gray.Engine) -> None:
         with rejecting.websocket_connect("/nowhere/ws"):
             pass
     assert info.value.code == 1013
+
+
+def _status_app(engine: gray.Engine, status: int, **options: Any) -> FastAPI:
+    app = FastAPI()
+    app.add_middleware(GrayMiddleware, engine=engine, **options)
+
+    @app.get("/{path:path}")
+    def answer(path: str) -> Any:
+        from fastapi.responses import PlainTextResponse
+
+        if path == "boom":
+            raise RuntimeError("upstream reset")
+        return PlainTextResponse("x", status_code=status)
+
+    return app
+
+
+def test_record_outcomes_lets_the_groups_fail_on_classify(engine: gray.Engine) -> None:
+    canary = {"cookie": "canary=aaa"}
+    # Off by default: nothing is recorded, even an exception.
+    c = client(_status_app(engine, 500), peer="203.0.113.5")
+    assert c.get("/", headers=canary).status_code == 500
+    c_raise = TestClient(_status_app(engine, 500), raise_server_exceptions=False)
+    assert c_raise.get("/boom", headers=canary).status_code == 500
+    assert engine.nodes("canary")[0]["failures"] == 0
+    # On: a 500 is recorded but the default fail_on [error, timeout] does not count it.
+    c = client(_status_app(engine, 500, record_outcomes=True))
+    for _ in range(3):
+        assert c.get("/", headers=canary).status_code == 500
+    assert engine.nodes("canary")[0]["health"] == "up"
+    # An exception before the response is a reset: `error` counts it.
+    c_raise = TestClient(_status_app(engine, 500, record_outcomes=True), raise_server_exceptions=False)
+    assert c_raise.get("/boom", headers=canary).status_code == 500
+    assert engine.nodes("canary")[0]["health"] == "down"
+
+
+def test_record_outcomes_with_fail_on_http_500() -> None:
+    from conftest import CANARY_SPEC
+
+    engine = gray.Engine.from_str(
+        CANARY_SPEC.replace("    fallback: stable\n", "    fallback: stable\n    fail_on: [http_500]\n")
+    )
+    c = client(_status_app(engine, 500, record_outcomes=True))
+    assert c.get("/", headers={"cookie": "canary=aaa"}).status_code == 500
+    assert engine.nodes("canary")[0]["health"] == "down"
+    assert c.get("/", headers={"cookie": "canary=aaa"}).status_code == 500  # served by stable now
+    assert engine.nodes("stable")[0]["health"] == "up"  # its default fail_on ignores a 500

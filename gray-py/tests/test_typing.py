@@ -29,10 +29,12 @@ def test_mypy_rejects_misuse(tmp_path: pathlib.Path) -> None:
         "import gray\n"
         "e = gray.Engine.from_str('x', format='xml')\n"
         "g: int = e.decide().group\n"
+        "e.record_error(e.decide(), 'refused')\n"
     )
     r = run("mypy", "--strict", "--no-incremental", str(bad))
     assert r.returncode == 1
     assert 'format' in r.stdout and '"str", variable has type "int"' in r.stdout, r.stdout
+    assert "record_error" in r.stdout and "refused" in r.stdout, r.stdout
 
 
 def test_stubtest_matches_the_module() -> None:

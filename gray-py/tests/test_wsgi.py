@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Optional
 
+import pytest
 from flask import Flask, request
 from flask.testing import FlaskClient
 
@@ -78,3 +79,47 @@ def test_no_upstream_reject_and_redirect(engine: gray.Engine) -> None:
     c.set_cookie("canary", "aaa")
     r = c.get("/")
     assert r.status_code == 307 and r.headers["Location"] == "https://canary.example.com/"
+
+
+def _status_app(engine: gray.Engine, status: int, **options: Any) -> Flask:
+    app = Flask(__name__)
+    app.wsgi_app = GrayMiddleware(app.wsgi_app, engine, **options)  # type: ignore[method-assign]
+
+    @app.route("/", defaults={"path": ""})
+    @app.route("/<path:path>")
+    def answer(path: str) -> Any:
+        return "x", status
+
+    return app
+
+
+def _raising(environ: Dict[str, Any], start_response: Any) -> Any:
+    raise RuntimeError("upstream reset")
+
+
+def test_record_outcomes_lets_the_groups_fail_on_classify(engine: gray.Engine) -> None:
+    c = client(_status_app(engine, 500))
+    c.set_cookie("canary", "aaa")
+    assert c.get("/").status_code == 500
+    assert engine.nodes("canary")[0]["failures"] == 0  # off by default
+    c = client(_status_app(engine, 503, record_outcomes=True))
+    c.set_cookie("canary", "aaa")
+    assert c.get("/").status_code == 503
+    assert engine.nodes("canary")[0]["health"] == "up"  # default fail_on: statuses do not count
+    wrapped = GrayMiddleware(_raising, engine, record_outcomes=True)
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "REMOTE_ADDR": "1.2.3.4", "HTTP_COOKIE": "canary=aaa"}
+    with pytest.raises(RuntimeError):
+        wrapped(environ, lambda status, headers, exc_info=None: None)
+    assert engine.nodes("canary")[0]["health"] == "down"  # a reset: `error` counts it
+
+
+def test_record_outcomes_with_fail_on_http_5xx() -> None:
+    from conftest import CANARY_SPEC
+
+    engine = gray.Engine.from_str(
+        CANARY_SPEC.replace("    fallback: stable\n", "    fallback: stable\n    fail_on: [error, http_5xx]\n")
+    )
+    c = client(_status_app(engine, 502, record_outcomes=True))
+    c.set_cookie("canary", "aaa")
+    assert c.get("/").status_code == 502
+    assert engine.nodes("canary")[0]["health"] == "down"

@@ -20,6 +20,9 @@ generation: int = engine.add_node("a", "127.0.0.1:2", 2, metadata={"version": "1
 for n in engine.nodes("a"):
     weight: int = n["weight"]
 bucket: int = gray.sticky_bucket("salt", "user-1")
+engine.record(d, 503)  # the served group's fail_on classifies
+engine.record_error(d, "timeout")
+engine.record_node_error("a", "127.0.0.1:2", "connect")
 ex: gray.Explanation = engine.explain(None, headers=[(b"x-a", b"1")])
 text: str = ex.text
 try:
@@ -29,7 +32,7 @@ except gray.ConfigError as e:
     line: Optional[int] = e.line
 
 app = FastAPI()
-app.add_middleware(GrayMiddleware, engine=engine, on_no_upstream="reject")
+app.add_middleware(GrayMiddleware, engine=engine, on_no_upstream="reject", record_outcomes=True)
 
 
 @app.get("/")

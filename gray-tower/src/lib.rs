@@ -8,7 +8,8 @@
 //!   extensions; inbound routing headers are stripped or kept per the spec
 //!   ([`apply_decision`]); the decision's headers are set.
 //! * [`GroupSteer`] dispatches each request to the service of its decided group.
-//! * [`ReportLayer`] reports response outcomes (5xx, errors) to passive health.
+//! * [`ReportLayer`] records response outcomes (statuses, errors) for passive health, classified
+//!   by the served group's `fail_on`.
 //! * [`HttpRequestView`] implements [`gray_core::RequestView`] for `http::Request` without
 //!   copying; [`trace`] puts the decision into `tracing` spans.
 //!

@@ -1,9 +1,13 @@
 //! [`ReportLayer`] / [`Report`]: feed response outcomes back to passive health.
 //!
-//! After the inner service answers, the request's [`Decision`] is reported with
-//! [`Engine::report`]: an error (connect failure, timeout, ...) or a response whose status the
-//! classifier rejects (default: any 5xx) counts as a failure, which is what ejects a node after
-//! `max_fails` failures within `fail_timeout`. Place it inside [`crate::Gray`].
+//! After the inner service answers, the request's [`Decision`] is recorded with
+//! [`Engine::record`]: a response as [`Outcome::Status`], an error of the inner service as
+//! [`Outcome::Reset`]. The *served group's* `fail_on` then decides what is a failure (default
+//! `[error, timeout]`, as nginx's `proxy_next_upstream`: an inner error counts, no status
+//! does), and failures eject a node after `max_fails` within `fail_timeout`. With a custom
+//! [`classify`](ReportLayer::classify) function the layer classifies itself and reports with
+//! [`Engine::report`] instead (an inner error is then always a failure). Place it inside
+//! [`crate::Gray`].
 //!
 //! ```
 //! use std::{convert::Infallible, sync::Arc};
@@ -15,7 +19,10 @@
 //! version: 1
 //! groups:
 //!   stable: { nodes: [{ address: "127.0.0.1:7001" }] }
-//!   canary: { nodes: [{ address: "127.0.0.1:7002", max_fails: 1 }], fallback: stable }
+//!   canary:
+//!     nodes: [{ address: "127.0.0.1:7002", max_fails: 1 }]
+//!     fallback: stable
+//!     fail_on: [error, timeout, http_502]   # a 502 from the canary counts as a failure
 //! rules: [{ id: all, when: { all: [] }, route: canary }]
 //! default: stable
 //! "#, Format::Yaml)?);
@@ -37,15 +44,16 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
-use gray_core::{Decision, Engine};
+use gray_core::{Decision, Engine, Outcome};
 use http::{Request, Response, StatusCode};
 use tower_layer::Layer;
 use tower_service::Service;
 
-/// Decides whether a response status counts as success for passive health.
+/// Decides whether a response status counts as success for passive health (`true`: success).
 pub type Classifier = fn(StatusCode) -> bool;
 
-/// The default classifier: everything below 500 is a success.
+/// A classifier that treats everything below 500 as a success, the layer's behaviour before
+/// groups had `fail_on`: `ReportLayer::new(engine).classify(not_server_error)`.
 pub fn not_server_error(status: StatusCode) -> bool {
     !status.is_server_error()
 }
@@ -54,21 +62,22 @@ pub fn not_server_error(status: StatusCode) -> bool {
 #[derive(Debug, Clone)]
 pub struct ReportLayer {
     engine: Arc<Engine>,
-    classify: Classifier,
+    classify: Option<Classifier>,
 }
 
 impl ReportLayer {
-    /// Reports to `engine`, classifying with [`not_server_error`].
+    /// Records to `engine` with [`Engine::record`]: the served group's `fail_on` classifies.
     pub const fn new(engine: Arc<Engine>) -> Self {
         ReportLayer {
             engine,
-            classify: not_server_error,
+            classify: None,
         }
     }
 
-    /// Uses `classify` to decide which statuses are successes.
+    /// Classifies statuses with `classify` instead of the group's `fail_on` (reported with
+    /// [`Engine::report`]; an inner service error is always a failure).
     pub const fn classify(mut self, classify: Classifier) -> Self {
-        self.classify = classify;
+        self.classify = Some(classify);
         self
     }
 }
@@ -90,16 +99,16 @@ impl<S> Layer<S> for ReportLayer {
 pub struct Report<S> {
     inner: S,
     engine: Arc<Engine>,
-    classify: Classifier,
+    classify: Option<Classifier>,
 }
 
 impl<S> Report<S> {
-    /// Wraps `inner`.
+    /// Wraps `inner`, recording with [`Engine::record`] (the group's `fail_on` classifies).
     pub const fn new(inner: S, engine: Arc<Engine>) -> Self {
         Report {
             inner,
             engine,
-            classify: not_server_error,
+            classify: None,
         }
     }
 
@@ -149,7 +158,7 @@ pin_project_lite::pin_project! {
     pub struct ReportFuture<F> {
         #[pin]
         inner: F,
-        report: Option<(Arc<Engine>, Decision, Classifier)>,
+        report: Option<(Arc<Engine>, Decision, Option<Classifier>)>,
     }
 }
 
@@ -163,12 +172,76 @@ where
         let this = self.project();
         let out = ready!(this.inner.poll(cx));
         if let Some((engine, decision, classify)) = this.report.take() {
-            let ok = match &out {
-                Ok(resp) => classify(resp.status()),
-                Err(_) => false,
-            };
-            engine.report(&decision, ok);
+            match (classify, &out) {
+                (None, Ok(resp)) => {
+                    engine.record(&decision, Outcome::Status(resp.status().as_u16()));
+                }
+                (None, Err(_)) => engine.record(&decision, Outcome::Reset),
+                (Some(classify), Ok(resp)) => engine.report(&decision, classify(resp.status())),
+                (Some(_), Err(_)) => engine.report(&decision, false),
+            }
         }
         Poll::Ready(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::GrayLayer;
+    use gray_core::Format;
+    use tower::{service_fn, ServiceBuilder, ServiceExt};
+
+    /// A canary (with a fallback, so it can be ejected) answering `status`, or failing.
+    fn run(
+        fail_on: &str,
+        answer: Result<u16, &'static str>,
+        classify: Option<Classifier>,
+    ) -> &'static str {
+        let engine = Arc::new(
+            Engine::from_str(
+                &format!(
+                    "version: 1\ngroups:\n  stable: {{ nodes: [{{ address: \"127.0.0.1:7001\" }}] }}\n  \
+                     canary: {{ nodes: [{{ address: \"127.0.0.1:7002\" }}], fallback: stable{fail_on} }}\n\
+                     rules: [{{ id: all, route: canary }}]\ndefault: stable\n"
+                ),
+                Format::Yaml,
+            )
+            .unwrap(),
+        );
+        let mut report = ReportLayer::new(engine.clone());
+        if let Some(c) = classify {
+            report = report.classify(c);
+        }
+        let app = ServiceBuilder::new()
+            .layer(GrayLayer::new(engine.clone()))
+            .layer(report)
+            .service(service_fn(move |_req: Request<()>| async move {
+                answer.map(|s| Response::builder().status(s).body(()).unwrap())
+            }));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let _ = rt.block_on(app.oneshot(Request::new(())));
+        engine.nodes("canary").unwrap().nodes[0].health
+    }
+
+    #[test]
+    fn the_groups_fail_on_classifies_statuses_and_errors() {
+        // Default fail_on: no status counts, an inner error (a reset) does.
+        assert_eq!(run("", Ok(500), None), "up");
+        assert_eq!(run("", Ok(503), None), "up");
+        assert_eq!(run("", Err("upstream reset"), None), "down");
+        assert_eq!(run(", fail_on: [http_503]", Ok(503), None), "down");
+        assert_eq!(run(", fail_on: [http_503]", Ok(500), None), "up");
+        assert_eq!(run(", fail_on: [timeout]", Err("reset"), None), "up");
+    }
+
+    #[test]
+    fn a_custom_classifier_overrides_fail_on() {
+        assert_eq!(run("", Ok(500), Some(not_server_error)), "down");
+        assert_eq!(run(", fail_on: [http_5xx]", Ok(503), Some(|_| true)), "up");
+        assert_eq!(run(", fail_on: []", Err("reset"), Some(|_| true)), "down");
+        assert_eq!(run("", Ok(404), Some(not_server_error)), "up");
     }
 }

@@ -21,7 +21,7 @@ client_ip: { trusted_proxies: ["127.0.0.1"], header: x-forwarded-for }
 ip_sets: { testers: { entries: ["10.8.0.0/16"] } }
 groups:
   stable: { nodes: [{ address: "127.0.0.1:6002" }] }
-  canary: { nodes: [{ address: "127.0.0.1:6004", max_fails: 1, fail_timeout: 60s }], fallback: stable }
+  canary: { nodes: [{ address: "127.0.0.1:6004", max_fails: 1, fail_timeout: 60s }], fallback: stable, fail_on: [error, timeout, http_503] }
 rules:
   - { id: testers, when: { ip: [testers] }, route: canary, set_headers: { x-gray: testers } }
 default: stable
@@ -126,7 +126,8 @@ async fn hyper_with_peer_addr_steers_per_group_and_reports_5xx() {
         get_text(addr, &tester).await,
         (503, "canary is broken".into())
     );
-    // The 503 was reported: canary (max_fails 1) is ejected and testers fall back to stable.
+    // The 503 was recorded and canary's fail_on counts it: canary (max_fails 1) is ejected and
+    // testers fall back to stable.
     assert_eq!(engine.nodes("canary").unwrap().nodes[0].health, "down");
     assert_eq!(get_text(addr, &tester).await, (200, "stable".into()));
     assert_eq!(get_text(addr, &[]).await, (200, "stable".into()));

@@ -252,6 +252,7 @@ async fn a_connect_timeout_is_a_504_ejects_the_node_and_is_retried_elsewhere() {
             r#"version: 1
 groups:
   stable: {{ nodes: [{{ address: "{}" }}] }}
+  empty: {{ nodes: [] }}
   slow: {{ nodes: [{{ address: "{hang_addr}", max_fails: 1, fail_timeout: 60s }}]{fallback} }}
 rules: [{{ id: slow, when: {{ path: {{ prefix: /slow }} }}, route: slow }}]
 default: stable
@@ -259,8 +260,9 @@ default: stable
             stable.addr()
         )
     };
-    // A lone node: the timeout is the answer.
-    let mut opts = options(ConfigSource::Embedded(config("")));
+    // A lone node: the timeout is the answer. (Its fallback has no node, so there is nowhere
+    // to retry, but the lone node may be ejected: without a fallback the last node never is.)
+    let mut opts = options(ConfigSource::Embedded(config(", fallback: empty")));
     opts.timeouts.connect = Duration::from_millis(300);
     let gw = Gateway::start(opts).await.unwrap();
     let c = client();

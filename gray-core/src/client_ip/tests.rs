@@ -658,6 +658,47 @@ fn explanations() {
     assert!(why.to_string().len() < 300);
 }
 
+/// An empty element between commas (`1.2.3.4, , 10.0.0.1`) is no entry at all: the walk goes
+/// straight from `10.0.0.1` to `1.2.3.4`, and trailing separators are skipped too. This is
+/// what nginx does: `ngx_http_get_forwarded_addr_internal` first steps back over every trailing
+/// `' '` and `','` of the (remaining) value, then cuts the entry back to the previous space or
+/// comma, and recursion continues on the text before that separator, whose own trailing run of
+/// spaces and commas is skipped again; so `", ,"` between two addresses never reaches
+/// `ngx_parse_addr_port` as an empty address.
+#[test]
+fn empty_elements_are_skipped_like_nginx() {
+    let r = resolver(&["127.0.0.1", "10.0.0.1"], Xff, true);
+    let nonrec = resolver(&["127.0.0.1", "10.0.0.1"], Xff, false);
+    let peer: IpAddr = "127.0.0.1".parse().unwrap();
+    let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+    for line in [
+        "1.2.3.4, , 10.0.0.1",
+        "1.2.3.4,,10.0.0.1",
+        "1.2.3.4, 10.0.0.1, ",
+    ] {
+        assert_eq!(r.resolve(peer, [line]), ip("1.2.3.4"), "{line:?}");
+        assert_eq!(
+            r.resolve_explained(peer, [line]),
+            (
+                ip("1.2.3.4"),
+                ClientIpSource::FirstUntrusted {
+                    index: 0,
+                    skipped: 1
+                }
+            ),
+            "{line:?}"
+        );
+        // Without `recursive` the rightmost entry is the client, trailing separators or not.
+        assert_eq!(nonrec.resolve(peer, [line]), ip("10.0.0.1"), "{line:?}");
+    }
+    assert_eq!(nonrec.resolve(peer, ["1.2.3.4, , "]), ip("1.2.3.4"));
+    // Every entry trusted, with empty elements in between: the leftmost one.
+    assert_eq!(
+        r.resolve(peer, [", 10.0.0.1, , 127.0.0.1, "]),
+        ip("10.0.0.1")
+    );
+}
+
 #[test]
 fn accessors_and_names() {
     let r = resolver(

@@ -18,7 +18,13 @@ pub struct ReleaseTrace {
     pub steps: Vec<ReleaseStep>,
 }
 
-/// One blue-green or gray condition and its outcome.
+/// One blue-green or gray entry that was looked at: its condition's outcome and what it decided.
+///
+/// Every entry whose expression was evaluated is listed, in evaluation order, and so is an
+/// entry without an expression (a fallback entry) when it decided a dimension. A true
+/// condition does not always decide something: a gray entry is chosen once per request, and
+/// the dimensions it routes may already be decided by blue-green. Such an entry has an empty
+/// [`decided`](Self::decided) list and is shown as *shadowed*.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ReleaseCondition {
     /// `blue-green` or `gray`.
@@ -31,6 +37,17 @@ pub struct ReleaseCondition {
     pub seen: Option<String>,
     /// The outcome (`true` for a fallback entry).
     pub outcome: bool,
+    /// The dimensions (headers, e.g. `n-d-version`) whose value came from this entry, in
+    /// dimension order. Empty when the entry decided nothing: its condition was false, or it
+    /// was true but shadowed.
+    pub decided: Vec<&'static str>,
+}
+
+impl ReleaseCondition {
+    /// True when the condition held but the entry decided no dimension.
+    pub fn is_shadowed(&self) -> bool {
+        self.outcome && self.decided.is_empty()
+    }
 }
 
 /// How one dimension was resolved.
@@ -57,13 +74,70 @@ impl Tracer for Seen {
     }
 }
 
-/// Lazily evaluated condition outcomes (the first 64 cached, the rest re-evaluated).
+/// Lazily evaluated condition outcomes (the first 64 cached, the rest re-evaluated; with a
+/// trace every outcome is taken from the trace once recorded).
 struct Outcomes {
     known: u64,
     value: u64,
+    /// With a trace: per entry, its index in [`ReleaseTrace::conditions`] once listed (never
+    /// allocates without a trace).
+    traced: Vec<Option<usize>>,
 }
 
 impl Outcomes {
+    const fn new() -> Self {
+        Outcomes {
+            known: 0,
+            value: 0,
+            traced: Vec::new(),
+        }
+    }
+
+    fn slot(&self, i: usize) -> Option<usize> {
+        self.traced.get(i).copied().flatten()
+    }
+
+    fn set_slot(&mut self, i: usize, k: usize) {
+        if self.traced.len() <= i {
+            self.traced.resize(i + 1, None);
+        }
+        self.traced[i] = Some(k);
+    }
+
+    /// Records in the trace that entry `i` decided the dimension `header`, listing the entry
+    /// if it is not listed yet (an entry without an expression).
+    fn decided(
+        &mut self,
+        i: usize,
+        trace: &mut Option<&mut ReleaseTrace>,
+        kind: &'static str,
+        id: &str,
+        header: &'static str,
+    ) {
+        let Some(t) = trace.as_deref_mut() else {
+            return;
+        };
+        let k = match self.slot(i) {
+            Some(k) => k,
+            None => {
+                t.conditions.push(ReleaseCondition {
+                    kind,
+                    id: id.to_string(),
+                    expression: None,
+                    seen: None,
+                    outcome: true,
+                    decided: Vec::new(),
+                });
+                let k = t.conditions.len() - 1;
+                self.set_slot(i, k);
+                k
+            }
+        };
+        if let Some(c) = t.conditions.get_mut(k) {
+            c.decided.push(header);
+        }
+    }
+
     fn get<R: RequestView + ?Sized>(
         &mut self,
         i: usize,
@@ -77,6 +151,11 @@ impl Outcomes {
         let bit = 1u64.checked_shl(i as u32).unwrap_or(0);
         if bit != 0 && self.known & bit != 0 {
             return Some(self.value & bit != 0);
+        }
+        if let (Some(t), Some(k)) = (trace.as_deref(), self.slot(i)) {
+            if let Some(c) = t.conditions.get(k) {
+                return Some(c.outcome);
+            }
         }
         let hit = match trace {
             Some(t) => {
@@ -92,7 +171,10 @@ impl Outcomes {
                     expression,
                     seen: seen.0,
                     outcome: hit,
+                    decided: Vec::new(),
                 });
+                let k = t.conditions.len() - 1;
+                self.set_slot(i, k);
                 hit
             }
             None => eval(c, ctx, &mut NoTrace),
@@ -114,7 +196,8 @@ impl Release {
         mut trace: Option<&mut ReleaseTrace>,
     ) -> Choice {
         let mut choice = Choice::EMPTY;
-        let mut bg = Outcomes { known: 0, value: 0 };
+        let mut bg = Outcomes::new();
+        let mut gray = Outcomes::new();
         let mut gray_chosen: Option<Option<usize>> = None;
         for kind in RouteKind::ALL {
             let d = kind as usize;
@@ -141,12 +224,15 @@ impl Release {
             if let Some((i, route)) = won.or(fallback) {
                 choice.0[d] = route;
                 if trace.is_some() {
-                    source = format!("blue-green {}", self.blue_green[i].id);
+                    let id = &self.blue_green[i].id;
+                    source = format!("blue-green {id}");
+                    bg.decided(i, &mut trace, "blue-green", id, kind.header());
                 }
             }
             // 2. Gray (version, region, address only): one entry per request.
             if choice.0[d] == NONE && !kind.is_weight() {
-                let g = *gray_chosen.get_or_insert_with(|| self.pick_gray(ctx, &mut trace));
+                let g =
+                    *gray_chosen.get_or_insert_with(|| self.pick_gray(ctx, &mut gray, &mut trace));
                 if let Some(gi) = g {
                     let entry = &self.gray[gi];
                     if let Some(list) = &entry.routes[d] {
@@ -157,6 +243,7 @@ impl Release {
                                 let total: u64 = list.iter().map(|(_, w)| u64::from(*w)).sum();
                                 source =
                                     format!("gray {} (weight {} of {total})", entry.id, list[k].1);
+                                gray.decided(gi, &mut trace, "gray", &entry.id, kind.header());
                             }
                         }
                     }
@@ -197,9 +284,9 @@ impl Release {
     fn pick_gray<R: RequestView + ?Sized>(
         &self,
         ctx: &mut Ctx<'_, R>,
+        cache: &mut Outcomes,
         trace: &mut Option<&mut ReleaseTrace>,
     ) -> Option<usize> {
-        let mut cache = Outcomes { known: 0, value: 0 };
         let mut fallback = None;
         for (i, e) in self.gray.iter().enumerate() {
             match cache.get(i, &e.cond, ctx, trace, "gray", &e.id) {
@@ -217,10 +304,14 @@ impl Release {
 }
 
 /// Writes a release trace as indented text (part of an explanation's text form).
+///
+/// Each listed entry ends with what it decided (`; decided n-d-version`), or `; shadowed,
+/// decided nothing` for a true condition that decided no dimension; a false one ends after
+/// its outcome.
 pub(crate) fn write_trace(f: &mut std::fmt::Formatter<'_>, t: &ReleaseTrace) -> std::fmt::Result {
     for c in &t.conditions {
         match &c.expression {
-            Some(e) => writeln!(
+            Some(e) => write!(
                 f,
                 "release {} {}: {e} → {} ({})",
                 c.kind,
@@ -228,7 +319,14 @@ pub(crate) fn write_trace(f: &mut std::fmt::Formatter<'_>, t: &ReleaseTrace) -> 
                 c.outcome,
                 c.seen.as_deref().unwrap_or("")
             )?,
-            None => writeln!(f, "release {} {}: no expression", c.kind, c.id)?,
+            None => write!(f, "release {} {}: no expression", c.kind, c.id)?,
+        }
+        if !c.decided.is_empty() {
+            writeln!(f, "; decided {}", c.decided.join(", "))?;
+        } else if c.outcome {
+            writeln!(f, "; shadowed, decided nothing")?;
+        } else {
+            writeln!(f)?;
         }
     }
     for s in &t.steps {

@@ -62,6 +62,14 @@ pub fn spec_parse(data: &[u8]) {
         );
         assert_eq!(d.requested_group(), e.requested_group);
         let _ = e.to_string();
+        // Outcomes feed passive health (classification, the last-node rule): never a panic.
+        for o in [
+            crate::Outcome::Status(503),
+            crate::Outcome::ConnectError,
+            crate::Outcome::Timeout,
+        ] {
+            engine.record(&d, o);
+        }
     }
 }
 

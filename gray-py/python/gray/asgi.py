@@ -24,7 +24,11 @@ when that peer is one of the engine's ``client_ip.trusted_proxies`` — then:
   engine's policy and the decision's headers are set (see ``gray._forward``);
 * optionally answers by itself: a redirect chosen by ``redirect(decision)``, or, when no
   upstream is available (``decision.no_upstream``), a 503 (``on_no_upstream="reject"``) or a
-  redirect (``on_no_upstream=callable``).
+  redirect (``on_no_upstream=callable``);
+* with ``record_outcomes=True`` (for an app that forwards each request to ``decision.node``),
+  records the app's response status with ``Engine.record`` — the served group's ``fail_on``
+  decides whether it is a failure, so by default a 500 is not — and an exception the app
+  raises before it starts a response with ``Engine.record_error(decision, "reset")``.
 """
 
 from __future__ import annotations
@@ -72,6 +76,10 @@ class GrayMiddleware:
         503) or a callable returning the URL to redirect to.
     :param rewrite_headers: apply the routing-header policy to the headers the app sees
         (default True).
+    :param record_outcomes: record each HTTP response's status (``Engine.record``) and an
+        exception raised before the response starts (``Engine.record_error(decision,
+        "reset")``) for passive health (default False). Enable it when the app forwards the
+        request to ``decision.node``; the served group's ``fail_on`` classifies.
     """
 
     def __init__(
@@ -82,6 +90,7 @@ class GrayMiddleware:
         redirect: Optional[Callable[[Decision], Optional[str]]] = None,
         on_no_upstream: Union[Literal["pass", "reject"], Callable[[Decision], str]] = "pass",
         rewrite_headers: bool = True,
+        record_outcomes: bool = False,
     ) -> None:
         check_options(engine, on_no_upstream)
         self.app = app
@@ -89,6 +98,7 @@ class GrayMiddleware:
         self.redirect = redirect
         self.on_no_upstream = on_no_upstream
         self.rewrite_headers = rewrite_headers
+        self.record_outcomes = record_outcomes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope.get("type")
@@ -117,7 +127,35 @@ class GrayMiddleware:
         if target is not None:
             await _respond(scope, send, 307, b"", [(b"location", target.encode("latin-1"))])
             return
-        await self.app(scope, receive, send)
+        if not self.record_outcomes or kind != "http":
+            await self.app(scope, receive, send)
+            return
+        await self._call_recording(scope, receive, send, decision)
+
+    async def _call_recording(
+        self, scope: Scope, receive: Receive, send: Send, decision: Decision
+    ) -> None:
+        """Calls the app and records its response status, or the exception it raised."""
+        engine = self.engine
+        started = False
+
+        async def send_recording(message: Message) -> None:
+            nonlocal started
+            if message.get("type") == "http.response.start" and not started:
+                started = True
+                status = message.get("status")
+                if isinstance(status, int) and not isinstance(status, bool) and 100 <= status <= 999:
+                    engine.record(decision, status)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_recording)
+        except Exception:
+            # Not BaseException: a cancelled request (the client went away) says nothing
+            # about the node.
+            if not started:
+                engine.record_error(decision, "reset")
+            raise
 
 
 async def _respond(

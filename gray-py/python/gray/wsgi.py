@@ -17,8 +17,11 @@
 For every request the middleware decides with ``Engine.decide_wsgi`` — the peer is
 ``environ["REMOTE_ADDR"]``, and forwarded-IP headers count only when that peer is one of the
 engine's ``client_ip.trusted_proxies`` — then stores the :class:`gray.Decision` as
-``environ["gray.decision"]``, rewrites the ``HTTP_*`` keys per the routing-header policy, and
-optionally answers by itself with a redirect or a 503, like :mod:`gray.asgi`.
+``environ["gray.decision"]``, rewrites the ``HTTP_*`` keys per the routing-header policy,
+optionally answers by itself with a redirect or a 503, and with ``record_outcomes=True``
+records the app's response status (``Engine.record``, classified by the served group's
+``fail_on``) or an exception the app raises before calling ``start_response``
+(``Engine.record_error(decision, "reset")``), like :mod:`gray.asgi`.
 """
 
 from __future__ import annotations
@@ -78,6 +81,7 @@ class GrayMiddleware:
         redirect: Optional[Callable[[Decision], Optional[str]]] = None,
         on_no_upstream: Union[Literal["pass", "reject"], Callable[[Decision], str]] = "pass",
         rewrite_headers: bool = True,
+        record_outcomes: bool = False,
     ) -> None:
         check_options(engine, on_no_upstream)
         self.app = app
@@ -85,6 +89,7 @@ class GrayMiddleware:
         self.redirect = redirect
         self.on_no_upstream = on_no_upstream
         self.rewrite_headers = rewrite_headers
+        self.record_outcomes = record_outcomes
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         decision = self.engine.decide_wsgi(environ)
@@ -105,7 +110,35 @@ class GrayMiddleware:
             target = self.redirect(decision)
         if target is not None:
             return _respond(start_response, "307 Temporary Redirect", b"", [("Location", target)])
-        return self.app(environ, start_response)
+        if not self.record_outcomes:
+            return self.app(environ, start_response)
+        return self._call_recording(environ, start_response, decision)
+
+    def _call_recording(
+        self, environ: Environ, start_response: StartResponse, decision: Decision
+    ) -> Iterable[bytes]:
+        """Calls the app and records the status it starts its response with, or the exception
+        it raised before that."""
+        engine = self.engine
+        started = False
+
+        def start_recording(status: str, headers: List[Tuple[str, str]], exc_info: Any = None) -> Any:
+            nonlocal started
+            if not started:
+                started = True
+                code = status.split(" ", 1)[0]
+                if len(code) == 3 and code.isascii() and code.isdigit() and code[0] != "0":
+                    engine.record(decision, int(code))
+            if exc_info is None:
+                return start_response(status, headers)
+            return start_response(status, headers, exc_info)
+
+        try:
+            return self.app(environ, start_recording)
+        except Exception:
+            if not started:
+                engine.record_error(decision, "reset")
+            raise
 
 
 def _respond(
