@@ -133,11 +133,8 @@ fn read_list(path: &Path) -> Result<Vec<String>, Error> {
     gray_core::ip::parse_list(&text).map_err(|(line, e)| {
         Error::new(
             ErrorKind::InvalidIp,
-            gray_core::Location {
-                path: path.display().to_string(),
-                line: Some(line),
-                column: None,
-            },
+            gray_core::Location::new(String::new(), Some(line), None)
+                .in_file(path.display().to_string()),
             e.to_string(),
         )
     })?;
