@@ -116,10 +116,21 @@ impl Publisher {
 
     /// Validates `text` against the IP sets and the Nepxion rule in Redis and returns the
     /// combined spec, without writing anything (`publish --dry-run`).
+    ///
+    /// A field the compile rejects is located in `text` (line and column, see
+    /// [`gray_core::Error::located_in`]) unless a Nepxion rule in Redis is applied on top,
+    /// which replaces parts of the spec.
     pub fn check_spec(&mut self, text: &str, format: Format) -> Result<Spec> {
         let spec = Spec::from_str(text, format)?;
         let nepxion = self.current_nepxion()?;
-        self.validate(Some(spec), nepxion)
+        let locate = nepxion.is_none();
+        self.validate(Some(spec), nepxion).map_err(|e| {
+            if locate && e.kind() != gray_core::ErrorKind::Source {
+                e.located_in(text, format)
+            } else {
+                e
+            }
+        })
     }
 
     /// Validates and writes a spec. YAML and JSON text is stored as written (comments kept);

@@ -57,7 +57,9 @@ fn publish_validates_then_writes() {
 
     let err = fails(&cli(&server, &["publish", bad]));
     assert!(
-        err.contains("bad.yaml: rules[0] (id \"testers\").route"),
+        err.contains(&format!(
+            "unknown reference at rules[0] (id \"testers\").route ({bad}, line 8, column 56): "
+        )),
         "{err}"
     );
     assert!(err.contains("nowhere"), "{err}");
