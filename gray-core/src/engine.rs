@@ -115,14 +115,18 @@ impl Engine {
         }
     }
 
-    /// Parses and compiles a spec from text.
+    /// Parses and compiles a spec from text. Every error has the line and column of the field
+    /// it names, when that field is in the text (see [`Error::located_in`]).
     pub fn from_str(text: &str, format: Format) -> Result<Engine> {
-        Engine::new(Spec::from_str(text, format)?)
+        Engine::new(Spec::from_str(text, format)?).map_err(|e| e.located_in(text, format))
     }
 
-    /// Reads, parses and compiles a spec file (format from the extension).
+    /// Reads, parses and compiles a spec file (format from the extension). Every error names
+    /// the file, and the line and column of the field it names when that field is in the text.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Engine> {
-        Engine::new(Spec::from_file(path)?)
+        let path = path.as_ref();
+        let (spec, text, format) = Spec::read_file(path)?;
+        Engine::new(spec).map_err(|e| in_text(e, &text, format, path))
     }
 
     /// The current snapshot.
@@ -142,14 +146,18 @@ impl Engine {
         self.install(spec)
     }
 
-    /// Parses and applies a spec from text.
+    /// Parses and applies a spec from text; errors are located as in [`Engine::from_str`].
     pub fn reload_str(&self, text: &str, format: Format) -> Result<u64> {
         self.reload(Spec::from_str(text, format)?)
+            .map_err(|e| e.located_in(text, format))
     }
 
-    /// Reads and applies a spec file.
+    /// Reads and applies a spec file; errors are located as in [`Engine::from_file`].
     pub fn reload_file(&self, path: impl AsRef<Path>) -> Result<u64> {
-        self.reload(Spec::from_file(path)?)
+        let path = path.as_ref();
+        let (spec, text, format) = Spec::read_file(path)?;
+        self.reload(spec)
+            .map_err(|e| in_text(e, &text, format, path))
     }
 
     /// Applies a change to a copy of the current spec, compiles and swaps it in, all while
@@ -433,6 +441,13 @@ fn node_index(snap: &Snapshot, group: &str, address: &str) -> Result<(u32, usize
             )
         })?;
     Ok((gi, i))
+}
+
+/// A compile error of the spec read from file `path` as `text`: located in the text, and in
+/// the file (unless it names its own, an IP list file).
+fn in_text(e: Error, text: &str, format: Format, path: &Path) -> Error {
+    e.located_in(text, format)
+        .in_file(path.display().to_string())
 }
 
 /// The release inputs of a pick.

@@ -2,16 +2,19 @@
 //!
 //! Every fallible operation — parsing a spec, compiling it, importing a Nepxion rule, an admin
 //! change — returns [`Error`]. An error says *what* is wrong ([`Error::kind`]), *where*
-//! ([`Error::location`]: a field path such as `rules[2].when.cookie.regex`, plus line and column
-//! when the input format reports them) and *why* (the message), so that the person who wrote the
-//! config can fix it without reading gray's source.
+//! ([`Error::location`]: a field path such as `rules[2].when.cookie.regex`, plus the file, line
+//! and column when the spec was read from text) and *why* (the message), so that the person who
+//! wrote the config can fix it without reading gray's source.
 //!
 //! ```
 //! use gray_core::{Engine, ErrorKind, Format};
 //!
 //! let err = Engine::from_str("version: 1\ndefault: nowhere\n", Format::Yaml).unwrap_err();
 //! assert_eq!(err.kind(), ErrorKind::UnknownReference);
-//! assert!(err.to_string().contains("nowhere"));
+//! assert_eq!(
+//!     err.to_string(),
+//!     "unknown reference at default (line 2, column 10): no group named \"nowhere\" (groups: none)"
+//! );
 //! ```
 
 use std::fmt;
@@ -76,13 +79,20 @@ impl fmt::Display for ErrorKind {
 }
 
 /// Where in the input an error was found.
+///
+/// `Display` gives the path, then in parentheses the file, line and column that are known:
+/// `rules[0] (id "cookie").route (gray.yaml, line 7, column 12)`; without a path, only the
+/// rest: `gray.yaml, line 3, column 1`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Location {
     /// Field path, e.g. `rules[2].when.cookie.regex` or `/rule/strategy-release/conditions[1]`.
     pub path: String,
-    /// 1-based line, when the format reports it.
+    /// The file the text was read from (a spec file, an IP list file), when there was one.
+    pub file: Option<String>,
+    /// 1-based line, when the format reports it or the path was found in the text.
     pub line: Option<usize>,
-    /// 1-based column, when the format reports it.
+    /// 1-based column (in characters) on `line`. Without a line — an expression error in a spec
+    /// that did not come from text — it counts within the expression instead.
     pub column: Option<usize>,
 }
 
@@ -91,27 +101,50 @@ impl Location {
     pub fn path(path: impl Into<String>) -> Self {
         Location {
             path: path.into(),
+            file: None,
             line: None,
             column: None,
         }
     }
 
+    /// A location with a path, line and column, and no file.
+    pub fn new(path: impl Into<String>, line: Option<usize>, column: Option<usize>) -> Self {
+        Location {
+            path: path.into(),
+            file: None,
+            line,
+            column,
+        }
+    }
+
+    /// The same location in `file`.
+    pub fn in_file(mut self, file: impl Into<String>) -> Self {
+        self.file = Some(file.into());
+        self
+    }
+
     fn is_empty(&self) -> bool {
-        self.path.is_empty() && self.line.is_none()
+        self.path.is_empty() && self.line.is_none() && self.file.is_none()
     }
 }
 
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if !self.path.is_empty() {
-            f.write_str(&self.path)?;
+        let mut parts: Vec<String> = Vec::with_capacity(3);
+        if let Some(file) = &self.file {
+            parts.push(file.clone());
         }
-        match (self.line, self.column) {
-            (Some(l), Some(c)) if self.path.is_empty() => write!(f, "line {l}, column {c}"),
-            (Some(l), Some(c)) => write!(f, " (line {l}, column {c})"),
-            (Some(l), None) if self.path.is_empty() => write!(f, "line {l}"),
-            (Some(l), None) => write!(f, " (line {l})"),
-            _ => Ok(()),
+        if let Some(l) = self.line {
+            parts.push(format!("line {l}"));
+            if let Some(c) = self.column {
+                parts.push(format!("column {c}"));
+            }
+        }
+        let parts = parts.join(", ");
+        match (self.path.is_empty(), parts.is_empty()) {
+            (true, _) => f.write_str(&parts),
+            (false, true) => f.write_str(&self.path),
+            (false, false) => write!(f, "{} ({parts})", self.path),
         }
     }
 }
@@ -175,11 +208,56 @@ impl Error {
         self
     }
 
-    /// Sets line/column if none is known yet.
-    pub(crate) fn with_line(mut self, line: Option<usize>, column: Option<usize>) -> Self {
-        if self.location.line.is_none() {
-            self.location.line = line;
-            self.location.column = column;
+    /// Names the file the text came from, unless the error already names one (an IP list file
+    /// named in a spec file keeps its own name).
+    ///
+    /// ```
+    /// use gray_core::{Error, ErrorKind};
+    ///
+    /// let e = Error::at(ErrorKind::UnknownReference, "default", "no group named \"x\"");
+    /// assert_eq!(
+    ///     e.in_file("gray.yaml").to_string(),
+    ///     "unknown reference at default (gray.yaml): no group named \"x\""
+    /// );
+    /// ```
+    pub fn in_file(mut self, file: impl Into<String>) -> Self {
+        if self.location.file.is_none() {
+            self.location.file = Some(file.into());
+        }
+        self
+    }
+
+    /// Finds the line and column of the error's field path in `text`, the source the spec was
+    /// parsed from, when the error has no line yet: for errors found while compiling a spec,
+    /// whose values no longer carry positions. [`crate::Engine::from_str`],
+    /// [`crate::Engine::from_file`] and the reload functions do this already; call it when you
+    /// parse with [`crate::Spec::from_str`] and compile separately.
+    ///
+    /// The position is where the offending value starts (for an expression, the offending
+    /// character when the expression stands verbatim in the text). When the path is not in
+    /// the text, or the text does not parse, the error is returned unchanged. This parses
+    /// `text` again, so it belongs on the error path only.
+    ///
+    /// ```
+    /// use gray_core::{Engine, Format, Spec};
+    ///
+    /// let text = "version: 1\ngroups: { a: { nodes: [] } }\ndefault: b\n";
+    /// let spec = Spec::from_str(text, Format::Yaml)?;
+    /// let err = Engine::new(spec).unwrap_err().located_in(text, Format::Yaml);
+    /// assert_eq!((err.location().line, err.location().column), (Some(3), Some(10)));
+    /// # Ok::<(), gray_core::Error>(())
+    /// ```
+    pub fn located_in(mut self, text: &str, format: crate::Format) -> Self {
+        if self.location.line.is_some() || self.location.path.is_empty() {
+            return self;
+        }
+        let expr_column = match self.kind {
+            ErrorKind::InvalidExpression => self.location.column,
+            _ => None,
+        };
+        if let Some(p) = crate::source_map::locate(text, format, &self.location.path, expr_column) {
+            self.location.line = Some(p.line);
+            self.location.column = Some(p.column);
         }
         self
     }
@@ -208,17 +286,41 @@ mod tests {
     fn display_has_kind_path_line_and_message() {
         let e = Error::new(
             ErrorKind::InvalidRegex,
-            Location {
-                path: "rules[0].when.cookie.regex".into(),
-                line: Some(7),
-                column: Some(3),
-            },
+            Location::new("rules[0].when.cookie.regex", Some(7), Some(3)),
             "unclosed group",
         );
         assert_eq!(
             e.to_string(),
             "invalid regex at rules[0].when.cookie.regex (line 7, column 3): unclosed group"
         );
+        let e = e.in_file("gray.yaml");
+        assert_eq!(
+            e.to_string(),
+            "invalid regex at rules[0].when.cookie.regex (gray.yaml, line 7, column 3): \
+             unclosed group"
+        );
+        let e = Error::new(
+            ErrorKind::Syntax,
+            Location::new("", Some(3), Some(1)).in_file("gray.yaml"),
+            "did not find expected key",
+        );
+        assert_eq!(
+            e.to_string(),
+            "syntax error at gray.yaml, line 3, column 1: did not find expected key"
+        );
+        let e = Error::new(
+            ErrorKind::Io,
+            Location::default().in_file("ips.txt"),
+            "gone",
+        );
+        assert_eq!(e.to_string(), "I/O error at ips.txt: gone");
+        // A column without a line (within an expression) is not shown.
+        let e = Error::new(
+            ErrorKind::InvalidExpression,
+            Location::new("rules[0].when.expr", None, Some(4)),
+            "x",
+        );
+        assert_eq!(e.to_string(), "invalid expression at rules[0].when.expr: x");
         let e = Error::at(ErrorKind::UnknownGroup, "", "no group \"x\"");
         assert_eq!(e.to_string(), "unknown group: no group \"x\"");
     }

@@ -70,6 +70,7 @@ mod scan;
 pub mod select;
 pub mod service;
 mod snapshot;
+mod source_map;
 pub mod spec;
 pub mod sticky;
 #[doc(hidden)]

@@ -382,11 +382,7 @@ pub(crate) fn compile_condition(
                 // The column points into the expression (the message shows it with a caret).
                 Error::new(
                     ErrorKind::InvalidExpression,
-                    Location {
-                        path: format!("{path}.expr"),
-                        line: None,
-                        column: Some(e.column()),
-                    },
+                    Location::new(format!("{path}.expr"), None, Some(e.column())),
                     e.to_string(),
                 )
             })?;

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::client_ip::{ClientIpResolver, ForwardedHeader};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Location, Result};
 use crate::health::{HealthPolicy, NodeHealth};
 use crate::ip::{self, IpTable};
 use crate::request::RequestView;
@@ -266,12 +266,13 @@ pub(crate) fn compile(
                 )
             })?;
             let more = ip::parse_list(&text).map_err(|(line, err)| {
-                Error::at(
+                // The line is in the IP list file, which the location names.
+                Error::new(
                     ErrorKind::InvalidIp,
-                    format!("{path}.file"),
-                    format!("{}:{line}: {err}", full.display()),
+                    Location::new(format!("{path}.file"), Some(line), None)
+                        .in_file(full.display().to_string()),
+                    err.to_string(),
                 )
-                .with_line(Some(line), None)
             })?;
             nets.extend(more);
         }

@@ -769,11 +769,7 @@ impl Spec {
                     let (line, col) = (inner.line(), inner.column());
                     Error::new(
                         ErrorKind::Syntax,
-                        Location {
-                            path,
-                            line: Some(line),
-                            column: Some(col),
-                        },
+                        Location::new(path, Some(line), Some(col)),
                         strip_position(&inner.to_string()),
                     )
                 })?
@@ -795,15 +791,22 @@ impl Spec {
                     "spec version {} is not supported; this library reads version {SPEC_VERSION}",
                     spec.version
                 ),
-            ));
+            )
+            .located_in(text, format));
         }
         Ok(spec)
     }
 
     /// Reads a spec file; the format comes from the extension (`.yaml`, `.yml`, `.json`,
     /// `.toml`). Relative `ip_sets.*.file` paths are resolved against the file's directory.
+    /// Errors in the text name the file (see [`Error::in_file`]).
     pub fn from_file(path: impl AsRef<Path>) -> Result<Spec> {
-        let path = path.as_ref();
+        Spec::read_file(path.as_ref()).map(|(spec, _, _)| spec)
+    }
+
+    /// [`Spec::from_file`], also returning the text and its format (to locate errors found
+    /// while compiling, see [`Error::located_in`]).
+    pub(crate) fn read_file(path: &Path) -> Result<(Spec, String, Format)> {
         let format = Format::from_path(path).ok_or_else(|| {
             Error::at(
                 ErrorKind::InvalidValue,
@@ -818,19 +821,10 @@ impl Spec {
                 format!("cannot read: {e}"),
             )
         })?;
-        let mut spec = Spec::from_str(&text, format).map_err(|e| {
-            let p = path.display().to_string();
-            let mut e = e;
-            let loc = e.location_mut();
-            loc.path = if loc.path.is_empty() {
-                p
-            } else {
-                format!("{p}: {}", loc.path)
-            };
-            e
-        })?;
+        let mut spec =
+            Spec::from_str(&text, format).map_err(|e| e.in_file(path.display().to_string()))?;
         spec.base_dir = path.parent().map(Path::to_path_buf);
-        Ok(spec)
+        Ok((spec, text, format))
     }
 
     /// Serialises the spec as YAML (for "show running config" and dumps).
@@ -873,11 +867,11 @@ pub fn yaml_from_str<T: serde::de::DeserializeOwned>(text: &str) -> Result<T> {
             let loc = e.location();
             Error::new(
                 ErrorKind::Syntax,
-                Location {
-                    path: clean_path(track.path().to_string()),
-                    line: loc.as_ref().map(|l| l.line()),
-                    column: loc.as_ref().map(|l| l.column()),
-                },
+                Location::new(
+                    clean_path(track.path().to_string()),
+                    loc.as_ref().map(|l| l.line()),
+                    loc.as_ref().map(|l| l.column()),
+                ),
                 strip_path_prefix(&strip_position(&e.to_string())),
             )
         },
@@ -926,11 +920,7 @@ fn toml_error(text: &str, e: toml::de::Error, path: &str) -> Error {
     };
     Error::new(
         ErrorKind::Syntax,
-        Location {
-            path: path.to_string(),
-            line,
-            column: col,
-        },
+        Location::new(path, line, col),
         e.message().to_string(),
     )
 }

@@ -269,8 +269,29 @@ fn ip_set_file_errors_name_the_line() {
     .unwrap();
     let e = Engine::from_file(dir.join("gray.yaml")).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidIp);
+    // The line is the IP list's, and the location names that file, not the spec file.
     assert_eq!(e.location().line, Some(4), "{e}");
+    assert_eq!(e.location().path, "ip_sets.t.file", "{e}");
+    let ips = dir.join("ips.txt").display().to_string();
+    assert_eq!(e.location().file.as_deref(), Some(&*ips), "{e}");
     assert!(e.to_string().contains("10.0.0.300"), "{e}");
+    assert!(
+        e.to_string().starts_with(&format!(
+            "invalid IP address at ip_sets.t.file ({ips}, line 4): "
+        )),
+        "{e}"
+    );
+    // A list file that cannot be read: the `file:` field of the spec file.
+    std::fs::remove_file(dir.join("ips.txt")).unwrap();
+    let e = Engine::from_file(dir.join("gray.yaml")).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Io);
+    let spec = dir.join("gray.yaml").display().to_string();
+    assert!(
+        e.to_string().starts_with(&format!(
+            "I/O error at ip_sets.t.file ({spec}, line 2, column 23): "
+        )),
+        "{e}"
+    );
     std::fs::write(
         dir.join("ips.txt"),
         "# testers\n192.168.2.20\n10.0.0.0/8 # office\n",
@@ -353,12 +374,348 @@ fn an_empty_ip_set_is_valid_and_matches_nothing() {
 
 #[test]
 fn expression_errors_carry_the_column_within_the_expression() {
-    let e = Engine::from_str(
-        "version: 1\ngroups: { a: { nodes: [] } }\ndefault: a\nrules: [{ id: e, when: { expr: \"#H['a'] == '1' &&\" }, route: a }]\n",
-        Format::Yaml,
-    )
-    .unwrap_err();
+    let text = "version: 1\ngroups: { a: { nodes: [] } }\ndefault: a\nrules: [{ id: e, when: { expr: \"#H['a'] == '1' &&\" }, route: a }]\n";
+    // A spec compiled without its text: the column counts within the expression.
+    let spec = gray_core::Spec::from_str(text, Format::Yaml).unwrap();
+    let e = Engine::new(spec).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidExpression);
+    assert_eq!(e.location().line, None, "{e}");
     assert_eq!(e.location().column, Some(18), "{e}");
     assert!(e.location().path.ends_with(".when.expr"), "{e}");
+    // From text: the line and column of that character in the text (the expression starts
+    // after the quote in column 32).
+    let e = Engine::from_str(text, Format::Yaml).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidExpression);
+    assert_eq!(e.location().line, Some(4), "{e}");
+    assert_eq!(e.location().column, Some(32 + 18), "{e}");
+    assert!(e.location().path.ends_with(".when.expr"), "{e}");
+}
+
+const YAML: &str = r#"version: 1
+ip_sets:
+  office: { entries: ["10.1.0.0/16"] }
+groups:
+  stable:
+    nodes:
+      - address: "127.0.0.1:7001"
+        weight: 5
+  canary: { nodes: [{ address: "127.0.0.1:7002" }], fallback: stable }
+rules:
+  - id: cookie
+    when:
+      cookie: { name: canary, regex: "aaa$" }
+    route: canary
+  - id: office
+    when: { ip: [office] }
+    route: canary
+default: stable
+"#;
+
+const JSON: &str = r#"{
+  "version": 1,
+  "ip_sets": { "office": { "entries": ["10.1.0.0/16"] } },
+  "groups": {
+    "stable": {
+      "nodes": [
+        { "address": "127.0.0.1:7001", "weight": 5 }
+      ]
+    },
+    "canary": { "nodes": [{ "address": "127.0.0.1:7002" }], "fallback": "stable" }
+  },
+  "rules": [
+    {
+      "id": "cookie",
+      "when": { "cookie": { "name": "canary", "regex": "aaa$" } },
+      "route": "canary"
+    },
+    { "id": "office", "when": { "ip": ["office"] }, "route": "canary" }
+  ],
+  "default": "stable"
+}
+"#;
+
+const TOML: &str = r#"version = 1
+default = "stable"
+
+[ip_sets.office]
+entries = ["10.1.0.0/16"]
+
+[groups.stable]
+nodes = [{ address = "127.0.0.1:7001", weight = 5 }]
+
+[groups.canary]
+nodes = [{ address = "127.0.0.1:7002" }]
+fallback = "stable"
+
+[[rules]]
+id = "cookie"
+route = "canary"
+when = { cookie = { name = "canary", regex = "aaa$" } }
+
+[[rules]]
+id = "office"
+route = "canary"
+when = { ip = ["office"] }
+"#;
+
+/// One broken field: what to replace, with what, the error's kind and path, and the line and
+/// column where the bad value starts.
+struct Broken {
+    from: &'static str,
+    to: &'static str,
+    kind: ErrorKind,
+    path: &'static str,
+    line: usize,
+    column: usize,
+}
+
+const fn broken(
+    from: &'static str,
+    to: &'static str,
+    kind: ErrorKind,
+    path: &'static str,
+    (line, column): (usize, usize),
+) -> Broken {
+    Broken {
+        from,
+        to,
+        kind,
+        path,
+        line,
+        column,
+    }
+}
+
+const ROUTE: &str = "rules[0] (id \"cookie\").route";
+const WEIGHT: &str = "groups.stable.nodes[0].weight";
+const REGEX: &str = "rules[0] (id \"cookie\").when.cookie.regex";
+const IP_SET: &str = "rules[1] (id \"office\").when.ip[0]";
+const DEFAULT: &str = "default";
+
+fn cases(format: Format) -> (&'static str, Vec<Broken>) {
+    use ErrorKind::*;
+    match format {
+        Format::Yaml => (
+            YAML,
+            vec![
+                broken(
+                    "route: canary",
+                    "route: nosuchgroup",
+                    UnknownReference,
+                    ROUTE,
+                    (14, 12),
+                ),
+                broken("weight: 5", "weight: 10001", InvalidValue, WEIGHT, (8, 17)),
+                broken("\"aaa$\"", "\"(aaa\"", InvalidRegex, REGEX, (13, 38)),
+                broken("[office]", "[offfice]", UnknownReference, IP_SET, (16, 18)),
+                broken(
+                    "default: stable",
+                    "default: nowhere",
+                    UnknownReference,
+                    DEFAULT,
+                    (18, 10),
+                ),
+            ],
+        ),
+        Format::Json => (
+            JSON,
+            vec![
+                broken(
+                    "\"route\": \"canary\"",
+                    "\"route\": \"nosuchgroup\"",
+                    UnknownReference,
+                    ROUTE,
+                    (16, 16),
+                ),
+                broken(
+                    "\"weight\": 5",
+                    "\"weight\": 10001",
+                    InvalidValue,
+                    WEIGHT,
+                    (7, 50),
+                ),
+                broken("\"aaa$\"", "\"(aaa\"", InvalidRegex, REGEX, (15, 56)),
+                broken(
+                    "[\"office\"]",
+                    "[\"offfice\"]",
+                    UnknownReference,
+                    IP_SET,
+                    (18, 40),
+                ),
+                broken(
+                    "\"default\": \"stable\"",
+                    "\"default\": \"nowhere\"",
+                    UnknownReference,
+                    DEFAULT,
+                    (20, 14),
+                ),
+            ],
+        ),
+        Format::Toml => (
+            TOML,
+            vec![
+                broken(
+                    "route = \"canary\"",
+                    "route = \"nosuchgroup\"",
+                    UnknownReference,
+                    ROUTE,
+                    (16, 9),
+                ),
+                broken(
+                    "weight = 5",
+                    "weight = 10001",
+                    InvalidValue,
+                    WEIGHT,
+                    (8, 49),
+                ),
+                broken("\"aaa$\"", "\"(aaa\"", InvalidRegex, REGEX, (17, 46)),
+                broken(
+                    "[\"office\"]",
+                    "[\"offfice\"]",
+                    UnknownReference,
+                    IP_SET,
+                    (22, 16),
+                ),
+                broken(
+                    "default = \"stable\"",
+                    "default = \"nowhere\"",
+                    UnknownReference,
+                    DEFAULT,
+                    (2, 11),
+                ),
+            ],
+        ),
+    }
+}
+
+const FORMATS: [(Format, &str); 3] = [
+    (Format::Yaml, "yaml"),
+    (Format::Json, "json"),
+    (Format::Toml, "toml"),
+];
+
+#[test]
+fn compile_errors_from_text_carry_the_line_and_column_of_the_field() {
+    for (format, name) in FORMATS {
+        let (good, cases) = cases(format);
+        let engine = Engine::from_str(good, format).unwrap();
+        for c in cases {
+            assert!(
+                good.contains(c.from),
+                "bad test case: {:?} not in {name}",
+                c.from
+            );
+            let bad = good.replacen(c.from, c.to, 1);
+            let what = format!("{name}: {:?} → {:?}", c.from, c.to);
+            for e in [
+                Engine::from_str(&bad, format).unwrap_err(),
+                engine.reload_str(&bad, format).unwrap_err(),
+            ] {
+                assert_eq!(e.kind(), c.kind, "{what}: {e}");
+                let loc = e.location();
+                assert_eq!(loc.path, c.path, "{what}: {e}");
+                assert_eq!(
+                    (loc.line, loc.column),
+                    (Some(c.line), Some(c.column)),
+                    "{what}: {e}"
+                );
+                assert_eq!(loc.file, None, "{what}: {e}");
+                let at = format!("{} (line {}, column {}): ", c.path, c.line, c.column);
+                assert!(e.to_string().contains(&at), "{what}: {e} lacks {at:?}");
+            }
+        }
+        assert_eq!(engine.generation(), 1);
+    }
+}
+
+#[test]
+fn compile_errors_from_a_file_name_the_file_line_and_column() {
+    let dir = std::env::temp_dir().join(format!("gray-located-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (format, name) in FORMATS {
+        let (good, cases) = cases(format);
+        let file = dir.join(format!("config.{name}"));
+        std::fs::write(&file, good).unwrap();
+        let engine = Engine::from_file(&file).unwrap();
+        for c in cases {
+            std::fs::write(&file, good.replacen(c.from, c.to, 1)).unwrap();
+            let what = format!("{name}: {:?} → {:?}", c.from, c.to);
+            for e in [
+                Engine::from_file(&file).unwrap_err(),
+                engine.reload_file(&file).unwrap_err(),
+            ] {
+                assert_eq!(e.kind(), c.kind, "{what}: {e}");
+                let loc = e.location();
+                assert_eq!(loc.path, c.path, "{what}: {e}");
+                assert_eq!(loc.file.as_deref(), Some(&*file.display().to_string()));
+                assert_eq!((loc.line, loc.column), (Some(c.line), Some(c.column)));
+                let at = format!(
+                    "{} ({}, line {}, column {}): ",
+                    c.path,
+                    file.display(),
+                    c.line,
+                    c.column
+                );
+                assert!(e.to_string().contains(&at), "{what}: {e} lacks {at:?}");
+            }
+        }
+        assert_eq!(engine.generation(), 1);
+    }
+    // The whole message, as a person reads it.
+    let file = dir.join("config.yaml");
+    std::fs::write(
+        &file,
+        YAML.replacen("route: canary", "route: nosuchgroup", 1),
+    )
+    .unwrap();
+    let e = Engine::from_file(&file).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "unknown reference at rules[0] (id \"cookie\").route ({}, line 14, column 12): \
+             no group named \"nosuchgroup\" (groups: canary, stable)",
+            file.display()
+        )
+    );
+    // A syntax error in a file names it too.
+    std::fs::write(&file, "version: 1\ndefault: a\ngroups: { a: { nodes: [ }\n").unwrap();
+    let e = Engine::from_file(&file).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Syntax);
+    assert_eq!(e.location().line, Some(3), "{e}");
+    assert!(
+        e.to_string()
+            .contains(&format!("{}, line 3", file.display())),
+        "{e}"
+    );
+    // So does an unsupported version, with its line.
+    std::fs::write(&file, "default: a\nversion: 2\n").unwrap();
+    let e = Engine::from_file(&file).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::UnsupportedVersion);
+    assert!(
+        e.to_string()
+            .contains(&format!("version ({}, line 2, column 10)", file.display())),
+        "{e}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_field_that_is_not_in_the_text_gets_no_line() {
+    // `hash_key` is missing, so there is no line to point at: the path and file, no line.
+    let text = "version: 1\ngroups:\n  a: { select: hash, nodes: [] }\ndefault: a\n";
+    let e = Engine::from_str(text, Format::Yaml).unwrap_err();
+    assert_eq!(e.location().path, "groups.a.hash_key", "{e}");
+    assert_eq!(
+        (e.location().line, e.location().column),
+        (None, None),
+        "{e}"
+    );
+    // Names with dots are matched against the keys that are in the text.
+    let text = "version: 1\ngroups:\n  v1: { nodes: [] }\n  v1.2:\n    nodes: [{ address: \"127.0.0.1:1\", weight: 99999 }]\ndefault: v1\n";
+    let e = Engine::from_str(text, Format::Yaml).unwrap_err();
+    assert_eq!(e.location().path, "groups.v1.2.nodes[0].weight", "{e}");
+    assert_eq!(
+        (e.location().line, e.location().column),
+        (Some(5), Some(47))
+    );
 }

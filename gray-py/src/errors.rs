@@ -36,8 +36,9 @@ const CONFIG_DOC: &str = "A spec, rule file or admin change was rejected.\n\n\
 Attributes: kind (e.g. 'invalid_regex'), path (field path such as \
 'rules[2].when.cookie.regex', '' when unknown), line and column (1-based, or None), \
 message (the explanation without the location).";
-const EXPRESSION_DOC: &str = "A Nepxion-style condition expression did not parse; column points \
-into the expression.";
+const EXPRESSION_DOC: &str = "A Nepxion-style condition expression did not parse; line and \
+column point at the offending character in the config text, or, when line is None, column counts \
+within the expression.";
 const UNKNOWN_DOC: &str = "An admin call named a group or node that does not exist.";
 const NEPXION_WARNING_DOC: &str = "Part of an imported Nepxion rule that gray does not apply \
 (an unknown or misplaced element, <register>, <parameter>); the message says where.";

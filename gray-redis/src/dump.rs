@@ -87,8 +87,7 @@ pub fn write(path: &Path, spec: &Spec) -> Result<()> {
 /// Reads a dump written by [`write()`].
 pub fn read(path: &Path) -> Result<Spec> {
     let text = fs::read_to_string(path).map_err(|e| io_error(path, "read the dump", e))?;
-    Spec::from_str(&text, Format::Json)
-        .map_err(|e| crate::prefix_path(e, &path.display().to_string()))
+    Spec::from_str(&text, Format::Json).map_err(|e| e.in_file(path.display().to_string()))
 }
 
 #[cfg(test)]
@@ -132,7 +131,12 @@ mod tests {
         fs::write(&p, "{\"version\": 1, \"default\": ").unwrap();
         let e = read(&p).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Syntax);
-        assert!(e.location().path.contains("dump.json"));
+        assert!(e
+            .location()
+            .file
+            .as_deref()
+            .is_some_and(|f| f.ends_with("dump.json")));
+        assert!(e.to_string().contains("dump.json, line 1"), "{e}");
         let e = write(&d.join("no/such/dir/x.json"), &Spec::minimal("a")).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Io);
         fs::remove_dir_all(&d).unwrap();

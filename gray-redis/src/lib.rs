@@ -78,7 +78,8 @@ pub use state::{canonical_entry, parse_spec_text, FleetState};
 pub use status::{Origin, SourceStatus};
 
 /// Prefixes an error's location path with where the text came from (a file, a Redis key):
-/// `rules[0].route` becomes `gray:{prod}:spec: rules[0].route`. Kind, line and column are kept.
+/// `rules[0].route` becomes `gray:{prod}:spec: rules[0].route`. Kind, file, line and column are
+/// kept.
 ///
 /// ```
 /// use gray_core::{Error, ErrorKind};
@@ -94,13 +95,7 @@ pub fn prefix_path(e: gray_core::Error, prefix: &str) -> gray_core::Error {
     } else {
         format!("{prefix}: {}", loc.path)
     };
-    gray_core::Error::new(
-        e.kind(),
-        gray_core::Location {
-            path,
-            line: loc.line,
-            column: loc.column,
-        },
-        e.message(),
-    )
+    let mut location = gray_core::Location::new(path, loc.line, loc.column);
+    location.file = loc.file.clone();
+    gray_core::Error::new(e.kind(), location, e.message())
 }

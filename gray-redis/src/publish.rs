@@ -76,10 +76,14 @@ impl Publisher {
         &self.keys
     }
 
+    /// The value of `key` as text (read as bytes: a value that is not UTF-8 is an error naming
+    /// the key, not a failed read).
     fn get(&mut self, key: &str) -> Result<Option<String>> {
-        self.con
+        let bytes: Option<Vec<u8>> = self
+            .con
             .get(key)
-            .map_err(|e| redis_error("cannot read the rules", &e))
+            .map_err(|e| redis_error("cannot read the rules", &e))?;
+        bytes.map(|b| fetch::utf8_text(key, b)).transpose()
     }
 
     /// The spec in Redis now (an invalid one is an error naming the key).
@@ -103,9 +107,12 @@ impl Publisher {
     fn validate(&mut self, spec: Option<Spec>, nepxion: Option<Import>) -> Result<Spec> {
         let mut state = FleetState::default();
         for name in state.set_rules(spec, nepxion) {
-            let members = fetch::read_set(&mut self.con, &self.keys.ip_set(&name))
+            let read = fetch::read_set(&mut self.con, &self.keys.ip_set(&name))
                 .map_err(|e| redis_error("cannot read IP sets", &e))?;
-            state.replace_set(&name, members);
+            if let Some(problem) = read.problem {
+                return Err(problem);
+            }
+            state.replace_set(&name, read.members);
         }
         let combined = state
             .build()
@@ -116,10 +123,21 @@ impl Publisher {
 
     /// Validates `text` against the IP sets and the Nepxion rule in Redis and returns the
     /// combined spec, without writing anything (`publish --dry-run`).
+    ///
+    /// A field the compile rejects is located in `text` (line and column, see
+    /// [`gray_core::Error::located_in`]) unless a Nepxion rule in Redis is applied on top,
+    /// which replaces parts of the spec.
     pub fn check_spec(&mut self, text: &str, format: Format) -> Result<Spec> {
         let spec = Spec::from_str(text, format)?;
         let nepxion = self.current_nepxion()?;
-        self.validate(Some(spec), nepxion)
+        let locate = nepxion.is_none();
+        self.validate(Some(spec), nepxion).map_err(|e| {
+            if locate && e.kind() != gray_core::ErrorKind::Source {
+                e.located_in(text, format)
+            } else {
+                e
+            }
+        })
     }
 
     /// Validates and writes a spec. YAML and JSON text is stored as written (comments kept);
@@ -213,11 +231,16 @@ impl Publisher {
         })
     }
 
-    /// The members of IP set `name` in Redis.
+    /// The members of IP set `name` in Redis. A member that is not UTF-8 is an error naming the
+    /// set's key and the member (remove it with `redis-cli SREM`).
     pub fn ip_set_members(&mut self, name: &str) -> Result<BTreeSet<String>> {
         check_name("ip set name", name)?;
-        fetch::read_set(&mut self.con, &self.keys.ip_set(name))
-            .map_err(|e| redis_error("cannot read the set", &e))
+        let read = fetch::read_set(&mut self.con, &self.keys.ip_set(name))
+            .map_err(|e| redis_error("cannot read the set", &e))?;
+        match read.problem {
+            Some(problem) => Err(problem),
+            None => Ok(read.members),
+        }
     }
 
     fn members_change<S: AsRef<str>>(

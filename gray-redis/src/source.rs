@@ -472,8 +472,9 @@ fn follow(
         }
         for name in reload_sets {
             if state.declares(&name) {
-                let members = fetch::read_set(con, &keys.ip_set(&name))?;
-                state.replace_set(&name, members);
+                let read = fetch::read_set(con, &keys.ip_set(&name))?;
+                state.replace_set(&name, read.members);
+                problem = problem.or(read.problem);
             }
         }
         let id = log_id.clone();

@@ -283,3 +283,125 @@ fn a_frozen_redis_holds_up_neither_requests_nor_start_up() {
     }
     assert!(sb.wait_for(Duration::from_secs(20), |st| st.origin == Origin::Redis));
 }
+
+#[test]
+fn a_spec_or_member_that_is_not_utf8_is_rejected_and_the_connection_stays_up() {
+    let server = RedisServer::start();
+    let dir = TempDir::new("utf8");
+    let mut publisher = Publisher::connect(&server.url(), "bytes").unwrap();
+    publisher.publish_spec(RULES, Format::Yaml).unwrap();
+    let (engine, source) = start(&server, "bytes", &dir.join("d.json"));
+    assert_eq!(group(&engine, "198.51.100.9"), "canary");
+    let generation = engine.generation();
+    assert!(source.wait_for(Duration::from_secs(20), |st| st.connected && st.in_sync));
+    let before = source.status();
+    let keys = gray_redis::Keys::new("bytes").unwrap();
+    let mut con = server.connection();
+
+    // A spec written in Latin-1 by a careless writer: `é` is the single byte 0xE9.
+    let mut bad = RULES
+        .replace("default: stable", "default: canary")
+        .into_bytes();
+    let offset = bad.len() + "# caf".len();
+    bad.extend_from_slice(b"# caf\xe9\n");
+    let _: () = con.set(keys.spec(), &bad).unwrap();
+    let _: String = con.xadd(keys.log(), "*", &[("op", "spec")]).unwrap();
+    assert!(
+        source.wait_for(Duration::from_secs(20), |st| st.rejected_total
+            > before.rejected_total),
+        "{:?}",
+        source.status()
+    );
+    let st = source.status();
+    assert_eq!(st.rejected_total, before.rejected_total + 1, "{st:?}");
+    // The connection never dropped: no reconnect, no lost-Redis error.
+    assert!(st.connected, "{st:?}");
+    assert_eq!(st.connects_total, before.connects_total, "{st:?}");
+    assert!(!st.in_sync);
+    let err = st.last_error.clone().expect("the rejection is reported");
+    assert_eq!(err.kind(), ErrorKind::Syntax, "{err}");
+    assert!(err.location().path.contains(&keys.spec()), "{err}");
+    assert!(err.message().contains("not UTF-8"), "{err}");
+    assert!(
+        err.message().contains(&format!("byte offset {offset}")),
+        "{err}"
+    );
+    // The last good rules keep serving.
+    assert_eq!(engine.generation(), generation);
+    assert_eq!(group(&engine, "198.51.100.9"), "canary");
+    assert_eq!(group(&engine, "203.0.113.1"), "stable");
+    let metrics = source.metrics();
+    assert!(
+        metrics.contains(&format!(
+            "gray_redis_rejected_total{{namespace=\"bytes\"}} {}",
+            before.rejected_total + 1
+        )),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("gray_redis_connected{namespace=\"bytes\"} 1"),
+        "{metrics}"
+    );
+
+    // Fixing the spec is applied as usual, on the same connection.
+    publisher.publish_spec(RULES, Format::Yaml).unwrap();
+    assert!(source.wait_for(Duration::from_secs(20), |st| st.in_sync
+        && st.last_error.is_none()));
+    let fixed = source.status();
+    assert_eq!(fixed.connects_total, before.connects_total);
+
+    // An IP set member that is not UTF-8 (written around the publisher): rejected the same way.
+    let _: () = con
+        .sadd(keys.ip_set("testers"), &b"192.0.2.\xff"[..])
+        .unwrap();
+    let _: String = con
+        .xadd(keys.log(), "*", &[("op", "load"), ("set", "testers")])
+        .unwrap();
+    assert!(
+        source.wait_for(Duration::from_secs(20), |st| st.rejected_total
+            > fixed.rejected_total),
+        "{:?}",
+        source.status()
+    );
+    let st = source.status();
+    assert!(st.connected, "{st:?}");
+    assert_eq!(st.connects_total, before.connects_total, "{st:?}");
+    let err = st.last_error.clone().expect("the rejection is reported");
+    assert!(
+        err.location().path.contains(&keys.ip_set("testers")),
+        "{err}"
+    );
+    assert!(err.message().contains("not UTF-8"), "{err}");
+    assert!(err.message().contains("byte offset 8"), "{err}");
+    assert_eq!(group(&engine, "198.51.100.9"), "canary");
+    // A full read (as after a reconnect or at start-up) reports it the same way.
+    let err = gray_redis::load_spec(&server.url(), "bytes").unwrap_err();
+    assert!(err.message().contains("not UTF-8"), "{err}");
+    // Removing the member heals the set.
+    let _: () = con
+        .srem(keys.ip_set("testers"), &b"192.0.2.\xff"[..])
+        .unwrap();
+    let _: String = con
+        .xadd(keys.log(), "*", &[("op", "load"), ("set", "testers")])
+        .unwrap();
+    assert!(source.wait_for(Duration::from_secs(20), |st| st.in_sync
+        && st.last_error.is_none()));
+    assert_eq!(source.status().connects_total, before.connects_total);
+
+    // A log entry whose field name is not UTF-8 is one entry that does not parse: skipped,
+    // and the entries after it still apply, on the same connection.
+    let _: String = redis::cmd("XADD")
+        .arg(keys.log())
+        .arg("*")
+        .arg(&b"o\xffp"[..])
+        .arg("spec")
+        .query(&mut con)
+        .unwrap();
+    publisher.ip_set_add("testers", ["192.0.2.7"]).unwrap();
+    eventually("the change after the bad entry applies", || {
+        group(&engine, "192.0.2.7") == "canary"
+    });
+    let st = source.status();
+    assert!(st.connected && st.in_sync, "{st:?}");
+    assert_eq!(st.connects_total, before.connects_total, "{st:?}");
+}

@@ -406,6 +406,11 @@ async fn a_bad_config_file_is_rejected_and_the_running_config_keeps_serving() {
     let status = admin(&gw, "GET", "/api/status", "").await.json();
     let err = status["reload"]["last_error"].as_str().unwrap();
     assert!(err.contains("stabel"), "{err}");
+    // The error names the file and the line of the bad value.
+    assert!(
+        err.contains(&format!("default ({}, line ", path.display())),
+        "{err}"
+    );
     assert_eq!(status["generation"], 1);
     assert_eq!(
         get(&c, gw.proxy_addr(), "/", &canary_cookie)

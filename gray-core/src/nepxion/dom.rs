@@ -23,11 +23,7 @@ pub(super) struct El {
 
 impl El {
     pub(super) fn at(&self) -> Location {
-        Location {
-            path: self.path.clone(),
-            line: Some(self.line),
-            column: Some(self.column),
-        }
+        Location::new(self.path.clone(), Some(self.line), Some(self.column))
     }
 
     pub(super) fn attr(&self, name: &str) -> Option<&str> {
@@ -47,11 +43,7 @@ fn syntax(text: &str, pos: u64, msg: String) -> Error {
     let (line, column) = line_col(text, pos as usize);
     Error::new(
         ErrorKind::Syntax,
-        Location {
-            path: String::new(),
-            line,
-            column,
-        },
+        Location::new(String::new(), line, column),
         msg,
     )
 }
@@ -89,7 +81,7 @@ pub(super) fn tree(text: &str) -> Result<El> {
             if stack.len() >= MAX_DEPTH {
                 return Err(Error::new(
                     ErrorKind::Syntax,
-                    Location { path, line, column },
+                    Location::new(path, line, column),
                     format!("elements are nested more than {MAX_DEPTH} levels deep"),
                 ));
             }

@@ -239,11 +239,11 @@ pub(crate) fn parse(text: &str) -> Result<Draft> {
         let inner = e.into_inner();
         Error::new(
             ErrorKind::Syntax,
-            Location {
-                path: if path == "." { String::new() } else { path },
-                line: Some(inner.line()),
-                column: Some(inner.column()),
-            },
+            Location::new(
+                if path == "." { String::new() } else { path },
+                Some(inner.line()),
+                Some(inner.column()),
+            ),
             format!("malformed Nepxion JSON rule: {inner}"),
         )
     })?;

@@ -140,11 +140,7 @@ pub fn import(text: &str) -> Result<Import> {
         Some('{') => import_json(text),
         _ => Err(Error::new(
             ErrorKind::Syntax,
-            Location {
-                path: String::new(),
-                line: Some(1),
-                column: Some(1),
-            },
+            Location::new(String::new(), Some(1), Some(1)),
             "a Nepxion rule starts with `<` (XML) or `{` (JSON)",
         )),
     }

@@ -27,7 +27,8 @@ pub const TARGETS: &[(&str, Target)] = &[
 
 /// Native spec parse + compile: byte 0 picks YAML, JSON or TOML, the rest is the text. A spec
 /// that compiles must decide and explain a few requests without panicking, and decide and
-/// explain must agree.
+/// explain must agree. A spec that does not compile must have its error located in the text
+/// without panicking, on a line that the text has.
 pub fn spec_parse(data: &[u8]) {
     let Some((&sel, rest)) = data.split_first() else {
         return;
@@ -39,8 +40,23 @@ pub fn spec_parse(data: &[u8]) {
     let Ok(spec) = Spec::from_str(text, format) else {
         return;
     };
-    let Ok(engine) = Engine::new(spec) else {
-        return;
+    let engine = match Engine::new(spec) {
+        Ok(engine) => engine,
+        Err(e) => {
+            let e = e.located_in(text, format);
+            // (An error in an IP list file that the spec names has that file's line.)
+            if let (Some(line), None) = (e.location().line, &e.location().file) {
+                // YAML also breaks lines at a lone `\r`.
+                let lines = 1 + text.replace("\r\n", "\n").matches(['\n', '\r']).count();
+                assert!(
+                    line >= 1 && line <= lines,
+                    "line {line} is not in the text: {e}"
+                );
+                assert!(e.location().column.is_some_and(|c| c >= 1), "{e}");
+            }
+            let _ = e.to_string();
+            return;
+        }
     };
     let requests = [
         SimpleRequest::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)))

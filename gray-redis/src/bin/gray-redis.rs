@@ -16,7 +16,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use gray_core::{Error, ErrorKind, Format};
-use gray_redis::{load_spec, prefix_path, Publisher};
+use gray_redis::{load_spec, Publisher};
 
 #[derive(Parser)]
 #[command(
@@ -133,11 +133,8 @@ fn read_list(path: &Path) -> Result<Vec<String>, Error> {
     gray_core::ip::parse_list(&text).map_err(|(line, e)| {
         Error::new(
             ErrorKind::InvalidIp,
-            gray_core::Location {
-                path: path.display().to_string(),
-                line: Some(line),
-                column: None,
-            },
+            gray_core::Location::new(String::new(), Some(line), None)
+                .in_file(path.display().to_string()),
             e.to_string(),
         )
     })?;
@@ -160,7 +157,7 @@ fn run(cli: Cli) -> Result<(), Error> {
         } => {
             let text = read_text(&file)?;
             let mut p = connect()?;
-            let in_file = |e: Error| prefix_path(e, &file.display().to_string());
+            let in_file = |e: Error| e.in_file(file.display().to_string());
             let is_xml = file
                 .extension()
                 .is_some_and(|e| e.eq_ignore_ascii_case("xml"));
