@@ -31,7 +31,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use gray_core::{Decision, Engine};
+use gray_core::{Decision, Engine, Outcome};
 use gray_tower::{apply_decision, peer_addr, HttpRequestView};
 use http::{Method, Request, Response, StatusCode, Version};
 use http_body::Body as _;
@@ -39,7 +39,7 @@ use http_body_util::{combinators::BoxBody, BodyExt, Empty, Full};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
-use shim::{Outcome, RecordExt as _};
+
 use tracing::Instrument;
 
 use crate::forward::{append_forwarded_for, ensure_host, remove_hop_by_hop, upstream_uri};
@@ -548,32 +548,5 @@ impl tower::Service<Request<Incoming>> for Proxy {
     fn call(&mut self, req: Request<Incoming>) -> Self::Future {
         let this = self.clone();
         Box::pin(async move { Ok(this.forward(req).await) })
-    }
-}
-
-// TEMPORARY until gray-core's outcome API lands.
-#[allow(dead_code)]
-mod shim {
-    #[derive(Debug, Clone, Copy)]
-    pub enum Outcome {
-        Status(u16),
-        ConnectError,
-        Timeout,
-        Reset,
-    }
-    pub trait RecordExt {
-        fn record(&self, d: &gray_core::Decision, o: Outcome);
-        fn record_node(&self, g: &str, a: &str, o: Outcome) -> gray_core::Result<()>;
-    }
-    fn ok(o: Outcome) -> bool {
-        matches!(o, Outcome::Status(_))
-    }
-    impl RecordExt for gray_core::Engine {
-        fn record(&self, d: &gray_core::Decision, o: Outcome) {
-            self.report(d, ok(o))
-        }
-        fn record_node(&self, g: &str, a: &str, o: Outcome) -> gray_core::Result<()> {
-            self.report_node(g, a, ok(o))
-        }
     }
 }
