@@ -2,19 +2,32 @@
 //! allocator. (Explanations may allocate; decisions may not.)
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use gray_core::{testing, Engine, Format, SimpleRequest};
 
 struct Counting;
 
-static COUNTING: AtomicBool = AtomicBool::new(false);
 static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// Counting is per thread: the test harness's own threads (printing other tests' results)
+    /// allocate meanwhile and must not be counted.
+    static COUNTING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn counting() -> bool {
+    COUNTING.try_with(|c| c.get()).unwrap_or(false)
+}
+
+fn set_counting(on: bool) {
+    COUNTING.with(|c| c.set(on));
+}
 
 // SAFETY-free: forwarding to the system allocator; we only count.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
+        if counting() {
             ALLOCS.fetch_add(1, Ordering::Relaxed);
         }
         unsafe { System.alloc(l) }
@@ -23,7 +36,7 @@ unsafe impl GlobalAlloc for Counting {
         unsafe { System.dealloc(p, l) }
     }
     unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
+        if counting() {
             ALLOCS.fetch_add(1, Ordering::Relaxed);
         }
         unsafe { System.realloc(p, l, n) }
@@ -109,7 +122,7 @@ fn decide_with_a_release_allocates_nothing_after_warm_up() {
         engine.explain(&reqs[0])
     );
     ALLOCS.store(0, Ordering::SeqCst);
-    COUNTING.store(true, Ordering::SeqCst);
+    set_counting(true);
     let mut headers = 0usize;
     for _ in 0..200 {
         for r in &reqs {
@@ -120,7 +133,7 @@ fn decide_with_a_release_allocates_nothing_after_warm_up() {
             }
         }
     }
-    COUNTING.store(false, Ordering::SeqCst);
+    set_counting(false);
     let n = ALLOCS.load(Ordering::SeqCst);
     assert!(headers > 0);
     assert_eq!(
@@ -185,7 +198,7 @@ fn decide_allocates_nothing_after_warm_up() {
         assert!(rules.contains(id), "rule {id} is exercised: {rules:?}");
     }
     ALLOCS.store(0, Ordering::SeqCst);
-    COUNTING.store(true, Ordering::SeqCst);
+    set_counting(true);
     let mut rules = 0usize;
     for _ in 0..200 {
         for r in &reqs {
@@ -196,7 +209,7 @@ fn decide_allocates_nothing_after_warm_up() {
             }
         }
     }
-    COUNTING.store(false, Ordering::SeqCst);
+    set_counting(false);
     let n = ALLOCS.load(Ordering::SeqCst);
     assert!(rules > 0);
     assert_eq!(
@@ -242,7 +255,7 @@ default: stable
         engine.record(d, outcomes[0]);
     }
     ALLOCS.store(0, Ordering::SeqCst);
-    COUNTING.store(true, Ordering::SeqCst);
+    set_counting(true);
     for i in 0..200 {
         for d in &decisions {
             engine.record(d, outcomes[i % outcomes.len()]);
@@ -250,6 +263,6 @@ default: stable
         }
         let _ = engine.record_node("stable", "127.0.0.1:7002", outcomes[i % outcomes.len()]);
     }
-    COUNTING.store(false, Ordering::SeqCst);
+    set_counting(false);
     assert_eq!(ALLOCS.load(Ordering::SeqCst), 0, "record/report allocated");
 }
