@@ -149,13 +149,7 @@ impl Engine {
     /// Nodes of a group with weight, health and counters.
     pub fn nodes(&self, group: &str) -> Result<GroupStatus> {
         let snap = self.snapshot();
-        let gi = snap.group_by_name(group).ok_or_else(|| {
-            Error::at(
-                ErrorKind::UnknownGroup,
-                "group",
-                format!("no group named {group:?}"),
-            )
-        })?;
+        let gi = crate::engine::group_index(&snap, group)?;
         Ok(
             snap.groups[gi as usize].status(
                 self.now_ms(),

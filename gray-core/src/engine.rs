@@ -420,15 +420,20 @@ impl Engine {
     }
 }
 
-/// The group index and node index of `address` in `group`.
-fn node_index(snap: &Snapshot, group: &str, address: &str) -> Result<(u32, usize)> {
-    let gi = snap.group_by_name(group).ok_or_else(|| {
+/// The index of `group`, or an `UnknownGroup` error at path `group`.
+pub(crate) fn group_index(snap: &Snapshot, group: &str) -> Result<u32> {
+    snap.group_by_name(group).ok_or_else(|| {
         Error::at(
             ErrorKind::UnknownGroup,
             "group",
             format!("no group named {group:?}"),
         )
-    })?;
+    })
+}
+
+/// The group index and node index of `address` in `group`.
+fn node_index(snap: &Snapshot, group: &str, address: &str) -> Result<(u32, usize)> {
+    let gi = group_index(snap, group)?;
     let i = snap.groups[gi as usize]
         .nodes
         .iter()
