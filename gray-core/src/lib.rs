@@ -53,6 +53,7 @@ pub mod cookie;
 mod decision;
 mod engine;
 mod error;
+mod format;
 pub mod explain;
 pub mod expr;
 mod fields;
@@ -70,7 +71,6 @@ mod scan;
 pub mod select;
 pub mod service;
 mod snapshot;
-mod source_map;
 pub mod spec;
 pub mod sticky;
 #[doc(hidden)]

@@ -5,7 +5,7 @@ use quick_xml::events::Event;
 use quick_xml::Reader;
 
 use crate::error::{Error, ErrorKind, Location, Result};
-use crate::spec::line_col;
+use crate::error::line_col;
 
 /// Deepest element nesting accepted (rules are 4 levels deep).
 const MAX_DEPTH: usize = 32;

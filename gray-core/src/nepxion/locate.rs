@@ -19,7 +19,7 @@ pub(crate) fn locate(text: &str, path: &str) -> Option<(usize, usize)> {
             rest = &r[used..];
         }
     }
-    let (line, col) = crate::spec::line_col(text, pos);
+    let (line, col) = crate::error::line_col(text, pos);
     Some((line?, col?))
 }
 

@@ -9,13 +9,13 @@
 
 mod compile;
 mod resolve;
-pub mod spec;
+
 pub(crate) mod value;
 
 pub(crate) use compile::compile_release;
 pub(crate) use resolve::write_trace;
 pub use resolve::{ReleaseCondition, ReleaseStep, ReleaseTrace};
-pub use spec::*;
+pub use crate::spec::release::*;
 
 use crate::rules::Cond;
 use value::Value;

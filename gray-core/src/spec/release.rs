@@ -37,7 +37,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::spec::RoutesSpec;
+use super::group::is_false;
+use super::rule::RoutesSpec;
 
 /// The `release` section of a [`crate::Spec`].
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -67,7 +68,7 @@ pub struct ReleaseSpec {
     #[serde(default, skip_serializing_if = "DiscoverySpec::is_empty")]
     pub discovery: DiscoverySpec,
     /// Prefer instances in the caller's zone (`local.zone`); see `failover.zone`.
-    #[serde(default, skip_serializing_if = "crate::spec::is_false")]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub zone_affinity: bool,
     /// Who this process is (the consumer side of `discovery` filters and zone affinity).
     #[serde(default, skip_serializing_if = "LocalSpec::is_empty")]

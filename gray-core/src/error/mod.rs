@@ -19,6 +19,12 @@
 
 use std::fmt;
 
+use crate::format::Format;
+
+mod source_map;
+
+pub(crate) use source_map::line_col;
+
 /// What kind of problem an [`Error`] reports.
 ///
 /// New kinds may be added in minor releases, so match with a wildcard arm.
@@ -247,7 +253,7 @@ impl Error {
     /// assert_eq!((err.location().line, err.location().column), (Some(3), Some(10)));
     /// # Ok::<(), gray_core::Error>(())
     /// ```
-    pub fn located_in(mut self, text: &str, format: crate::Format) -> Self {
+    pub fn located_in(mut self, text: &str, format: Format) -> Self {
         if self.location.line.is_some() || self.location.path.is_empty() {
             return self;
         }
@@ -255,7 +261,7 @@ impl Error {
             ErrorKind::InvalidExpression => self.location.column,
             _ => None,
         };
-        if let Some(p) = crate::source_map::locate(text, format, &self.location.path, expr_column) {
+        if let Some(p) = source_map::locate(text, format, &self.location.path, expr_column) {
             self.location.line = Some(p.line);
             self.location.column = Some(p.column);
         }
