@@ -553,7 +553,7 @@ impl<'a> Iterator for RevEntries<'a> {
         // (they separate entries); a forwarded element may have some around it.
         Some(match self.syntax {
             Syntax::List => &self.line[start..end],
-            Syntax::Forwarded => crate::scan::trim_blanks(&self.line[start..end]),
+            Syntax::Forwarded => crate::request::scan::trim_blanks(&self.line[start..end]),
         })
     }
 }
@@ -593,18 +593,18 @@ fn split_unquoted(s: &str, sep: u8) -> impl Iterator<Item = &str> {
 fn forwarded_for(element: &str) -> Option<IpAddr> {
     let mut found = None;
     for pair in split_unquoted(element, b';') {
-        let pair = crate::scan::trim_blanks(pair);
+        let pair = crate::request::scan::trim_blanks(pair);
         if pair.is_empty() {
             continue;
         }
         let (key, value) = pair.split_once('=')?;
-        if !crate::scan::trim_blanks(key).eq_ignore_ascii_case("for") {
+        if !crate::request::scan::trim_blanks(key).eq_ignore_ascii_case("for") {
             continue;
         }
         if found.is_some() {
             return None; // `for` twice in one element
         }
-        let value = crate::scan::trim_blanks(value);
+        let value = crate::request::scan::trim_blanks(value);
         let value = match value.strip_prefix('"') {
             Some(quoted) => quoted.strip_suffix('"')?,
             None => value,
@@ -620,7 +620,7 @@ fn forwarded_for(element: &str) -> Option<IpAddr> {
 /// Parses one forwarded address: `1.2.3.4`, `1.2.3.4:8080`, `::1`, `[::1]`,
 /// `[::1]:8080`; canonical (`::ffff:1.2.3.4` is `1.2.3.4`).
 fn parse_addr(s: &str) -> Option<IpAddr> {
-    let s = crate::scan::trim_blanks(s);
+    let s = crate::request::scan::trim_blanks(s);
     // The common case, a plain dotted quad, without the general parser's generality.
     match dotted_quad(s.as_bytes()) {
         Some(a) => Some(IpAddr::V4(a)),

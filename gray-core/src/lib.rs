@@ -49,25 +49,22 @@
 
 pub mod admin;
 pub mod client_ip;
-pub mod cookie;
 mod decision;
 mod engine;
 mod error;
 mod format;
 pub mod explain;
 pub mod expr;
-mod fields;
 pub mod health;
 mod instance;
 pub mod ip;
 mod matcher;
 pub mod nepxion;
 mod outcome;
-pub mod query;
 pub mod release;
 mod request;
+pub use request::{cookie, query};
 mod rules;
-mod scan;
 pub mod select;
 pub mod service;
 mod snapshot;

@@ -13,7 +13,7 @@ use std::net::IpAddr;
 
 use crate::error::{Error, ErrorKind, Location, Result};
 use crate::expr::Expr;
-use crate::fields::{FieldNamesBuilder, Fields, Slot, VarSlots};
+use crate::request::fields::{FieldNamesBuilder, Fields, Slot, VarSlots};
 use crate::ip::{self, IpTableBuilder, SetMask};
 use crate::matcher::ValueMatcher;
 use crate::request::RequestView;
@@ -186,7 +186,7 @@ pub(crate) struct CompileScope {
     pub(crate) labels: Vec<String>,
     /// The nets of each set, kept for `trusted_proxies` expansion.
     pub(crate) nets: Vec<Vec<ipnet::IpNet>>,
-    /// Cookie, header and query names, each given a slot (see [`crate::fields`]).
+    /// Cookie, header and query names, each given a slot (see [`crate::request::fields`]).
     pub(crate) fields: FieldNamesBuilder,
 }
 

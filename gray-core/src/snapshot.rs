@@ -85,7 +85,7 @@ pub struct Snapshot {
     pub(crate) trusted_peers: Box<[ipnet::IpNet]>,
     pub(crate) release: Option<crate::release::Release>,
     /// The cookie, header and query names the conditions read, by slot.
-    pub(crate) fields: crate::fields::FieldNames,
+    pub(crate) fields: crate::request::fields::FieldNames,
     pub(crate) compile_time: Duration,
 }
 
@@ -172,7 +172,7 @@ impl Snapshot {
     pub(crate) fn builtin_header(&self, name: &str) -> Option<&str> {
         self.builtin_headers
             .iter()
-            .find(|(k, _)| crate::scan::eq_ignore_ascii_case(k.as_bytes(), name.as_bytes()))
+            .find(|(k, _)| crate::request::scan::eq_ignore_ascii_case(k.as_bytes(), name.as_bytes()))
             .map(|(_, v)| &**v)
     }
 
@@ -494,7 +494,7 @@ fn compile_group(
     path: &str,
     registry: &StateRegistry,
     lookup_group: &dyn Fn(&str, &str) -> Result<u32>,
-    fields: &mut crate::fields::FieldNamesBuilder,
+    fields: &mut crate::request::fields::FieldNamesBuilder,
 ) -> Result<Group> {
     if name.trim().is_empty() {
         return Err(Error::at(

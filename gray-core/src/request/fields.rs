@@ -20,8 +20,8 @@
 
 use std::borrow::Cow;
 
-use crate::request::RequestView;
-use crate::{cookie, query};
+use super::view::RequestView;
+use super::{cookie, query, scan};
 
 /// Names of each kind (header, cookie, query) that get a slot.
 pub(crate) const CAPACITY: usize = 16;
@@ -200,7 +200,7 @@ impl NameTable {
             let same = want.len() == name.len()
                 && if self.fold_case {
                     // `want` is lowercase, so this is `want == name.to_ascii_lowercase()`.
-                    crate::scan::eq_ignore_ascii_case(want, name)
+                    scan::eq_ignore_ascii_case(want, name)
                 } else {
                     // Names are short: a byte loop beats a call to `memcmp`.
                     want.iter().zip(name).all(|(w, n)| w == n)

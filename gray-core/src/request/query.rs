@@ -32,7 +32,7 @@ pub(crate) fn for_each_pair<'a>(query: &'a str, mut f: impl FnMut(&'a str, &'a s
     let mut rest = query;
     while !rest.is_empty() {
         // `&` and `=` are ASCII, so every cut below is on a char boundary.
-        let (pair, tail) = match crate::scan::find1(rest.as_bytes(), b'&') {
+        let (pair, tail) = match super::scan::find1(rest.as_bytes(), b'&') {
             Some(i) => (&rest[..i], &rest[i + 1..]),
             None => (rest, ""),
         };
@@ -40,7 +40,7 @@ pub(crate) fn for_each_pair<'a>(query: &'a str, mut f: impl FnMut(&'a str, &'a s
         if pair.is_empty() {
             continue;
         }
-        match crate::scan::find1(pair.as_bytes(), b'=') {
+        match super::scan::find1(pair.as_bytes(), b'=') {
             Some(i) => f(&pair[..i], &pair[i + 1..]),
             None => f(pair, ""),
         }
@@ -50,7 +50,7 @@ pub(crate) fn for_each_pair<'a>(query: &'a str, mut f: impl FnMut(&'a str, &'a s
 /// Whether a raw key or value has escapes (`%` or `+`) that [`decode`] would change.
 #[inline]
 pub(crate) fn needs_decoding(s: &str) -> bool {
-    crate::scan::find2(s.as_bytes(), b'%', b'+').is_some()
+    super::scan::find2(s.as_bytes(), b'%', b'+').is_some()
 }
 
 /// Whether the raw key `k` decodes to `name`; decodes (and allocates) only escaped keys.

@@ -37,7 +37,7 @@ pub fn iter(header: &str) -> impl Iterator<Item = (&str, &str)> {
 /// works on byte offsets and slices the header only for the pairs it reports.
 #[inline]
 pub(crate) fn for_each_pair<'a>(header: &'a str, mut f: impl FnMut(&'a str, &'a str)) {
-    use crate::scan::{find1, find2};
+    use super::scan::{find1, find2};
     let b = header.as_bytes();
     let n = b.len();
     let blank = |c: u8| c == b' ' || c == b'\t';
@@ -90,21 +90,21 @@ pub(crate) fn for_each_pair<'a>(header: &'a str, mut f: impl FnMut(&'a str, &'a 
 fn next_pair(s: &str) -> (Option<(&str, &str)>, &str) {
     let b = s.as_bytes();
     // `;` and `=` are ASCII, so every cut below is on a char boundary.
-    let Some(i) = crate::scan::find2(b, b';', b'=') else {
+    let Some(i) = super::scan::find2(b, b';', b'=') else {
         return (None, "");
     };
     if b[i] == b';' {
         return (None, &s[i + 1..]);
     }
-    let (value, rest) = match crate::scan::find1(&b[i + 1..], b';') {
+    let (value, rest) = match super::scan::find1(&b[i + 1..], b';') {
         Some(j) => (&s[i + 1..i + 1 + j], &s[i + 2 + j..]),
         None => (&s[i + 1..], ""),
     };
-    let name = crate::scan::trim_blanks(&s[..i]);
+    let name = super::scan::trim_blanks(&s[..i]);
     if name.is_empty() {
         return (None, rest);
     }
-    (Some((name, unquote(crate::scan::trim_blanks(value)))), rest)
+    (Some((name, unquote(super::scan::trim_blanks(value)))), rest)
 }
 
 /// The value of the first cookie called `name` in one `Cookie` header value.
