@@ -1,4 +1,4 @@
-//! Runtime node administration and metrics (seed 002's `upstream_add` / `upstream_remove` /
+//! Runtime node administration (seed 002's `upstream_add` / `upstream_remove` /
 //! `upstream_list`, without a restart and without a lock on the request path).
 //!
 //! Every change is a read-copy-update of the spec: copy, change, validate by compiling, swap.
@@ -20,43 +20,35 @@
 //! assert_eq!(engine.add_node("nope", NodeSpec::new("127.0.0.1:1")).unwrap_err().kind(), ErrorKind::UnknownGroup);
 //! # Ok::<(), gray_core::Error>(())
 //! ```
+//!
+//! This module holds the spec edits behind those calls and the status views they return
+//! ([`GroupStatus`], [`NodeStatus`]); the calls themselves are methods of [`crate::Engine`].
 
-use std::fmt::Write as _;
+use serde::Serialize;
 
-use crate::engine::Engine;
-use crate::error::{Error, ErrorKind, Result};
-use crate::spec::{GroupSpec, NodeSpec, Spec, MAX_WEIGHT};
-use crate::upstream::GroupStatus;
-
-impl NodeSpec {
-    /// A node with weight 1 and the group's health defaults.
-    pub fn new(address: &str) -> NodeSpec {
-        NodeSpec {
-            address: address.to_string(),
-            weight: 1,
-            max_fails: None,
-            fail_timeout: None,
-            drain: false,
-            metadata: Default::default(),
-        }
-    }
-
-    /// Sets the weight.
-    pub fn with_weight(mut self, weight: u32) -> NodeSpec {
-        self.weight = weight;
-        self
-    }
-}
+use crate::error::{unknown_group, Error, ErrorKind, Result};
+use crate::health::{HealthSnapshot, HealthState};
+use crate::snapshot::group::{Group, Node};
+use crate::spec::{GroupSpec, NodeMetadata, NodeSpec, SelectSpec, Spec, MAX_WEIGHT};
 
 fn group_mut<'a>(spec: &'a mut Spec, group: &str) -> Result<&'a mut GroupSpec> {
-    let known: Vec<String> = spec.groups.keys().cloned().collect();
-    spec.groups.get_mut(group).ok_or_else(|| {
-        Error::at(
+    if !spec.groups.contains_key(group) {
+        return Err(unknown_group(
             ErrorKind::UnknownGroup,
             "group",
-            format!("no group named {group:?} (groups: {})", known.join(", ")),
-        )
-    })
+            group,
+            spec.groups.keys().map(String::as_str),
+        ));
+    }
+    Ok(spec.groups.get_mut(group).expect("checked above"))
+}
+
+fn no_node(group: &str, address: &str) -> Error {
+    Error::at(
+        ErrorKind::UnknownNode,
+        "address",
+        format!("group {group:?} has no node {address:?}"),
+    )
 }
 
 fn node_mut<'a>(spec: &'a mut Spec, group: &str, address: &str) -> Result<&'a mut NodeSpec> {
@@ -64,16 +56,11 @@ fn node_mut<'a>(spec: &'a mut Spec, group: &str, address: &str) -> Result<&'a mu
         .nodes
         .iter_mut()
         .find(|n| n.address == address)
-        .ok_or_else(|| {
-            Error::at(
-                ErrorKind::UnknownNode,
-                "address",
-                format!("group {group:?} has no node {address:?}"),
-            )
-        })
+        .ok_or_else(|| no_node(group, address))
 }
 
-fn check_weight(weight: u32) -> Result<()> {
+/// A weight within `0..=MAX_WEIGHT`, or an `InvalidValue` error at path `weight`.
+pub(crate) fn check_weight(weight: u32) -> Result<()> {
     if weight > MAX_WEIGHT {
         return Err(Error::at(
             ErrorKind::InvalidValue,
@@ -84,198 +71,152 @@ fn check_weight(weight: u32) -> Result<()> {
     Ok(())
 }
 
-impl Engine {
-    /// Adds a node to a group. Returns the new generation.
-    pub fn add_node(&self, group: &str, node: NodeSpec) -> Result<u64> {
-        check_weight(node.weight)?;
-        self.update(|spec| {
-            let g = group_mut(spec, group)?;
-            if g.nodes.iter().any(|n| n.address == node.address) {
-                return Err(Error::at(
-                    ErrorKind::Duplicate,
-                    "address",
-                    format!("group {group:?} already has node {:?}", node.address),
-                ));
-            }
-            g.nodes.push(node);
-            Ok(())
-        })
-        .map(|(_, g)| g)
+/// Adds `node` to `group` (see [`crate::Engine::add_node`]).
+pub(crate) fn add_node(spec: &mut Spec, group: &str, node: NodeSpec) -> Result<()> {
+    check_weight(node.weight)?;
+    let g = group_mut(spec, group)?;
+    if g.nodes.iter().any(|n| n.address == node.address) {
+        return Err(Error::at(
+            ErrorKind::Duplicate,
+            "address",
+            format!("group {group:?} already has node {:?}", node.address),
+        ));
     }
+    g.nodes.push(node);
+    Ok(())
+}
 
-    /// Removes a node. Requests already routed to it finish normally.
-    pub fn remove_node(&self, group: &str, address: &str) -> Result<u64> {
-        self.update(|spec| {
-            let g = group_mut(spec, group)?;
-            let before = g.nodes.len();
-            g.nodes.retain(|n| n.address != address);
-            if g.nodes.len() == before {
-                return Err(Error::at(
-                    ErrorKind::UnknownNode,
-                    "address",
-                    format!("group {group:?} has no node {address:?}"),
-                ));
-            }
-            if let Some(r) = &mut g.rollout {
-                for s in &mut r.steps {
-                    s.weights.remove(address);
-                }
-            }
-            Ok(())
-        })
-        .map(|(_, g)| g)
+/// Removes a node and its rollout weights (see [`crate::Engine::remove_node`]).
+pub(crate) fn remove_node(spec: &mut Spec, group: &str, address: &str) -> Result<()> {
+    let g = group_mut(spec, group)?;
+    let before = g.nodes.len();
+    g.nodes.retain(|n| n.address != address);
+    if g.nodes.len() == before {
+        return Err(no_node(group, address));
     }
-
-    /// Sets a node's weight (0..=10000; 0 = never chosen).
-    pub fn set_weight(&self, group: &str, address: &str, weight: u32) -> Result<u64> {
-        check_weight(weight)?;
-        self.update(|spec| {
-            node_mut(spec, group, address)?.weight = weight;
-            Ok(())
-        })
-        .map(|(_, g)| g)
+    if let Some(r) = &mut g.rollout {
+        for s in &mut r.steps {
+            s.weights.remove(address);
+        }
     }
+    Ok(())
+}
 
-    /// Starts (`true`) or ends (`false`) draining a node: it finishes what it has and gets no
-    /// new requests.
-    pub fn drain(&self, group: &str, address: &str, drain: bool) -> Result<u64> {
-        self.update(|spec| {
-            node_mut(spec, group, address)?.drain = drain;
-            Ok(())
-        })
-        .map(|(_, g)| g)
+/// Sets a node's weight (see [`crate::Engine::set_weight`]).
+pub(crate) fn set_weight(spec: &mut Spec, group: &str, address: &str, weight: u32) -> Result<()> {
+    check_weight(weight)?;
+    node_mut(spec, group, address)?.weight = weight;
+    Ok(())
+}
+
+/// Starts or ends draining a node (see [`crate::Engine::drain`]).
+pub(crate) fn set_drain(spec: &mut Spec, group: &str, address: &str, drain: bool) -> Result<()> {
+    node_mut(spec, group, address)?.drain = drain;
+    Ok(())
+}
+
+impl Group {
+    /// A status view for admin listings.
+    pub(crate) fn status(&self, now_ms: u64, unix_ms: u64, spec: &GroupSpec) -> GroupStatus {
+        let step = self.step(unix_ms);
+        let weights = self.weights(unix_ms);
+        GroupStatus {
+            name: self.name.to_string(),
+            select: spec.select,
+            fallback: spec.fallback.clone(),
+            rollout_step: self.rollout.as_ref().map(|_| step),
+            rollout_steps: self.rollout.as_ref().map(|r| r.starts.len()),
+            requests: self.counter.requests(),
+            failures: self.counter.failures(),
+            available: self.has_available(now_ms, unix_ms),
+            nodes: self
+                .nodes
+                .iter()
+                .enumerate()
+                .map(|(i, n)| NodeStatus::new(n, weights.get(i).copied().unwrap_or(0), now_ms))
+                .collect(),
+        }
     }
+}
 
-    /// Nodes of a group with weight, health and counters.
-    pub fn nodes(&self, group: &str) -> Result<GroupStatus> {
-        let snap = self.snapshot();
-        let gi = crate::engine::group_index(&snap, group)?;
-        Ok(
-            snap.groups[gi as usize].status(
-                self.now_ms(),
-                self.unix_ms(),
-                &snap.spec.groups[group],
-            ),
-        )
-    }
+/// Admin view of a group.
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupStatus {
+    /// Group name.
+    pub name: String,
+    /// Selection algorithm.
+    pub select: SelectSpec,
+    /// Fallback group.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<String>,
+    /// Current staged-rollout step (0-based), if the group has a rollout.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollout_step: Option<usize>,
+    /// Number of rollout steps.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollout_steps: Option<usize>,
+    /// Requests routed to this group.
+    pub requests: u64,
+    /// Failures reported for this group.
+    pub failures: u64,
+    /// True if a node can be picked now.
+    pub available: bool,
+    /// The nodes.
+    pub nodes: Vec<NodeStatus>,
+}
 
-    /// Every group's status, in name order.
-    pub fn groups(&self) -> Vec<GroupStatus> {
-        let snap = self.snapshot();
-        let (now, unix) = (self.now_ms(), self.unix_ms());
-        snap.groups
-            .iter()
-            .map(|g| g.status(now, unix, &snap.spec.groups[&*g.name]))
-            .collect()
-    }
+/// Admin view of a node.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeStatus {
+    /// Address.
+    pub address: String,
+    /// Weight in force now (configured, or the current rollout step's).
+    pub weight: u32,
+    /// Configured weight.
+    pub configured_weight: u32,
+    /// Draining.
+    pub drain: bool,
+    /// `up`, `down`, `probing` or `draining`.
+    pub health: &'static str,
+    /// Milliseconds until an ejected node is tried again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub down_for_ms: Option<u64>,
+    /// Failures in the current window.
+    pub fails: u32,
+    /// `max_fails` in force.
+    pub max_fails: u32,
+    /// `fail_timeout` in force, in milliseconds.
+    pub fail_timeout_ms: u64,
+    /// Requests sent.
+    pub requests: u64,
+    /// Failures reported.
+    pub failures: u64,
+    /// Metadata.
+    pub metadata: NodeMetadata,
+}
 
-    /// Counters per rule: `(rule id, requests matched, failures reported)`.
-    pub fn rule_counters(&self) -> Vec<(String, u64, u64)> {
-        let snap = self.snapshot();
-        snap.rules
-            .iter()
-            .map(|r| (r.id.to_string(), r.counter.requests(), r.counter.failures()))
-            .collect()
-    }
-
-    /// All counters in the Prometheus text exposition format.
-    pub fn metrics(&self) -> String {
-        let snap = self.snapshot();
-        let mut out = String::new();
-        let esc = |s: &str| {
-            s.replace('\\', "\\\\")
-                .replace('"', "\\\"")
-                .replace('\n', "\\n")
+impl NodeStatus {
+    fn new(n: &Node, weight: u32, now_ms: u64) -> Self {
+        let h: HealthSnapshot = n.health.snapshot(&n.policy, now_ms);
+        let (health, down_for_ms) = match h.state {
+            _ if n.drain => ("draining", None),
+            HealthState::Down { until_ms } => ("down", Some(until_ms.saturating_sub(now_ms))),
+            HealthState::Up if h.probing => ("probing", None),
+            HealthState::Up => ("up", None),
         };
-        out.push_str("# HELP gray_generation Generation of the serving snapshot.\n# TYPE gray_generation gauge\n");
-        let _ = writeln!(out, "gray_generation {}", snap.generation);
-        out.push_str("# HELP gray_rule_requests_total Requests matched by a rule.\n# TYPE gray_rule_requests_total counter\n");
-        for r in snap.rules.iter() {
-            let _ = writeln!(
-                out,
-                "gray_rule_requests_total{{rule=\"{}\"}} {}",
-                esc(&r.id),
-                r.counter.requests()
-            );
+        NodeStatus {
+            address: n.address.to_string(),
+            weight,
+            configured_weight: n.weight,
+            drain: n.drain,
+            health,
+            down_for_ms,
+            fails: h.fails,
+            max_fails: n.policy.max_fails,
+            fail_timeout_ms: n.policy.fail_timeout_ms(),
+            requests: h.total_requests,
+            failures: h.total_failures,
+            metadata: n.metadata.clone(),
         }
-        out.push_str("# HELP gray_rule_failures_total Failures reported for requests a rule routed.\n# TYPE gray_rule_failures_total counter\n");
-        for r in snap.rules.iter() {
-            let _ = writeln!(
-                out,
-                "gray_rule_failures_total{{rule=\"{}\"}} {}",
-                esc(&r.id),
-                r.counter.failures()
-            );
-        }
-        let groups = self.groups();
-        out.push_str("# HELP gray_group_requests_total Requests served by a group.\n# TYPE gray_group_requests_total counter\n");
-        for g in &groups {
-            let _ = writeln!(
-                out,
-                "gray_group_requests_total{{group=\"{}\"}} {}",
-                esc(&g.name),
-                g.requests
-            );
-        }
-        out.push_str("# HELP gray_group_failures_total Failures reported for a group.\n# TYPE gray_group_failures_total counter\n");
-        for g in &groups {
-            let _ = writeln!(
-                out,
-                "gray_group_failures_total{{group=\"{}\"}} {}",
-                esc(&g.name),
-                g.failures
-            );
-        }
-        out.push_str("# HELP gray_node_requests_total Requests sent to a node.\n# TYPE gray_node_requests_total counter\n");
-        for g in &groups {
-            for n in &g.nodes {
-                let _ = writeln!(
-                    out,
-                    "gray_node_requests_total{{group=\"{}\",node=\"{}\"}} {}",
-                    esc(&g.name),
-                    esc(&n.address),
-                    n.requests
-                );
-            }
-        }
-        out.push_str("# HELP gray_node_failures_total Failures reported for a node.\n# TYPE gray_node_failures_total counter\n");
-        for g in &groups {
-            for n in &g.nodes {
-                let _ = writeln!(
-                    out,
-                    "gray_node_failures_total{{group=\"{}\",node=\"{}\"}} {}",
-                    esc(&g.name),
-                    esc(&n.address),
-                    n.failures
-                );
-            }
-        }
-        out.push_str(
-            "# HELP gray_node_up 1 if the node can receive requests.\n# TYPE gray_node_up gauge\n",
-        );
-        for g in &groups {
-            for n in &g.nodes {
-                let up = u8::from(n.health == "up" || n.health == "probing");
-                let _ = writeln!(
-                    out,
-                    "gray_node_up{{group=\"{}\",node=\"{}\"}} {up}",
-                    esc(&g.name),
-                    esc(&n.address)
-                );
-            }
-        }
-        out.push_str("# HELP gray_node_weight Weight in force.\n# TYPE gray_node_weight gauge\n");
-        for g in &groups {
-            for n in &g.nodes {
-                let _ = writeln!(
-                    out,
-                    "gray_node_weight{{group=\"{}\",node=\"{}\"}} {}",
-                    esc(&g.name),
-                    esc(&n.address),
-                    n.weight
-                );
-            }
-        }
-        out
     }
 }

@@ -3,7 +3,10 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::eval::route::Routed;
+use crate::snapshot::release::{Choice, Field};
 use crate::snapshot::Snapshot;
+use crate::spec::release::{RouteKind, HEADERS};
 use crate::spec::NodeMetadata;
 
 /// What gray decided for one request.
@@ -40,7 +43,7 @@ pub struct Decision {
     pub(crate) served: Option<u32>,
     pub(crate) node: Option<u32>,
     /// The release's per-dimension resolution ([`crate::release`]).
-    pub(crate) release: crate::release::Choice,
+    pub(crate) release: Choice,
     /// Whether the request came from a peer whose inbound routing headers are believed.
     pub(crate) inbound_trusted: bool,
 }
@@ -82,6 +85,28 @@ impl<'a> NodeRef<'a> {
 }
 
 impl Decision {
+    /// The decision for `routed`, made from `snapshot`: the one constructor, shared by
+    /// [`crate::Engine::decide`] and [`crate::Engine::explain`].
+    pub(crate) fn new(snapshot: Arc<Snapshot>, routed: Routed) -> Decision {
+        let Routed {
+            rule,
+            requested,
+            served,
+            node,
+            release,
+            inbound_trusted,
+        } = routed;
+        Decision {
+            snapshot,
+            rule,
+            requested,
+            served,
+            node,
+            release,
+            inbound_trusted,
+        }
+    }
+
     /// The generation of the snapshot that decided.
     pub fn generation(&self) -> u64 {
         self.snapshot.generation
@@ -144,7 +169,7 @@ impl Decision {
             .builtin_headers
             .iter()
             .map(|(k, v)| (&**k, &**v))
-            .filter(move |(k, _)| !in_rule(k) && !crate::release::HEADERS.contains(k));
+            .filter(move |(k, _)| !in_rule(k) && !HEADERS.contains(k));
         rule.iter()
             .map(|(k, v)| (&**k, &**v))
             .chain(release)
@@ -181,14 +206,13 @@ impl Decision {
 
     /// The value the release chose for one dimension (the text of its `n-d-*` header), e.g.
     /// `{"svc-a":"1.1","svc-b":"1.1"}` for [`crate::release::RouteKind::Version`].
-    pub fn route(&self, kind: crate::release::RouteKind) -> Option<&str> {
+    pub fn route(&self, kind: RouteKind) -> Option<&str> {
         let r = self.snapshot.release.as_ref()?;
-        r.own(&self.release, crate::release::Field::of(kind))
-            .map(|v| &*v.header)
+        r.own(&self.release, Field::of(kind)).map(|v| &*v.header)
     }
 
     /// The route id the release chose for one dimension (`None` for `defaults` or nothing).
-    pub fn route_id(&self, kind: crate::release::RouteKind) -> Option<&str> {
+    pub fn route_id(&self, kind: RouteKind) -> Option<&str> {
         let r = self.snapshot.release.as_ref()?;
         let i = self.release.0[kind as usize];
         r.routes.get(i as usize).map(|r| &*r.id)

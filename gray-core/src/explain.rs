@@ -25,12 +25,21 @@
 //! ```
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::engine::{match_rule, Engine, PickStep, RouteInput};
+use crate::decision::Decision;
+use crate::eval::condition::Tracer;
+use crate::eval::context::Ctx;
+use crate::eval::release::{write_trace, ReleaseTrace};
+use crate::eval::route::{match_rule, pick, requested_group, PickStep, RouteInput, Routed};
+use crate::eval::service::SelectStep;
+use crate::eval::sources::Sources;
 use crate::request::RequestView;
-use crate::rules::{Ctx, Tracer};
+use crate::snapshot::group::Group;
+use crate::snapshot::release::Choice;
+use crate::snapshot::Snapshot;
 
 /// One condition's outcome.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -101,13 +110,13 @@ pub struct Explanation {
     pub headers: Vec<(String, String)>,
     /// How the `release` section resolved each dimension (when the spec has one).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub release: Option<crate::release::ReleaseTrace>,
+    pub release: Option<ReleaseTrace>,
     /// Whether the peer is trusted to send routing headers.
     pub inbound_trusted: bool,
     /// Release-aware instance filtering steps, when a release or trusted routing headers
     /// constrained the pick.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub selection: Vec<crate::service::SelectStep>,
+    pub selection: Vec<SelectStep>,
 }
 
 #[derive(Default)]
@@ -149,146 +158,141 @@ impl Recorder {
     }
 }
 
-impl Engine {
-    /// Explains how a request is routed. Counts nothing (no request or health bookkeeping);
-    /// may allocate. With round-robin selection the node shown is the next in rotation, and
-    /// explaining advances the rotation like a real request would.
-    pub fn explain<R: RequestView + ?Sized>(&self, req: &R) -> Explanation {
-        let snap = self.snapshot();
-        let mut ctx = Ctx::new(req, &snap);
-        let mut rec = Recorder::default();
-        let mut traces: Vec<RuleTrace> = Vec::new();
-        let rule = {
-            let mut on_rule = |i: usize, hit: bool| {
-                traces.push(RuleTrace {
-                    id: snap.rules[i].id.to_string(),
-                    evaluated: true,
-                    matched: hit,
-                    condition: None,
-                });
-            };
-            // The recorder collects one top-level condition per evaluated rule, in order.
-            match_rule(&snap, &mut ctx, &mut rec, &mut on_rule)
-        };
-        let mut conds = rec.done.into_iter();
-        for (i, t) in traces.iter_mut().enumerate() {
-            if snap.rules[i].cond.is_some() {
-                t.condition = conds.next();
-            }
-        }
-        for r in snap.rules.iter().skip(traces.len()) {
+/// [`crate::Engine::explain`]: the steps of [`route`](crate::eval::route::route), traced.
+pub(crate) fn explain<R: RequestView + ?Sized>(
+    snap: Arc<Snapshot>,
+    sources: &Sources,
+    req: &R,
+) -> Explanation {
+    let mut ctx = Ctx::new(req, &snap);
+    let mut rec = Recorder::default();
+    let mut traces: Vec<RuleTrace> = Vec::new();
+    let rule = {
+        let mut on_rule = |i: usize, hit: bool| {
             traces.push(RuleTrace {
-                id: r.id.to_string(),
-                evaluated: false,
-                matched: false,
+                id: snap.rules[i].id.to_string(),
+                evaluated: true,
+                matched: hit,
                 condition: None,
             });
+        };
+        // The recorder collects one top-level condition per evaluated rule, in order.
+        match_rule(&snap, &mut ctx, &mut rec, &mut on_rule)
+    };
+    let mut conds = rec.done.into_iter();
+    for (i, t) in traces.iter_mut().enumerate() {
+        if snap.rules[i].cond.is_some() {
+            t.condition = conds.next();
         }
-        let requested = rule
-            .and_then(|r| snap.rules[r as usize].group)
-            .unwrap_or(snap.default_group);
-        let now = self.now_ms();
-        let unix = self.unix_ms();
-        let mut release_trace = crate::release::ReleaseTrace::default();
-        let choice = match &snap.release {
-            Some(rel) => rel.resolve(&mut ctx, &mut || self.random(), Some(&mut release_trace)),
-            None => crate::release::Choice::EMPTY,
-        };
-        let trusted = snap.trusts_inbound(req.peer_ip());
-        let mut steps: Vec<PickStep> = Vec::new();
-        let mut selection = Vec::new();
-        let (served, node) = self.pick(
-            &snap,
-            &mut ctx,
-            requested,
-            &RouteInput {
-                choice: &choice,
-                trusted,
-                count: false,
-            },
-            &mut |s| steps.push(s),
-            Some(&mut selection),
-        );
-        let picks = steps
-            .iter()
-            .map(|s| {
-                let g = &snap.groups[s.group as usize];
-                let reason = match s.node {
-                    Some(_) => None,
-                    None => Some(unavailable_reason(g, now, unix, s.key_missing)),
-                };
-                GroupTrace {
-                    group: g.name.to_string(),
-                    node: s.node.map(|n| g.nodes[n as usize].address.to_string()),
-                    reason,
-                    rollout_step: g.rollout.as_ref().map(|_| g.step(unix)),
-                }
-            })
-            .collect();
-        let peer = req.peer_ip();
-        let client_ip = ctx.client_ip();
-        let client_ip_source = match peer {
-            None => "no peer address".to_string(),
-            Some(p) => {
-                let mut lines: Vec<&str> = Vec::new();
-                req.for_each_header(snap.resolver.header().header_name(), &mut |v| {
-                    lines.push(v);
-                    true
-                });
-                let (_, source) = snap.resolver.resolve_explained(p, lines);
-                format!(
-                    "peer {p}, {}: {source}",
-                    snap.resolver.header().header_name()
-                )
+    }
+    for r in snap.rules.iter().skip(traces.len()) {
+        traces.push(RuleTrace {
+            id: r.id.to_string(),
+            evaluated: false,
+            matched: false,
+            condition: None,
+        });
+    }
+    let requested = requested_group(&snap, rule);
+    let now = sources.now_ms();
+    let unix = sources.unix_ms();
+    let mut release_trace = ReleaseTrace::default();
+    let choice = match &snap.release {
+        Some(rel) => rel.resolve(&mut ctx, &mut || sources.random(), Some(&mut release_trace)),
+        None => Choice::EMPTY,
+    };
+    let trusted = snap.trusts_inbound(req.peer_ip());
+    let mut steps: Vec<PickStep> = Vec::new();
+    let mut selection = Vec::new();
+    let (served, node) = pick(
+        &snap,
+        sources,
+        &mut ctx,
+        requested,
+        &RouteInput {
+            choice: &choice,
+            trusted,
+            count: false,
+        },
+        &mut |s| steps.push(s),
+        Some(&mut selection),
+    );
+    let picks = steps
+        .iter()
+        .map(|s| {
+            let g = &snap.groups[s.group as usize];
+            let reason = match s.node {
+                Some(_) => None,
+                None => Some(unavailable_reason(g, now, unix, s.key_missing)),
+            };
+            GroupTrace {
+                group: g.name.to_string(),
+                node: s.node.map(|n| g.nodes[n as usize].address.to_string()),
+                reason,
+                rollout_step: g.rollout.as_ref().map(|_| g.step(unix)),
             }
-        };
-        let group_idx = served.unwrap_or(requested);
-        let decision_headers = {
-            let d = crate::decision::Decision {
-                snapshot: snap.clone(),
+        })
+        .collect();
+    let peer = req.peer_ip();
+    let client_ip = ctx.client_ip();
+    let client_ip_source = match peer {
+        None => "no peer address".to_string(),
+        Some(p) => {
+            let mut lines: Vec<&str> = Vec::new();
+            req.for_each_header(snap.resolver.header().header_name(), &mut |v| {
+                lines.push(v);
+                true
+            });
+            let (_, source) = snap.resolver.resolve_explained(p, lines);
+            format!(
+                "peer {p}, {}: {source}",
+                snap.resolver.header().header_name()
+            )
+        }
+    };
+    let group_idx = served.unwrap_or(requested);
+    let decision_headers = {
+        let d = Decision::new(
+            snap.clone(),
+            Routed {
                 rule,
                 requested,
                 served,
                 node,
                 release: choice,
                 inbound_trusted: trusted,
-            };
-            d.headers()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect()
-        };
-        Explanation {
-            generation: snap.generation,
-            peer: peer.map(|p| p.to_string()),
-            client_ip: client_ip.map(|p| p.to_string()),
-            client_ip_source,
-            rules: traces,
-            rule: rule.map(|r| snap.rules[r as usize].id.to_string()),
-            requested_group: snap.groups[requested as usize].name.to_string(),
-            picks,
-            group: snap.groups[group_idx as usize].name.to_string(),
-            node: match (served, node) {
-                (Some(g), Some(n)) => Some(
-                    snap.groups[g as usize].nodes[n as usize]
-                        .address
-                        .to_string(),
-                ),
-                _ => None,
             },
-            headers: decision_headers,
-            release: snap.release.as_ref().map(|_| release_trace),
-            inbound_trusted: trusted,
-            selection,
-        }
+        );
+        d.headers()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    Explanation {
+        generation: snap.generation,
+        peer: peer.map(|p| p.to_string()),
+        client_ip: client_ip.map(|p| p.to_string()),
+        client_ip_source,
+        rules: traces,
+        rule: rule.map(|r| snap.rules[r as usize].id.to_string()),
+        requested_group: snap.groups[requested as usize].name.to_string(),
+        picks,
+        group: snap.groups[group_idx as usize].name.to_string(),
+        node: match (served, node) {
+            (Some(g), Some(n)) => Some(
+                snap.groups[g as usize].nodes[n as usize]
+                    .address
+                    .to_string(),
+            ),
+            _ => None,
+        },
+        headers: decision_headers,
+        release: snap.release.as_ref().map(|_| release_trace),
+        inbound_trusted: trusted,
+        selection,
     }
 }
 
-fn unavailable_reason(
-    g: &crate::upstream::Group,
-    now: u64,
-    unix: u64,
-    key_missing: bool,
-) -> String {
+fn unavailable_reason(g: &Group, now: u64, unix: u64, key_missing: bool) -> String {
     if g.nodes.is_empty() {
         return "the group has no nodes".into();
     }
@@ -359,7 +363,7 @@ impl fmt::Display for Explanation {
             )?,
         }
         if let Some(rel) = &self.release {
-            crate::release::write_trace(f, rel)?;
+            write_trace(f, rel)?;
         }
         for s in &self.selection {
             writeln!(f, "  filter {} [{}]: {}", s.filter, s.value, s.outcome)?;

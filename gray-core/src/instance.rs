@@ -1,6 +1,6 @@
 //! Service-side selection: which instance of a service a call goes to.
 //!
-//! A service that uses gray for its own outbound calls asks [`Engine::select_instance`] with the
+//! A service that uses gray for its own outbound calls asks [`crate::Engine::select_instance`] with the
 //! request it is handling. gray resolves its own `release` (if the spec has one) against that
 //! request, combines the result with the inbound `n-d-*` headers **when the peer is trusted**
 //! (`headers.trusted_peers`), and picks an instance of the service as described in
@@ -37,11 +37,12 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::decision::NodeRef;
-use crate::engine::Engine;
-use crate::release::{Choice, Field, ReleaseTrace};
+use crate::eval::context::Ctx;
+use crate::eval::release::ReleaseTrace;
+use crate::eval::service::{Caller, Pick, Routing, SelectStep};
+use crate::eval::sources::Sources;
 use crate::request::RequestView;
-use crate::rules::Ctx;
-use crate::service::{Caller, Pick, Routing, SelectStep};
+use crate::snapshot::release::{Choice, Field};
 use crate::snapshot::Snapshot;
 use crate::spec::NodeMetadata;
 
@@ -136,141 +137,126 @@ impl fmt::Display for InstanceExplanation {
     }
 }
 
-impl Engine {
-    /// Picks an instance of `service` (a group) for a call made while handling `req`.
-    pub fn select_instance<R: RequestView + ?Sized>(&self, service: &str, req: &R) -> Selection {
-        self.select_inner(service, req, None, None, None)
+/// [`crate::Engine::explain_instance`]: a selection that counts nothing, with every step.
+pub(crate) fn explain<R: RequestView + ?Sized>(
+    snap: Arc<Snapshot>,
+    sources: &Sources,
+    service: &str,
+    req: &R,
+) -> InstanceExplanation {
+    let mut trace = ReleaseTrace::default();
+    let mut steps = Vec::new();
+    let mut values = Vec::new();
+    let sel = select(
+        snap,
+        sources,
+        service,
+        req,
+        None,
+        Some((&mut trace, &mut values)),
+        Some(&mut steps),
+    );
+    if sel.group.is_none() {
+        steps.push(SelectStep {
+            filter: "service".into(),
+            value: service.into(),
+            outcome: "no group with this name".into(),
+        });
     }
-
-    /// Like [`Engine::select_instance`] with an explicit caller identity instead of
-    /// `release.local`.
-    pub fn select_instance_as<R: RequestView + ?Sized>(
-        &self,
-        service: &str,
-        req: &R,
-        caller: &CallerIdentity,
-    ) -> Selection {
-        self.select_inner(service, req, Some(caller), None, None)
+    InstanceExplanation {
+        service: service.to_string(),
+        inbound_trusted: sel.snapshot.trusts_inbound(req.peer_ip()),
+        release: sel.snapshot.release.as_ref().map(|_| trace),
+        values,
+        steps,
+        node: sel.node_address().map(str::to_string),
     }
+}
 
-    /// Explains [`Engine::select_instance`]. Like [`Engine::explain`], it counts nothing.
-    pub fn explain_instance<R: RequestView + ?Sized>(
-        &self,
-        service: &str,
-        req: &R,
-    ) -> InstanceExplanation {
-        let mut trace = ReleaseTrace::default();
-        let mut steps = Vec::new();
-        let mut values = Vec::new();
-        let sel = self.select_inner(
-            service,
-            req,
-            None,
-            Some((&mut trace, &mut values)),
-            Some(&mut steps),
-        );
-        if sel.group.is_none() {
-            steps.push(SelectStep {
-                filter: "service".into(),
-                value: service.into(),
-                outcome: "no group with this name".into(),
+#[allow(clippy::type_complexity)]
+pub(crate) fn select<R: RequestView + ?Sized>(
+    snap: Arc<Snapshot>,
+    sources: &Sources,
+    service: &str,
+    req: &R,
+    caller: Option<&CallerIdentity>,
+    explain: Option<(&mut ReleaseTrace, &mut Vec<(String, String, String)>)>,
+    steps: Option<&mut Vec<SelectStep>>,
+) -> Selection {
+    let (explain_trace, explain_values) = match explain {
+        Some((t, v)) => (Some(t), Some(v)),
+        None => (None, None),
+    };
+    let choice = match &snap.release {
+        Some(rel) => {
+            let mut ctx = Ctx::new(req, &snap);
+            rel.resolve(&mut ctx, &mut || sources.random(), explain_trace)
+        }
+        None => Choice::EMPTY,
+    };
+    let Some(gi) = snap.group_by_name(service) else {
+        return Selection {
+            snapshot: snap.clone(),
+            group: None,
+            node: None,
+            choice,
+        };
+    };
+    let group = &snap.groups[gi as usize];
+    let trusted = snap.trusts_inbound(req.peer_ip());
+    let release = snap.release.as_ref();
+    let routing = Routing::build(release, &choice, req, trusted, snap.inbound, service);
+    if let Some(v) = explain_values {
+        for f in Field::ALL {
+            if let Some(val) = &routing.values[f as usize] {
+                let src = if routing.inbound[f as usize] {
+                    "inbound"
+                } else {
+                    "own"
+                };
+                v.push((f.header().into(), val.to_string(), src.into()));
+            }
+        }
+    }
+    let caller = match caller {
+        Some(c) => Caller {
+            service: c.service.as_deref(),
+            version: c.metadata.version.as_deref(),
+            region: c.metadata.region.as_deref(),
+            zone: c.metadata.zone.as_deref(),
+        },
+        None => Caller::local(release),
+    };
+    let now = group.now_ms(|| sources.now_ms());
+    let unix = group.unix_ms(|| sources.unix_ms());
+    let count = steps.is_none();
+    let pick = Pick {
+        group,
+        routing: &routing,
+        release,
+        caller,
+        random: sources.random(),
+        now_ms: now,
+        unix_ms: unix,
+        count,
+    };
+    let node = if pick.constrained() {
+        pick.run(steps)
+    } else {
+        if let Some(s) = steps {
+            s.push(SelectStep {
+                filter: "release".into(),
+                value: "none".into(),
+                outcome: "no routing values apply: the group's own selection".into(),
             });
         }
-        InstanceExplanation {
-            service: service.to_string(),
-            inbound_trusted: sel.snapshot.trusts_inbound(req.peer_ip()),
-            release: sel.snapshot.release.as_ref().map(|_| trace),
-            values,
-            steps,
-            node: sel.node_address().map(str::to_string),
-        }
-    }
-
-    #[allow(clippy::type_complexity)]
-    fn select_inner<R: RequestView + ?Sized>(
-        &self,
-        service: &str,
-        req: &R,
-        caller: Option<&CallerIdentity>,
-        explain: Option<(&mut ReleaseTrace, &mut Vec<(String, String, String)>)>,
-        steps: Option<&mut Vec<SelectStep>>,
-    ) -> Selection {
-        let snap = self.snapshot();
-        let (explain_trace, explain_values) = match explain {
-            Some((t, v)) => (Some(t), Some(v)),
-            None => (None, None),
-        };
-        let choice = match &snap.release {
-            Some(rel) => {
-                let mut ctx = Ctx::new(req, &snap);
-                rel.resolve(&mut ctx, &mut || self.random(), explain_trace)
-            }
-            None => Choice::EMPTY,
-        };
-        let Some(gi) = snap.group_by_name(service) else {
-            return Selection {
-                snapshot: snap.clone(),
-                group: None,
-                node: None,
-                choice,
-            };
-        };
-        let group = &snap.groups[gi as usize];
-        let trusted = snap.trusts_inbound(req.peer_ip());
-        let release = snap.release.as_ref();
-        let routing = Routing::build(release, &choice, req, trusted, snap.inbound, service);
-        if let Some(v) = explain_values {
-            for f in Field::ALL {
-                if let Some(val) = &routing.values[f as usize] {
-                    let src = if routing.inbound[f as usize] {
-                        "inbound"
-                    } else {
-                        "own"
-                    };
-                    v.push((f.header().into(), val.to_string(), src.into()));
-                }
-            }
-        }
-        let caller = match caller {
-            Some(c) => Caller {
-                service: c.service.as_deref(),
-                version: c.metadata.version.as_deref(),
-                region: c.metadata.region.as_deref(),
-                zone: c.metadata.zone.as_deref(),
-            },
-            None => Caller::local(release),
-        };
-        let now = group.now_ms(|| self.now_ms());
-        let unix = group.unix_ms(|| self.unix_ms());
-        let count = steps.is_none();
-        let pick = Pick {
-            group,
-            routing: &routing,
-            release,
-            caller,
-            random: self.random(),
-            now_ms: now,
-            unix_ms: unix,
-            count,
-        };
-        let node = if pick.constrained() {
-            pick.run(steps)
-        } else {
-            if let Some(s) = steps {
-                s.push(SelectStep {
-                    filter: "release".into(),
-                    value: "none".into(),
-                    outcome: "no routing values apply: the group's own selection".into(),
-                });
-            }
-            group.pick(None, self.random(), now, unix, count)
-        };
-        drop(routing);
-        Selection {
-            group: Some(gi),
-            node: node.map(|n| n as u32),
-            choice,
-            snapshot: snap,
-        }
+        group.pick(None, sources.random(), now, unix, count)
+    };
+    drop(routing);
+    Selection {
+        group: Some(gi),
+        node: node.map(|n| n as u32),
+        choice,
+        snapshot: snap,
     }
 }

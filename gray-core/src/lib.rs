@@ -3,7 +3,7 @@
 //! A gray-release (canary) routing engine: rules compiled into an immutable snapshot, swapped
 //! atomically at runtime, and evaluated per request without locks or allocation.
 //!
-//! The pipeline is **spec → compile → snapshot → decide**:
+//! The pipeline is **spec → compile → snapshot ← eval → engine** (see `ARCHITECTURE.md`):
 //!
 //! * [`Spec`] is plain serde data (YAML, JSON, TOML) that people write ([`spec`]).
 //! * [`Engine::reload`] compiles it into a [`Snapshot`] — every regex, expression and IP table
@@ -47,40 +47,57 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod admin;
-pub mod client_ip;
-mod decision;
-mod engine;
+// Data people write, and the readers of requests.
 mod error;
 mod format;
-pub mod explain;
+mod request;
+pub mod spec;
+
+// Leaf algorithms: each depends only on the modules above.
+pub mod client_ip;
 pub mod expr;
 pub mod health;
-mod instance;
 pub mod ip;
 mod matcher;
-pub mod nepxion;
 mod outcome;
-pub mod release;
-mod request;
-pub use request::{cookie, query};
-mod rules;
+mod route_value;
 pub mod select;
-pub mod service;
-mod snapshot;
-pub mod spec;
 pub mod sticky;
+mod validate;
+
+// The pipeline.
+mod compile;
+mod eval;
+mod snapshot;
+
+// The API built on it.
+pub mod admin;
+mod decision;
+mod engine;
+pub mod explain;
+mod instance;
+mod metrics;
+pub mod nepxion;
+pub mod release;
+
+/// Release-aware instance selection; see [`Engine::explain_instance`].
+pub mod service {
+    pub use crate::eval::service::SelectStep;
+}
+
+#[cfg(feature = "testing")]
 #[doc(hidden)]
 pub mod testing;
-mod upstream;
 
+pub use admin::{GroupStatus, NodeStatus};
 pub use decision::{Decision, HeadersKey, NodeRef};
-pub use engine::{thread_random, Engine, EngineBuilder, RandomFn, UnixTimeFn};
+pub use engine::{Engine, EngineBuilder};
 pub use error::{Error, ErrorKind, Location, Result};
+pub use eval::sources::{thread_random, RandomFn, UnixTimeFn};
 pub use explain::Explanation;
 pub use instance::{CallerIdentity, InstanceExplanation, Selection};
 pub use outcome::Outcome;
-pub use request::{RequestView, SimpleRequest};
+pub use request::{cookie, query, RequestView, SimpleRequest};
+pub use snapshot::group::Counter;
 pub use snapshot::Snapshot;
 pub use spec::{Format, Spec};
-pub use upstream::{Counter, GroupStatus, NodeStatus};

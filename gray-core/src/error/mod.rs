@@ -284,6 +284,27 @@ impl std::error::Error for Error {}
 /// Shorthand for results in this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// The error for a group name that names no group, listing the groups there are. `kind` is
+/// `UnknownReference` for a reference inside a spec, `UnknownGroup` for an API argument.
+pub(crate) fn unknown_group<'a>(
+    kind: ErrorKind,
+    path: &str,
+    name: &str,
+    known: impl IntoIterator<Item = &'a str>,
+) -> Error {
+    let known: Vec<&str> = known.into_iter().collect();
+    let known = if known.is_empty() {
+        "none".to_string()
+    } else {
+        known.join(", ")
+    };
+    Error::at(
+        kind,
+        path,
+        format!("no group named {name:?} (groups: {known})"),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,8 +4,8 @@
 use quick_xml::events::Event;
 use quick_xml::Reader;
 
-use crate::error::{Error, ErrorKind, Location, Result};
 use crate::error::line_col;
+use crate::error::{Error, ErrorKind, Location, Result};
 
 /// Deepest element nesting accepted (rules are 4 levels deep).
 const MAX_DEPTH: usize = 32;

@@ -11,7 +11,9 @@ use serde_json::Value as Json;
 
 use super::model::{self, err, Draft};
 use crate::error::{Error, ErrorKind, Location, Result};
-use crate::release::{BlueGreenSpec, GraySpec, ProviderFilterSpec, WeightKind, WeightRuleSpec};
+use crate::spec::release::{
+    BlueGreenSpec, GraySpec, ProviderFilterSpec, WeightKind, WeightRuleSpec,
+};
 
 type Other = BTreeMap<String, Json>;
 
@@ -506,7 +508,7 @@ fn release(r: &Release, d: &mut Draft) -> Result<()> {
     if let Some(h) = &r.strategy_header_entity {
         for (k, v) in &h.header_map {
             let hp = format!("{p}.strategyHeaderEntity.headerMap.{k}");
-            crate::snapshot::check_header(k, v, &hp)?;
+            crate::validate::check_header(k, v, &hp)?;
         }
         d.builtin = h.header_map.clone();
     }

@@ -39,9 +39,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::engine::Engine;
 use crate::error::{Error, ErrorKind, Location, Result};
-use crate::release::ReleaseSpec;
+use crate::spec::release::ReleaseSpec;
 use crate::spec::Spec;
 
 mod dom;
@@ -143,28 +142,5 @@ pub fn import(text: &str) -> Result<Import> {
             Location::new(String::new(), Some(1), Some(1)),
             "a Nepxion rule starts with `<` (XML) or `{` (JSON)",
         )),
-    }
-}
-
-impl Engine {
-    /// Applies a pushed Nepxion rule (XML or JSON) to the running spec, keeping its services
-    /// and instances. As in Nepxion, a rule that fails to import or compile changes nothing
-    /// and the previous rule keeps serving. Returns the new generation and the warnings.
-    pub fn reload_nepxion(&self, text: &str) -> Result<(u64, Vec<Warning>)> {
-        let import = import(text)?;
-        let ((), generation) = self.update(|spec| {
-            import.apply_to(spec);
-            Ok(())
-        })?;
-        Ok((generation, import.warnings))
-    }
-
-    /// An engine serving a Nepxion rule (XML or JSON, auto-detected) with no instances; add
-    /// services with [`Engine::update`] or the admin calls, or build the spec yourself with
-    /// [`Import::apply_to`]. Returns the import warnings.
-    pub fn from_nepxion(text: &str) -> Result<(Engine, Vec<Warning>)> {
-        let import = import(text)?;
-        let warnings = import.warnings.clone();
-        Ok((Engine::new(import.into_spec())?, warnings))
     }
 }

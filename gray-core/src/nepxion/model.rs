@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use super::Warning;
 use crate::error::{Error, ErrorKind, Location, Result};
 use crate::expr::Expr;
-use crate::release::value::{parse_weights, Value};
-use crate::release::{BlueGreenSpec, GraySpec, ReleaseRouteSpec, ReleaseSpec, RouteKind};
+use crate::route_value::{parse_weights, Value};
+use crate::spec::release::{BlueGreenSpec, GraySpec, ReleaseRouteSpec, ReleaseSpec, RouteKind};
 
 /// A rule being imported.
 #[derive(Debug, Default)]

@@ -3,7 +3,7 @@
 use super::dom::{tree, El};
 use super::model::{self, err, Draft};
 use crate::error::{ErrorKind, Result};
-use crate::release::{
+use crate::spec::release::{
     BlueGreenSpec, GraySpec, ProviderFilterSpec, RouteKind, WeightKind, WeightRuleSpec,
 };
 
@@ -390,7 +390,7 @@ fn release(s: &El, d: &mut Draft) -> Result<()> {
                         )
                     })?;
                 for (k, v) in &map {
-                    crate::snapshot::check_header(k, v, &at.path)
+                    crate::validate::check_header(k, v, &at.path)
                         .map_err(|e| err(e.kind(), &at, e.message()))?;
                 }
                 d.builtin = map;

@@ -85,4 +85,3 @@ impl<'de> Deserialize<'de> for DurationSpec {
         d.deserialize_any(V)
     }
 }
-

@@ -299,3 +299,22 @@ pub struct RolloutStepSpec {
     pub hold: Option<DurationSpec>,
 }
 
+impl NodeSpec {
+    /// A node with weight 1 and the group's health defaults.
+    pub fn new(address: &str) -> NodeSpec {
+        NodeSpec {
+            address: address.to_string(),
+            weight: 1,
+            max_fails: None,
+            fail_timeout: None,
+            drain: false,
+            metadata: Default::default(),
+        }
+    }
+
+    /// Sets the weight.
+    pub fn with_weight(mut self, weight: u32) -> NodeSpec {
+        self.weight = weight;
+        self
+    }
+}

@@ -53,4 +53,3 @@ pub enum InboundPolicy {
     /// Inbound routing headers win.
     Keep,
 }
-

@@ -44,9 +44,11 @@ pub use group::{
 };
 pub use headers::{HeaderPolicySpec, InboundPolicy};
 pub use release::ReleaseSpec;
-pub use rule::{ConditionSpec, KeySpec, PercentSpec, RangeSpec, RoutesSpec, RuleSpec, ValueMatchSpec};
-pub use text::{yaml_from_str, yaml_to_string};
+pub use rule::{
+    ConditionSpec, KeySpec, PercentSpec, RangeSpec, RoutesSpec, RuleSpec, ValueMatchSpec,
+};
 use text::{clean_path, strip_position, toml_error};
+pub use text::{yaml_from_str, yaml_to_string};
 
 /// The spec format version this library reads.
 pub const SPEC_VERSION: u32 = 1;

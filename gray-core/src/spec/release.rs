@@ -40,6 +40,26 @@ use serde::{Deserialize, Serialize};
 use super::group::is_false;
 use super::rule::RoutesSpec;
 
+/// Every `n-d-*` header a release reads and writes: the five routed dimensions (version,
+/// region, address, version weight, region weight), then env, blacklists and failovers.
+pub const HEADERS: [&str; 15] = [
+    "n-d-version",
+    "n-d-region",
+    "n-d-address",
+    "n-d-version-weight",
+    "n-d-region-weight",
+    "n-d-env",
+    "n-d-id-blacklist",
+    "n-d-address-blacklist",
+    "n-d-version-prefer",
+    "n-d-version-failover",
+    "n-d-region-transfer",
+    "n-d-region-failover",
+    "n-d-env-failover",
+    "n-d-zone-failover",
+    "n-d-address-failover",
+];
+
 /// The `release` section of a [`crate::Spec`].
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -103,13 +123,8 @@ impl RouteKind {
 
     /// The propagated header that carries this dimension.
     pub fn header(self) -> &'static str {
-        match self {
-            RouteKind::Version => "n-d-version",
-            RouteKind::Region => "n-d-region",
-            RouteKind::Address => "n-d-address",
-            RouteKind::VersionWeight => "n-d-version-weight",
-            RouteKind::RegionWeight => "n-d-region-weight",
-        }
+        // The five dimensions lead `HEADERS`, in this enum's order.
+        HEADERS[self as usize]
     }
 
     /// The snake_case name used in specs.

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::group::is_false;
+use super::release::HEADERS;
 
 /// One rule: a condition and what to do when it matches.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -71,6 +72,21 @@ impl RoutesSpec {
     /// True when no dimension is set.
     pub fn is_empty(&self) -> bool {
         *self == RoutesSpec::default()
+    }
+
+    /// The `n-d-*` headers that carry these routes down the call chain, in header order.
+    pub(crate) fn headers(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        [
+            &self.version,
+            &self.region,
+            &self.address,
+            &self.version_weight,
+            &self.region_weight,
+            &self.env,
+        ]
+        .into_iter()
+        .zip(HEADERS)
+        .filter_map(|(v, h)| v.as_deref().map(|v| (h, v)))
     }
 }
 
@@ -194,4 +210,3 @@ pub struct PercentSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub salt: Option<String>,
 }
-

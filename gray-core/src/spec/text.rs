@@ -73,4 +73,3 @@ pub(super) fn toml_error(text: &str, e: toml::de::Error, path: &str) -> Error {
         e.message().to_string(),
     )
 }
-

@@ -247,7 +247,7 @@ pub fn nepxion_json(data: &[u8]) {
 /// strictly parsed list agrees with the lenient per-key reader, and a weighted pick only lands
 /// on a positive weight (and on none exactly when all are zero).
 pub fn weights(data: &[u8]) {
-    use crate::release::value::{parse_weights, weight_of, weighted_index, Value};
+    use crate::route_value::{parse_weights, weight_of, weighted_index, Value};
     let (random, text) = match data.split_first_chunk::<8>() {
         Some((r, t)) => (u64::from_le_bytes(*r), t),
         None => (0, data),

@@ -2,13 +2,15 @@
 
 use std::collections::HashMap;
 
-use super::value::{parse_weights, Value};
-use super::{
-    BlueGreen, Field, Gray, ProviderFilter, Release, ReleaseSpec, Route, RouteKind, WeightRule,
-    FIELDS,
-};
+use super::condition::compile_condition;
+use super::scope::CompileScope;
 use crate::error::{Error, ErrorKind, Result};
-use crate::rules::{compile_condition, CompileScope, Cond};
+use crate::route_value::{parse_weights, Value};
+use crate::snapshot::release::{
+    BlueGreen, Field, Gray, ProviderFilter, Release, Route, WeightRule, FIELDS,
+};
+use crate::snapshot::rule::Cond;
+use crate::spec::release::{ReleaseSpec, RouteKind};
 use crate::spec::ConditionSpec;
 
 fn condition(
@@ -130,7 +132,7 @@ pub(crate) fn compile_release(spec: &ReleaseSpec, sets: &mut CompileScope) -> Re
     for (i, g) in spec.gray.iter().enumerate() {
         let path = format!("release.gray[{i}] (id {:?})", g.id);
         let cond = condition(&g.when, &path, &g.id, sets)?;
-        let mut dims: [Option<super::Weighted>; 3] = [None, None, None];
+        let mut dims: [Option<crate::snapshot::release::Weighted>; 3] = [None, None, None];
         for kind in [RouteKind::Version, RouteKind::Region, RouteKind::Address] {
             let Some(list) = g.routes(kind) else { continue };
             let p = format!("{path}.{}", kind.name());
@@ -221,36 +223,37 @@ pub(crate) fn compile_release(spec: &ReleaseSpec, sets: &mut CompileScope) -> Re
         fixed[field as usize] = opt_value(v, &format!("release.{p}"), weights)?;
     }
 
-    let filters =
-        |list: &[super::ProviderFilterSpec], what: &str| -> Result<Box<[ProviderFilter]>> {
-            let mut out = Vec::with_capacity(list.len());
-            for (i, e) in list.iter().enumerate() {
-                let p = format!("release.discovery.{what}[{i}]");
-                for (name, v) in [("consumer", &e.consumer), ("provider", &e.provider)] {
-                    if v.trim().is_empty() {
-                        return Err(Error::at(
-                            ErrorKind::InvalidValue,
-                            format!("{p}.{name}"),
-                            format!("`{name}` must name a service"),
-                        ));
-                    }
+    let filters = |list: &[crate::spec::release::ProviderFilterSpec],
+                   what: &str|
+     -> Result<Box<[ProviderFilter]>> {
+        let mut out = Vec::with_capacity(list.len());
+        for (i, e) in list.iter().enumerate() {
+            let p = format!("release.discovery.{what}[{i}]");
+            for (name, v) in [("consumer", &e.consumer), ("provider", &e.provider)] {
+                if v.trim().is_empty() {
+                    return Err(Error::at(
+                        ErrorKind::InvalidValue,
+                        format!("{p}.{name}"),
+                        format!("`{name}` must name a service"),
+                    ));
                 }
-                let boxed = |v: &[String]| -> Box<[Box<str>]> {
-                    v.iter()
-                        .map(|s| s.trim())
-                        .filter(|s| !s.is_empty())
-                        .map(Into::into)
-                        .collect()
-                };
-                out.push(ProviderFilter {
-                    consumer: e.consumer.as_str().into(),
-                    provider: e.provider.as_str().into(),
-                    consumer_values: boxed(&e.consumer_values),
-                    provider_values: boxed(&e.provider_values),
-                });
             }
-            Ok(out.into())
-        };
+            let boxed = |v: &[String]| -> Box<[Box<str>]> {
+                v.iter()
+                    .map(|s| s.trim())
+                    .filter(|s| !s.is_empty())
+                    .map(Into::into)
+                    .collect()
+            };
+            out.push(ProviderFilter {
+                consumer: e.consumer.as_str().into(),
+                provider: e.provider.as_str().into(),
+                consumer_values: boxed(&e.consumer_values),
+                provider_values: boxed(&e.provider_values),
+            });
+        }
+        Ok(out.into())
+    };
     let version_filters = filters(&spec.discovery.version, "version")?;
     let region_filters = filters(&spec.discovery.region, "region")?;
     let mut weight_rules = Vec::with_capacity(spec.discovery.weight.len());

@@ -1,24 +1,9 @@
-//! Blue-green and gray releases across a call chain: the native `release` section, compiled
-//! into the snapshot, resolved per request into `n-d-*` values, and used to pick instances.
-//!
-//! * [`spec`] — the serde model people write (and the Nepxion importer produces).
-//! * compile — validation: route ids exist and have the right type, expressions parse,
-//!   values and weights are well formed.
-//! * resolve — per request and per dimension: blue-green, then gray, then `defaults`.
-//! * [`crate::service`] — picking an instance of a service honouring the resolved values.
+//! A compiled `release` section: routes, blue-green and gray entries, fixed values, discovery
+//! filters, all indexed by [`Field`] (the `n-d-*` headers a release reads and writes).
 
-mod compile;
-mod resolve;
-
-pub(crate) mod value;
-
-pub(crate) use compile::compile_release;
-pub(crate) use resolve::write_trace;
-pub use resolve::{ReleaseCondition, ReleaseStep, ReleaseTrace};
-pub use crate::spec::release::*;
-
-use crate::rules::Cond;
-use value::Value;
+use crate::route_value::Value;
+use crate::snapshot::rule::Cond;
+use crate::spec::release::{LocalSpec, RouteKind, WeightKind, HEADERS};
 
 /// Everything a release carries in `n-d-*` headers, in header order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,26 +63,6 @@ impl Field {
         }
     }
 }
-
-/// Every `n-d-*` header a release reads and writes: the five routed dimensions (version,
-/// region, address, version weight, region weight), then env, blacklists and failovers.
-pub const HEADERS: [&str; FIELDS] = [
-    "n-d-version",
-    "n-d-region",
-    "n-d-address",
-    "n-d-version-weight",
-    "n-d-region-weight",
-    "n-d-env",
-    "n-d-id-blacklist",
-    "n-d-address-blacklist",
-    "n-d-version-prefer",
-    "n-d-version-failover",
-    "n-d-region-transfer",
-    "n-d-region-failover",
-    "n-d-env-failover",
-    "n-d-zone-failover",
-    "n-d-address-failover",
-];
 
 /// No value for a dimension.
 pub(crate) const NONE: u32 = u32::MAX;

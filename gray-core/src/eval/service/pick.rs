@@ -1,10 +1,12 @@
 //! One release-aware pick from one group.
 
-use super::filter::{attr, mk, rule_weight, Attr, OnEmpty, Scheme, Stage, Test};
-use super::{Caller, Routing, SelectStep};
-use crate::release::value::{weight_of, weighted_index};
-use crate::release::{Field, Release};
-use crate::upstream::Group;
+use super::filter::{
+    instance_value, rule_weight, stage, Filter, InstanceField, OnEmpty, Scheme, Stage,
+};
+use super::routing::{Caller, Routing, SelectStep};
+use crate::route_value::{weight_of, weighted_index};
+use crate::snapshot::group::Group;
+use crate::snapshot::release::{Field, Release};
 
 const MAX_STAGES: usize = 9;
 
@@ -53,31 +55,31 @@ impl<'a> Pick<'a> {
         let caller_v = self.caller.service.zip(self.caller.version);
         let caller_r = self.caller.service.zip(self.caller.region);
         let mut stages: [Option<Stage<'_>>; MAX_STAGES] = Default::default();
-        let keep = |f: Field, a: Attr| r.get(f).map(|v| Test::Keep(a, v));
-        let excl = |f: Field, a: Attr| r.get(f).map(|v| Test::Exclude(a, v));
-        let fo = |f: Field, a: Attr| r.get(f).map(|v| (f, Test::Keep(a, v)));
-        stages[0] = mk(
+        let keep = |f: Field, a: InstanceField| r.get(f).map(|v| Filter::Keep(a, v));
+        let excl = |f: Field, a: InstanceField| r.get(f).map(|v| Filter::Exclude(a, v));
+        let fo = |f: Field, a: InstanceField| r.get(f).map(|v| (f, Filter::Keep(a, v)));
+        stages[0] = stage(
             "n-d-id-blacklist",
             Some(Field::IdBlacklist),
-            excl(Field::IdBlacklist, Attr::Id),
+            excl(Field::IdBlacklist, InstanceField::Id),
             None,
             OnEmpty::NoInstance,
         );
-        stages[1] = mk(
+        stages[1] = stage(
             "n-d-address-blacklist",
             Some(Field::AddressBlacklist),
-            excl(Field::AddressBlacklist, Attr::Address),
+            excl(Field::AddressBlacklist, InstanceField::Address),
             None,
             OnEmpty::NoInstance,
         );
         if let Some(rel) = self.release {
             if let Some((service, value)) = caller_v {
                 if !rel.version_filters.is_empty() {
-                    stages[2] = mk(
+                    stages[2] = stage(
                         "discovery version filter",
                         None,
-                        Some(Test::Provider(
-                            Attr::Version,
+                        Some(Filter::Provider(
+                            InstanceField::Version,
                             &rel.version_filters,
                             name,
                             service,
@@ -90,11 +92,11 @@ impl<'a> Pick<'a> {
             }
             if let Some((service, value)) = caller_r {
                 if !rel.region_filters.is_empty() {
-                    stages[3] = mk(
+                    stages[3] = stage(
                         "discovery region filter",
                         None,
-                        Some(Test::Provider(
-                            Attr::Region,
+                        Some(Filter::Provider(
+                            InstanceField::Region,
                             &rel.region_filters,
                             name,
                             service,
@@ -106,65 +108,70 @@ impl<'a> Pick<'a> {
                 }
             }
             if rel.zone_affinity {
-                stages[5] = mk(
+                stages[5] = stage(
                     "zone affinity",
                     None,
-                    self.caller.zone.map(|z| Test::Keep(Attr::Zone, z)),
-                    fo(Field::ZoneFailover, Attr::Zone),
+                    self.caller
+                        .zone
+                        .map(|z| Filter::Keep(InstanceField::Zone, z)),
+                    fo(Field::ZoneFailover, InstanceField::Zone),
                     OnEmpty::Ignore,
                 );
             }
         }
-        stages[4] = mk(
+        stages[4] = stage(
             "n-d-env",
             Some(Field::Env),
-            keep(Field::Env, Attr::Env),
-            fo(Field::EnvFailover, Attr::Env),
+            keep(Field::Env, InstanceField::Env),
+            fo(Field::EnvFailover, InstanceField::Env),
             OnEmpty::NoInstance,
         );
-        stages[6] = mk(
+        stages[6] = stage(
             "n-d-address",
             Some(Field::Address),
-            keep(Field::Address, Attr::Address),
-            fo(Field::AddressFailover, Attr::Address),
+            keep(Field::Address, InstanceField::Address),
+            fo(Field::AddressFailover, InstanceField::Address),
             OnEmpty::NoInstance,
         );
         // A route, else its failover; without a route, the alternative (transfer / prefer).
-        let routed =
-            |f: Field, failover: Field, alt: Field, alt_empty: OnEmpty, a: Attr| match keep(f, a) {
-                Some(t) => mk(
-                    f.header(),
-                    Some(f),
-                    Some(t),
-                    fo(failover, a),
-                    OnEmpty::NoInstance,
-                ),
-                None => mk(alt.header(), Some(alt), keep(alt, a), None, alt_empty),
-            };
+        let routed = |f: Field,
+                      failover: Field,
+                      alt: Field,
+                      alt_empty: OnEmpty,
+                      a: InstanceField| match keep(f, a) {
+            Some(t) => stage(
+                f.header(),
+                Some(f),
+                Some(t),
+                fo(failover, a),
+                OnEmpty::NoInstance,
+            ),
+            None => stage(alt.header(), Some(alt), keep(alt, a), None, alt_empty),
+        };
         stages[7] = routed(
             Field::Region,
             Field::RegionFailover,
             Field::RegionTransfer,
             OnEmpty::NoInstance,
-            Attr::Region,
+            InstanceField::Region,
         );
         stages[8] = routed(
             Field::Version,
             Field::VersionFailover,
             Field::VersionPrefer,
             OnEmpty::Ignore,
-            Attr::Version,
+            InstanceField::Version,
         );
 
         let nodes = self.group.nodes.len();
-        let mut chosen: [Option<Test<'_>>; MAX_STAGES] = [None; MAX_STAGES];
-        let passes = |chosen: &[Option<Test<'_>>], i: usize, extra: Option<&Test<'_>>| {
+        let mut chosen: [Option<Filter<'_>>; MAX_STAGES] = [None; MAX_STAGES];
+        let passes = |chosen: &[Option<Filter<'_>>], i: usize, extra: Option<&Filter<'_>>| {
             let n = &self.group.nodes[i];
             self.available(i)
-                && chosen.iter().flatten().all(|t| t.pass(n))
-                && extra.is_none_or(|t| t.pass(n))
+                && chosen.iter().flatten().all(|t| t.admits(n))
+                && extra.is_none_or(|t| t.admits(n))
         };
-        let count = |chosen: &[Option<Test<'_>>], extra: Option<&Test<'_>>| {
+        let count = |chosen: &[Option<Filter<'_>>], extra: Option<&Filter<'_>>| {
             (0..nodes).filter(|&i| passes(chosen, i, extra)).count()
         };
         if let Some(s) = steps.as_deref_mut() {
@@ -178,18 +185,18 @@ impl<'a> Pick<'a> {
             let Some(st) = stage else { continue };
             let before = count(&chosen, None);
             let kept = count(&chosen, Some(&st.primary));
-            let shown = |f: Option<Field>, t: &Test<'_>| {
+            let shown = |f: Option<Field>, t: &Filter<'_>| {
                 let v = match t {
-                    Test::Keep(_, v) | Test::Exclude(_, v) => v.to_string(),
-                    Test::Provider(..) => {
+                    Filter::Keep(_, v) | Filter::Exclude(_, v) => v.to_string(),
+                    Filter::Provider(..) => {
                         format!("caller {}", self.caller.service.unwrap_or_default())
                     }
                 };
                 match f {
                     Some(f) if r.inbound[f as usize] => {
-                        format!("{} (inbound)", crate::rules::shorten(&v))
+                        format!("{} (inbound)", crate::eval::condition::shorten(&v))
                     }
-                    _ => crate::rules::shorten(&v),
+                    _ => crate::eval::condition::shorten(&v),
                 }
             };
             // What this stage does: keep its matches, fail over, or be ignored.
@@ -284,8 +291,8 @@ impl<'a> Pick<'a> {
     fn scheme_weight(&self, scheme: Option<Scheme<'_>>, i: usize) -> Option<u32> {
         let n = &self.group.nodes[i];
         match scheme? {
-            Scheme::Version(list) => weight_of(list, attr(n, Attr::Version)?),
-            Scheme::Region(list) => weight_of(list, attr(n, Attr::Region)?),
+            Scheme::Version(list) => weight_of(list, instance_value(n, InstanceField::Version)?),
+            Scheme::Region(list) => weight_of(list, instance_value(n, InstanceField::Region)?),
             Scheme::Rules(rules) => rule_weight(rules, &self.group.name, self.caller.service, n),
         }
     }

@@ -54,7 +54,7 @@ impl Value {
             }
             None
         };
-        crate::snapshot::check_header("n-d-value", &header, path)?;
+        crate::validate::check_header("n-d-value", &header, path)?;
         Ok(Value {
             header: header.into(),
             per_service,

@@ -4,10 +4,13 @@
 
 use serde::Serialize;
 
-use super::value::weighted_index;
-use super::{Choice, Release, RouteKind, DEFAULT, NONE};
+use super::condition::{eval, NoTrace, Tracer};
+use super::context::Ctx;
 use crate::request::RequestView;
-use crate::rules::{eval, Cond, Ctx, NoTrace, Tracer};
+use crate::route_value::weighted_index;
+use crate::snapshot::release::{Choice, Release, DEFAULT, NONE};
+use crate::snapshot::rule::Cond;
+use crate::spec::release::RouteKind;
 
 /// How each dimension of a release was resolved (part of [`crate::Explanation`]).
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
@@ -262,7 +265,7 @@ impl Release {
                     r => Some(self.routes[r as usize].id.to_string()),
                 };
                 let value = self
-                    .own(&choice, super::Field::of(kind))
+                    .own(&choice, crate::snapshot::release::Field::of(kind))
                     .map(|v| v.header.to_string());
                 t.steps.push(ReleaseStep {
                     header: kind.header(),

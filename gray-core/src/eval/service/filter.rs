@@ -1,12 +1,14 @@
 //! The filters and weight schemes an instance selection applies.
 
-use crate::release::value::{address_matches, list_matches, weight_of};
-use crate::release::{Field, ProviderFilter, WeightKind, WeightRule};
+use crate::route_value::{address_matches, list_matches, weight_of};
+use crate::snapshot::group::Node;
+use crate::snapshot::release::{Field, ProviderFilter, WeightRule};
+use crate::spec::release::WeightKind;
 use crate::spec::NodeMetadata;
-use crate::upstream::Node;
 
+/// What a filter reads of an instance (node): its address, or a metadata value.
 #[derive(Clone, Copy)]
-pub(super) enum Attr {
+pub(super) enum InstanceField {
     Id,
     Address,
     Env,
@@ -15,40 +17,55 @@ pub(super) enum Attr {
     Version,
 }
 
-pub(super) fn attr(n: &Node, a: Attr) -> Option<&str> {
+/// The value of `a` for node `n`.
+pub(super) fn instance_value(n: &Node, a: InstanceField) -> Option<&str> {
     let m: &NodeMetadata = &n.metadata;
     match a {
-        Attr::Id => m.id.as_deref(),
-        Attr::Address => Some(&n.address),
-        Attr::Env => m.env.as_deref(),
-        Attr::Zone => m.zone.as_deref(),
+        InstanceField::Id => m.id.as_deref(),
+        InstanceField::Address => Some(&n.address),
+        InstanceField::Env => m.env.as_deref(),
+        InstanceField::Zone => m.zone.as_deref(),
         // Nepxion treats an instance without version or region as `default`.
-        Attr::Region => Some(m.region.as_deref().unwrap_or("default")),
-        Attr::Version => Some(m.version.as_deref().unwrap_or("default")),
+        InstanceField::Region => Some(m.region.as_deref().unwrap_or("default")),
+        InstanceField::Version => Some(m.version.as_deref().unwrap_or("default")),
     }
 }
 
+/// One test an instance must pass.
 #[derive(Clone, Copy)]
-pub(super) enum Test<'a> {
-    Keep(Attr, &'a str),
-    Exclude(Attr, &'a str),
+pub(super) enum Filter<'a> {
+    /// The field's value is in the list (route value format).
+    Keep(InstanceField, &'a str),
+    /// The field's value is not in the list (blacklists).
+    Exclude(InstanceField, &'a str),
     /// Discovery filter: filters, provider service, consumer service, consumer value.
-    Provider(Attr, &'a [ProviderFilter], &'a str, &'a str, &'a str),
+    Provider(
+        InstanceField,
+        &'a [ProviderFilter],
+        &'a str,
+        &'a str,
+        &'a str,
+    ),
 }
 
-impl Test<'_> {
-    pub(super) fn pass(&self, n: &Node) -> bool {
-        let hit = |a: Attr, list: &str| match (a, attr(n, a)) {
+impl Filter<'_> {
+    /// True if node `n` passes the filter.
+    pub(super) fn admits(&self, n: &Node) -> bool {
+        let hit = |a: InstanceField, list: &str| match (a, instance_value(n, a)) {
             (_, None) => false,
-            (Attr::Address, Some(v)) => address_matches(list, v),
+            (InstanceField::Address, Some(v)) => address_matches(list, v),
             (_, Some(v)) => list_matches(list, v),
         };
         match *self {
-            Test::Keep(a, list) => hit(a, list),
-            Test::Exclude(a, list) => !hit(a, list),
-            Test::Provider(a, filters, provider, service, value) => {
-                provider_allows(filters, provider, service, value, attr(n, a).unwrap_or(""))
-            }
+            Filter::Keep(a, list) => hit(a, list),
+            Filter::Exclude(a, list) => !hit(a, list),
+            Filter::Provider(a, filters, provider, service, value) => provider_allows(
+                filters,
+                provider,
+                service,
+                value,
+                instance_value(n, a).unwrap_or(""),
+            ),
         }
     }
 }
@@ -90,11 +107,12 @@ pub(super) fn provider_allows(
     matched && (union_empty || allowed)
 }
 
-pub(super) fn mk<'s>(
+/// A filter stage named `name`, or `None` when it has no `primary` filter (nothing to apply).
+pub(super) fn stage<'s>(
     name: &'static str,
     field: Option<Field>,
-    primary: Option<Test<'s>>,
-    failover: Option<(Field, Test<'s>)>,
+    primary: Option<Filter<'s>>,
+    failover: Option<(Field, Filter<'s>)>,
     on_empty: OnEmpty,
 ) -> Option<Stage<'s>> {
     primary.map(|primary| Stage {
@@ -106,20 +124,23 @@ pub(super) fn mk<'s>(
     })
 }
 
+/// What a stage does when no instance passes it.
 #[derive(Clone, Copy, PartialEq)]
 pub(super) enum OnEmpty {
     NoInstance,
     Ignore,
 }
 
+/// One step of the selection: a primary filter, the failover tried when it leaves nothing.
 pub(super) struct Stage<'a> {
     pub(super) name: &'static str,
     pub(super) field: Option<Field>,
-    pub(super) primary: Test<'a>,
-    pub(super) failover: Option<(Field, Test<'a>)>,
+    pub(super) primary: Filter<'a>,
+    pub(super) failover: Option<(Field, Filter<'a>)>,
     pub(super) on_empty: OnEmpty,
 }
 
+/// Where the weights of the final pick come from.
 #[derive(Clone, Copy)]
 pub(super) enum Scheme<'a> {
     Version(&'a str),
@@ -147,10 +168,10 @@ pub(super) fn rule_weight(
     n: &Node,
 ) -> Option<u32> {
     for (kind, a) in [
-        (WeightKind::Version, Attr::Version),
-        (WeightKind::Region, Attr::Region),
+        (WeightKind::Version, InstanceField::Version),
+        (WeightKind::Region, InstanceField::Region),
     ] {
-        let value = attr(n, a)?;
+        let value = instance_value(n, a)?;
         for level in 0..3 {
             for r in rules.iter().filter(|r| r.kind == kind) {
                 let applies = match (level, r.consumer.as_deref(), r.provider.as_deref()) {

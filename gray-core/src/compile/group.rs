@@ -1,0 +1,272 @@
+//! Compiling groups: nodes (address, weight, health policy), the selector, a staged rollout's
+//! per-step selectors, the hash key and the fallback chain.
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::condition::compile_key;
+use super::registry::StateRegistry;
+use crate::error::{unknown_group, Error, ErrorKind, Result};
+use crate::health::HealthPolicy;
+use crate::outcome::FailMask;
+use crate::request::fields::FieldNamesBuilder;
+use crate::select::{Algorithm, Selector};
+use crate::snapshot::group::{Group, Node, Rollout};
+use crate::spec::{GroupSpec, RolloutSpec, SelectSpec, Spec, MAX_WEIGHT};
+use crate::validate::check_address;
+
+/// Group names and their indices (name order), with the error for a name that is not one.
+pub(super) struct GroupNames<'s> {
+    index: HashMap<Box<str>, u32>,
+    groups: &'s BTreeMap<String, GroupSpec>,
+}
+
+impl<'s> GroupNames<'s> {
+    pub(super) fn new(spec: &'s Spec) -> Self {
+        let index = spec
+            .groups
+            .keys()
+            .enumerate()
+            .map(|(i, name)| (name.as_str().into(), i as u32))
+            .collect();
+        GroupNames {
+            index,
+            groups: &spec.groups,
+        }
+    }
+
+    /// The index of group `name`, referenced at `path`.
+    pub(super) fn index(&self, name: &str, path: &str) -> Result<u32> {
+        self.index.get(name).copied().ok_or_else(|| {
+            unknown_group(
+                ErrorKind::UnknownReference,
+                path,
+                name,
+                self.groups.keys().map(String::as_str),
+            )
+        })
+    }
+
+    /// The name → index map, for the snapshot.
+    pub(super) fn into_index(self) -> HashMap<Box<str>, u32> {
+        self.index
+    }
+}
+
+/// Compiles every group, in name order, and checks that fallbacks do not loop.
+pub(super) fn compile_groups(
+    spec: &Spec,
+    names: &GroupNames<'_>,
+    registry: &StateRegistry,
+    fields: &mut FieldNamesBuilder,
+) -> Result<Vec<Group>> {
+    let mut groups = Vec::with_capacity(spec.groups.len());
+    for (name, g) in &spec.groups {
+        let path = format!("groups.{name}");
+        groups.push(compile_group(name, g, &path, registry, names, fields)?);
+    }
+    check_fallback_cycles(&groups)?;
+    Ok(groups)
+}
+
+/// The selection algorithm of `select`.
+fn algorithm(spec: SelectSpec) -> Algorithm {
+    match spec {
+        SelectSpec::RoundRobin => Algorithm::RoundRobin,
+        SelectSpec::Random => Algorithm::Random,
+        SelectSpec::Hash => Algorithm::Hash,
+    }
+}
+
+fn compile_group(
+    name: &str,
+    g: &GroupSpec,
+    path: &str,
+    registry: &StateRegistry,
+    names: &GroupNames<'_>,
+    fields: &mut FieldNamesBuilder,
+) -> Result<Group> {
+    if name.trim().is_empty() {
+        return Err(Error::at(
+            ErrorKind::InvalidValue,
+            path,
+            "a group name must not be empty",
+        ));
+    }
+    let mut nodes = Vec::with_capacity(g.nodes.len());
+    let mut addrs: HashMap<&str, usize> = HashMap::new();
+    for (i, n) in g.nodes.iter().enumerate() {
+        let np = format!("{path}.nodes[{i}]");
+        check_address(&n.address)
+            .map_err(|m| Error::at(ErrorKind::InvalidValue, format!("{np}.address"), m))?;
+        if let Some(prev) = addrs.insert(n.address.as_str(), i) {
+            return Err(Error::at(
+                ErrorKind::Duplicate,
+                format!("{np}.address"),
+                format!("node {:?} is also nodes[{prev}] of this group", n.address),
+            ));
+        }
+        if n.weight > MAX_WEIGHT {
+            return Err(Error::at(
+                ErrorKind::InvalidValue,
+                format!("{np}.weight"),
+                format!("weight {} is out of range 0..={MAX_WEIGHT}", n.weight),
+            ));
+        }
+        let policy = HealthPolicy::new(
+            n.max_fails.unwrap_or(g.max_fails),
+            n.fail_timeout.map_or(g.fail_timeout.0, |d| d.0),
+        );
+        if policy.max_fails > 0 && policy.fail_timeout.is_zero() {
+            return Err(Error::at(
+                ErrorKind::InvalidValue,
+                format!("{np}.fail_timeout"),
+                "fail_timeout must be positive when max_fails > 0",
+            ));
+        }
+        nodes.push(Node {
+            address: n.address.as_str().into(),
+            weight: n.weight,
+            drain: n.drain,
+            policy,
+            health: registry.node(name, &n.address),
+            metadata: n.metadata.clone(),
+        });
+    }
+    let hash_key = match (&g.hash_key, g.select) {
+        (Some(k), _) => {
+            Some(compile_key(k, fields).map_err(|e| e.within(&format!("{path}.hash_key")))?)
+        }
+        (None, SelectSpec::Hash) => {
+            return Err(Error::at(
+                ErrorKind::InvalidValue,
+                format!("{path}.hash_key"),
+                "`select: hash` needs a `hash_key` (cookie, header, query or client_ip)",
+            ))
+        }
+        (None, _) => None,
+    };
+    let alg = algorithm(g.select);
+    let ids: Vec<&str> = g.nodes.iter().map(|n| n.address.as_str()).collect();
+    let base: Vec<u32> = g.nodes.iter().map(|n| n.weight).collect();
+    let (selectors, rollout) = match &g.rollout {
+        None => (vec![Selector::new(alg, &base, &ids)], None),
+        Some(r) => compile_rollout(r, &format!("{path}.rollout"), alg, &base, &ids, &addrs)?,
+    };
+    let fallback = match &g.fallback {
+        Some(f) if f == name => {
+            return Err(Error::at(
+                ErrorKind::InvalidValue,
+                format!("{path}.fallback"),
+                "a group cannot fall back to itself",
+            ))
+        }
+        Some(f) => Some(names.index(f, &format!("{path}.fallback"))?),
+        None => None,
+    };
+    Ok(Group {
+        name: name.into(),
+        nodes: nodes.into(),
+        selectors: selectors.into(),
+        rollout,
+        hash_key,
+        hash_salt: crate::sticky::salt_prefix(name.as_bytes()),
+        fallback,
+        fail_on: FailMask::new(&g.fail_on),
+        counter: registry.group(name),
+    })
+}
+
+/// The selectors of a staged rollout, one per step, and its schedule.
+fn compile_rollout(
+    r: &RolloutSpec,
+    rp: &str,
+    alg: Algorithm,
+    base: &[u32],
+    ids: &[&str],
+    addrs: &HashMap<&str, usize>,
+) -> Result<(Vec<Selector>, Option<Rollout>)> {
+    if r.steps.is_empty() {
+        return Err(Error::at(
+            ErrorKind::InvalidValue,
+            format!("{rp}.steps"),
+            "a rollout needs at least one step",
+        ));
+    }
+    let mut selectors = Vec::new();
+    let mut starts = Vec::new();
+    let mut at = r.start.saturating_mul(1000);
+    for (si, step) in r.steps.iter().enumerate() {
+        let sp = format!("{rp}.steps[{si}]");
+        let mut w = base.to_vec();
+        for (addr, weight) in &step.weights {
+            let Some(&i) = addrs.get(addr.as_str()) else {
+                return Err(Error::at(
+                    ErrorKind::UnknownReference,
+                    format!("{sp}.weights"),
+                    format!("{addr:?} is not a node of this group"),
+                ));
+            };
+            if *weight > MAX_WEIGHT {
+                return Err(Error::at(
+                    ErrorKind::InvalidValue,
+                    format!("{sp}.weights.{addr}"),
+                    format!("weight {weight} is out of range 0..={MAX_WEIGHT}"),
+                ));
+            }
+            w[i] = *weight;
+        }
+        match (&step.hold, si + 1 == r.steps.len()) {
+            (None, false) => {
+                return Err(Error::at(
+                    ErrorKind::InvalidValue,
+                    format!("{sp}.hold"),
+                    "every step but the last needs `hold`",
+                ))
+            }
+            (Some(d), false) if d.0.is_zero() => {
+                return Err(Error::at(
+                    ErrorKind::InvalidValue,
+                    format!("{sp}.hold"),
+                    "`hold` must be positive",
+                ))
+            }
+            _ => {}
+        }
+        starts.push(at);
+        at = at.saturating_add(
+            step.hold
+                .map_or(0, |d| u64::try_from(d.0.as_millis()).unwrap_or(u64::MAX)),
+        );
+        selectors.push(Selector::new(alg, &w, ids));
+    }
+    Ok((
+        selectors,
+        Some(Rollout {
+            starts: starts.into(),
+        }),
+    ))
+}
+
+fn check_fallback_cycles(groups: &[Group]) -> Result<()> {
+    for (start, g) in groups.iter().enumerate() {
+        let mut seen = vec![start];
+        let mut cur = g.fallback;
+        while let Some(next) = cur {
+            if seen.contains(&(next as usize)) {
+                let chain: Vec<&str> = seen
+                    .iter()
+                    .map(|&i| &*groups[i].name)
+                    .chain([&*groups[next as usize].name])
+                    .collect();
+                return Err(Error::at(
+                    ErrorKind::InvalidValue,
+                    format!("groups.{}.fallback", g.name),
+                    format!("fallback chain loops: {}", chain.join(" → ")),
+                ));
+            }
+            seen.push(next as usize);
+            cur = groups[next as usize].fallback;
+        }
+    }
+    Ok(())
+}

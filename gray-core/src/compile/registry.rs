@@ -1,0 +1,54 @@
+//! Health and counters that outlive snapshots. A reload compiles new groups and rules, but a
+//! node that stays keeps its failure window and totals, and a rule or group keeps its counters:
+//! they live in `Arc`s looked up here by name.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::health::NodeHealth;
+use crate::snapshot::group::Counter;
+
+/// Health and counters that outlive snapshots, keyed by name. The engine owns one.
+#[derive(Debug, Default)]
+pub(crate) struct StateRegistry {
+    nodes: Mutex<HashMap<(String, String), Arc<NodeHealth>>>,
+    rules: Mutex<HashMap<String, Arc<Counter>>>,
+    groups: Mutex<HashMap<String, Arc<Counter>>>,
+}
+
+fn get_or_new<K: std::hash::Hash + Eq, V: Default>(m: &Mutex<HashMap<K, Arc<V>>>, k: K) -> Arc<V> {
+    m.lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .entry(k)
+        .or_default()
+        .clone()
+}
+
+impl StateRegistry {
+    /// The health of node `address` of `group`.
+    pub(crate) fn node(&self, group: &str, address: &str) -> Arc<NodeHealth> {
+        get_or_new(&self.nodes, (group.to_string(), address.to_string()))
+    }
+
+    /// The counter of rule `id`.
+    pub(crate) fn rule(&self, id: &str) -> Arc<Counter> {
+        get_or_new(&self.rules, id.to_string())
+    }
+
+    /// The counter of group `name`.
+    pub(crate) fn group(&self, name: &str) -> Arc<Counter> {
+        get_or_new(&self.groups, name.to_string())
+    }
+
+    /// Forgets state nobody references any more (nodes removed by a reload).
+    pub(crate) fn prune(&self) {
+        fn prune_map<K, V>(m: &Mutex<HashMap<K, Arc<V>>>) {
+            m.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .retain(|_, v| Arc::strong_count(v) > 1);
+        }
+        prune_map(&self.nodes);
+        prune_map(&self.rules);
+        prune_map(&self.groups);
+    }
+}

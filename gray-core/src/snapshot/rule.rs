@@ -1,0 +1,83 @@
+//! Compiled rules and conditions: plain data, evaluated by [`crate::eval`].
+
+use std::sync::Arc;
+
+use crate::expr::Expr;
+use crate::matcher::ValueMatcher;
+use crate::request::fields::{Slot, VarSlots};
+use crate::snapshot::group::Counter;
+use crate::sticky;
+
+/// A compiled rule.
+#[derive(Debug)]
+pub(crate) struct Rule {
+    pub(crate) id: Box<str>,
+    pub(crate) cond: Option<Cond>,
+    /// Target group; `None` means the default group.
+    pub(crate) group: Option<u32>,
+    pub(crate) headers: Box<[(Box<str>, Box<str>)]>,
+    pub(crate) counter: Arc<Counter>,
+}
+
+/// Where a request key comes from (stickiness, hash selection).
+#[derive(Debug, Clone)]
+pub(crate) enum Key {
+    Cookie(Box<str>, Slot),
+    Header(Box<str>, Slot),
+    Query(Box<str>, Slot),
+    ClientIp,
+}
+
+/// A compiled condition.
+#[derive(Debug, Clone)]
+pub(crate) enum Cond {
+    Ip {
+        sets: Box<[u32]>,
+        label: Box<str>,
+    },
+    Cookie {
+        name: Box<str>,
+        slot: Slot,
+        m: ValueMatcher,
+    },
+    Header {
+        name: Box<str>,
+        slot: Slot,
+        m: ValueMatcher,
+    },
+    Query {
+        name: Box<str>,
+        slot: Slot,
+        m: ValueMatcher,
+    },
+    Path(ValueMatcher),
+    Host(ValueMatcher),
+    Method(Box<[Box<str>]>),
+    Percent {
+        key: Key,
+        threshold: u32,
+        salt: Box<str>,
+        /// [`sticky::salt_prefix`] of `salt`.
+        salted: sticky::StickyHasher,
+    },
+    Expr {
+        e: Box<Expr>,
+        /// Per variable of `e`, where its value is found.
+        vars: Box<[VarSlots]>,
+    },
+    All(Box<[Cond]>),
+    Any(Box<[Cond]>),
+    Not(Box<Cond>),
+}
+
+impl Key {
+    /// How explanations name the key.
+    pub(crate) fn label(&self) -> String {
+        match self {
+            Key::Cookie(n, _) => format!("cookie {n:?}"),
+            Key::Header(n, _) => format!("header {n:?}"),
+            Key::Query(n, _) => format!("query {n:?}"),
+            Key::ClientIp => "client IP".to_string(),
+        }
+    }
+}
