@@ -98,6 +98,6 @@ pub use explain::Explanation;
 pub use instance::{CallerIdentity, InstanceExplanation, Selection};
 pub use outcome::Outcome;
 pub use request::{cookie, query, RequestView, SimpleRequest};
-pub use snapshot::group::Counter;
+pub use snapshot::counter::Counter;
 pub use snapshot::Snapshot;
 pub use spec::{Format, Spec};

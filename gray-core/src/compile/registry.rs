@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::health::NodeHealth;
-use crate::snapshot::group::Counter;
+use crate::snapshot::counter::Counter;
 
 /// Health and counters that outlive snapshots, keyed by name. The engine owns one.
 #[derive(Debug, Default)]

@@ -4,7 +4,9 @@ use std::cmp::Ordering;
 
 use regex::Regex;
 
-use super::{ExprStep, MAX_VARIABLES};
+use std::fmt;
+
+use super::limits::MAX_VARIABLES;
 
 /// A byte range of the source.
 #[derive(Clone, Copy, Debug)]
@@ -451,6 +453,37 @@ impl<'v> Eval<'_, 'v, '_> {
                 Value::Bool(result)
             }
         }
+    }
+}
+
+/// One evaluated comparison, `matches` or `.contains`, for explanations.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExprStep {
+    /// The source text of the comparison, e.g. `#H['a'] == '1'`.
+    pub text: String,
+    /// The left operand's value; `None` for null.
+    pub left: Option<String>,
+    /// The right operand's value (the pattern for `matches`, the needle for
+    /// `.contains`); `None` for null.
+    pub right: Option<String>,
+    /// The outcome.
+    pub result: bool,
+}
+
+/// Shows e.g. `#H['a'] == '1' ("2" vs "1") -> false`.
+impl fmt::Display for ExprStep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fn side(f: &mut fmt::Formatter<'_>, v: &Option<String>) -> fmt::Result {
+            match v {
+                Some(s) => write!(f, "{s:?}"),
+                None => f.write_str("null"),
+            }
+        }
+        write!(f, "{} (", self.text)?;
+        side(f, &self.left)?;
+        f.write_str(" vs ")?;
+        side(f, &self.right)?;
+        write!(f, ") -> {}", self.result)
     }
 }
 

@@ -1,7 +1,8 @@
 //! Tokenizer. Rejects characters and constructs that can never be valid
 //! (assignment, arithmetic, bean references, `?.`, projections, ...).
 
-use super::{ExprError, MAX_NUMBER_DIGITS, MAX_STRING_LEN};
+use super::error::ExprError;
+use super::limits::{MAX_NUMBER_DIGITS, MAX_STRING_LEN};
 
 /// Token kinds. `Num` and `Ident` carry no payload: their text is the
 /// token's span in the source.

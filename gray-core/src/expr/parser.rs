@@ -3,9 +3,10 @@
 
 use regex::{Regex, RegexBuilder};
 
+use super::error::ExprError;
 use super::eval::{CmpOp, Lit, Node, Span};
 use super::lexer::{tokenize, Tok, Token};
-use super::{ExprError, MAX_DEPTH, MAX_SOURCE_LEN, MAX_VARIABLES};
+use super::limits::{MAX_DEPTH, MAX_SOURCE_LEN, MAX_VARIABLES};
 
 /// Limits for compiled `matches` patterns.
 const REGEX_SIZE_LIMIT: usize = 1 << 20;

@@ -4,32 +4,14 @@
 //! ([`NodeHealth`]) and counters live in `Arc`s that the engine carries over from snapshot to
 //! snapshot, so a reload or an admin change does not forget that a node is failing.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use super::counter::Counter;
 use super::rule::Key;
 use crate::health::{HealthPolicy, NodeHealth};
 use crate::outcome::FailMask;
 use crate::select::Selector;
 use crate::spec::NodeMetadata;
-
-/// Request and failure counters of a rule or group.
-#[derive(Debug, Default)]
-pub struct Counter {
-    pub(crate) requests: AtomicU64,
-    pub(crate) failures: AtomicU64,
-}
-
-impl Counter {
-    /// Requests counted.
-    pub fn requests(&self) -> u64 {
-        self.requests.load(Ordering::Relaxed)
-    }
-    /// Failures counted.
-    pub fn failures(&self) -> u64 {
-        self.failures.load(Ordering::Relaxed)
-    }
-}
 
 /// One compiled node.
 #[derive(Debug)]

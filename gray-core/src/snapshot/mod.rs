@@ -6,6 +6,7 @@
 //! * `group` — groups, nodes, rollouts and counters;
 //! * `release` — the compiled `release` section and what it resolves per request.
 
+pub(crate) mod counter;
 pub(crate) mod group;
 pub(crate) mod release;
 pub(crate) mod rule;

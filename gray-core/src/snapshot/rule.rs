@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
+use super::counter::Counter;
 use crate::expr::Expr;
 use crate::matcher::ValueMatcher;
 use crate::request::fields::{Slot, VarSlots};
-use crate::snapshot::group::Counter;
 use crate::sticky;
 
 /// A compiled rule.

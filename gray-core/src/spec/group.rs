@@ -7,8 +7,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use std::time::Duration;
 
+use super::defaults::is_false;
 use super::duration::DurationSpec;
-use super::rule::KeySpec;
+use super::key::KeySpec;
 
 /// How a group picks one of its nodes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -236,10 +237,6 @@ pub struct NodeSpec {
 
 fn default_weight() -> u32 {
     1
-}
-
-pub(crate) fn is_false(b: &bool) -> bool {
-    !*b
 }
 
 /// Largest allowed node weight.

@@ -29,9 +29,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind, Location, Result};
 
+mod defaults;
+mod dimensions;
 mod duration;
 mod group;
 mod headers;
+mod key;
 pub mod release;
 mod rule;
 mod text;
@@ -43,10 +46,9 @@ pub use group::{
     SelectSpec, MAX_WEIGHT,
 };
 pub use headers::{HeaderPolicySpec, InboundPolicy};
+pub use key::KeySpec;
 pub use release::ReleaseSpec;
-pub use rule::{
-    ConditionSpec, KeySpec, PercentSpec, RangeSpec, RoutesSpec, RuleSpec, ValueMatchSpec,
-};
+pub use rule::{ConditionSpec, PercentSpec, RangeSpec, RoutesSpec, RuleSpec, ValueMatchSpec};
 use text::{clean_path, strip_position, toml_error};
 pub use text::{yaml_from_str, yaml_to_string};
 

@@ -4,8 +4,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::group::is_false;
-use super::release::HEADERS;
+use super::defaults::{default_true, is_false, is_true};
+use super::dimensions::HEADERS;
+use super::key::KeySpec;
 
 /// One rule: a condition and what to do when it matches.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -31,14 +32,6 @@ pub struct RuleSpec {
     /// Per-service routes propagated down the call chain (version/region/address/... headers).
     #[serde(default, skip_serializing_if = "RoutesSpec::is_empty")]
     pub routes: RoutesSpec,
-}
-
-fn default_true() -> bool {
-    true
-}
-
-fn is_true(b: &bool) -> bool {
-    *b
 }
 
 /// Per-service route values, in Nepxion's value format: either a JSON map
@@ -179,20 +172,6 @@ pub struct RangeSpec {
     /// Upper bound, inclusive.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max: Option<f64>,
-}
-
-/// Where a stickiness key comes from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-pub enum KeySpec {
-    /// A cookie's value.
-    Cookie(String),
-    /// A header's first value.
-    Header(String),
-    /// A query parameter's value.
-    Query(String),
-    /// The resolved client IP, in canonical text form.
-    ClientIp,
 }
 
 /// A sticky percentage: `bucket(salt, key) < percent`.
