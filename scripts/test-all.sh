@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every test of the project: formatting, lints, docs, the Rust test suites (unit,
+# Runs every test of the project: the module-shape check, formatting, lints, docs, the Rust test suites (unit,
 # integration, doc tests, fuzz-crash replays), the gateway admin page in headless Chromium and
 # the Python suite (gray-py: built into target/py-venv, then pytest).
 set -euo pipefail
@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 # ephemeral ports, no persistence).
 bash scripts/ensure-redis.sh
 
+echo "== architecture (no import cycle, no oversized file)"
+python3 scripts/check-architecture.py
 echo "== cargo fmt --check"
 cargo fmt --all --check
 echo "== cargo clippy"

@@ -138,7 +138,7 @@ def main() -> int:
     ap.add_argument("--write", type=pathlib.Path, help="update this BENCHMARKS.md section")
     args = ap.parse_args()
 
-    if gray._gray._debug_build:
+    if gray._gray._testing.debug_build:
         print("warning: gray was built without optimisations; figures are not representative", file=sys.stderr)
         if args.write:
             print("refusing to write BENCHMARKS.md from a debug build", file=sys.stderr)

@@ -21,6 +21,7 @@ mod json;
 mod names;
 mod redis;
 mod request;
+mod testing;
 mod text;
 mod vectorcall;
 
@@ -56,11 +57,8 @@ fn _gray(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<decision::PyExplanation>()?;
     m.add_function(wrap_pyfunction!(sticky_bucket, m)?)?;
     m.add_function(wrap_pyfunction!(sticky_hash, m)?)?;
-    // For the tests: compares the two ways a decision reads headers.
-    m.add_function(wrap_pyfunction!(request::_header_views, m)?)?;
     errors::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
-    // Lets the benchmark refuse to report figures of an unoptimised build.
-    m.add("_debug_build", cfg!(debug_assertions))?;
+    testing::register(m)?;
     Ok(())
 }

@@ -31,42 +31,43 @@ use pyo3::types::{PyDict, PyList, PyTuple};
 use crate::convert::{pair_of, parse_ip, peer_of, type_error};
 use crate::text::{is_text, kind, text, text_as, text_of, Kind};
 
-/// Text held by a [`PyRequest`]: the address and length of UTF-8 bytes that the request keeps
-/// alive (see [`PyRequest::get`]).
+/// A reference to text held by a [`PyRequest`]: the address and length of UTF-8 bytes that the
+/// request keeps alive (see [`PyRequest::get`]). Not a borrow: only the request can turn it
+/// into a `&str`.
 #[derive(Clone, Copy)]
-struct Held {
+struct TextRef {
     ptr: *const u8,
     len: usize,
 }
 
-impl Held {
+impl TextRef {
     /// Only for text that outlives the request: `'static` text, or text of an object or buffer
     /// the request holds.
-    fn new(s: &str) -> Held {
-        Held {
+    fn new(s: &str) -> TextRef {
+        TextRef {
             ptr: s.as_ptr(),
             len: s.len(),
         }
     }
 
     /// The bytes `at` of this text (a range on character boundaries).
-    fn slice(self, at: std::ops::Range<usize>) -> Held {
-        Held {
+    fn slice(self, at: std::ops::Range<usize>) -> TextRef {
+        TextRef {
             ptr: self.ptr.wrapping_add(at.start),
             len: at.len(),
         }
     }
 
     /// A placeholder for the bytes `at` of text still being built: not text until made so
-    /// with [`Held::slice`] of [`Held::as_offset`].
-    fn offset(at: std::ops::Range<usize>) -> Held {
-        Held {
+    /// with [`TextRef::slice`] of [`TextRef::as_offset`].
+    fn offset(at: std::ops::Range<usize>) -> TextRef {
+        TextRef {
             ptr: std::ptr::null::<u8>().wrapping_add(at.start),
             len: at.len(),
         }
     }
 
-    /// The range an [`Held::offset`] placeholder stands for.
+    /// The range an [`TextRef::offset`] placeholder stands for.
     fn as_offset(self) -> std::ops::Range<usize> {
         let start = self.ptr as usize;
         start..start + self.len
@@ -74,13 +75,13 @@ impl Held {
 }
 
 /// A `(name, value)` pair and the objects holding its text.
-struct Entry<'py> {
-    name: Held,
-    value: Held,
+struct NamedValue<'py> {
+    name: TextRef,
+    value: TextRef,
     _objects: Objects<'py>,
 }
 
-/// The objects an [`Entry`]'s text lives in (none for text held elsewhere). Only held, never
+/// The objects an [`NamedValue`]'s text lives in (none for text held elsewhere). Only held, never
 /// read.
 #[allow(dead_code)]
 enum Objects<'py> {
@@ -98,7 +99,7 @@ const ARGS: usize = 5;
 /// One request, its text borrowed from Python objects. Only valid while attached to the
 /// interpreter (it holds `Bound` references).
 pub(crate) struct PyRequest<'py> {
-    /// The objects of single-valued arguments whose text [`Held`] values point into (a fixed
+    /// The objects of single-valued arguments whose text [`TextRef`] values point into (a fixed
     /// array: no allocation), and any beyond it.
     args: [Option<Bound<'py, PyAny>>; ARGS],
     more_args: Vec<Bound<'py, PyAny>>,
@@ -106,22 +107,22 @@ pub(crate) struct PyRequest<'py> {
     /// A `Box<str>`'s bytes stay where they are when the list grows.
     owned: Vec<Box<str>>,
     peer: Option<IpAddr>,
-    method: Held,
+    method: TextRef,
     /// Without the query.
-    path: Held,
+    path: TextRef,
     /// Not empty.
-    query: Option<Held>,
+    query: Option<TextRef>,
     /// The `host` argument when one was given (`Some(None)`: given but not valid text).
-    host: Option<Option<Held>>,
-    cookie_header: Option<Held>,
+    host: Option<Option<TextRef>>,
+    cookie_header: Option<TextRef>,
     /// Names as given (any case; WSGI names in HTTP spelling).
-    headers: Vec<Entry<'py>>,
+    headers: Vec<NamedValue<'py>>,
     /// The `cookies` argument.
-    cookies: Vec<Entry<'py>>,
+    cookies: Vec<NamedValue<'py>>,
     /// Every cookie of the `Cookie` headers, parsed on the first direct cookie lookup (made
     /// only when gray-core cannot read the cookies itself: with a `cookies` argument, or for
     /// more cookie names than it keeps slots for).
-    cookie_index: OnceCell<Vec<(Held, Held)>>,
+    cookie_index: OnceCell<Vec<(TextRef, TextRef)>>,
 }
 
 /// The keyword arguments of `Engine.decide` / `Engine.explain`.
@@ -204,8 +205,8 @@ impl<'py> PyRequest<'py> {
             more_args: Vec::new(),
             owned: Vec::new(),
             peer: None,
-            method: Held::new("GET"),
-            path: Held::new("/"),
+            method: TextRef::new("GET"),
+            path: TextRef::new("/"),
             query: None,
             host: None,
             cookie_header: None,
@@ -215,22 +216,22 @@ impl<'py> PyRequest<'py> {
         }
     }
 
-    /// The text `h` points into. Sound because of how `Held` values are made: each points
+    /// The text `h` points into. Sound because of how `TextRef` values are made: each points
     /// into `'static` text, into a `Box<str>` in `self.owned`, or into the UTF-8 buffer of a
     /// `str` or `bytes` object that the request references (in `args` / `more_args` or in the
-    /// [`Entry`] the text belongs to, directly or through the tuple holding it). Those buffers
+    /// [`NamedValue`] the text belongs to, directly or through the tuple holding it). Those buffers
     /// are immutable and live as long as their objects, and the request drops no reference
     /// before it is dropped itself.
     #[inline]
-    fn get(&self, h: Held) -> &str {
+    fn get(&self, h: TextRef) -> &str {
         // SAFETY: see above; the bytes were valid UTF-8 when `h` was made and cannot change.
         unsafe { std::str::from_utf8_unchecked(std::slice::from_raw_parts(h.ptr, h.len)) }
     }
 
     /// The text of single-valued argument `obj`, keeping `obj` referenced; `None` if it is
     /// not valid text.
-    fn hold(&mut self, obj: Bound<'py, PyAny>) -> Option<Held> {
-        let h = Held::new(text(&obj)?);
+    fn hold(&mut self, obj: Bound<'py, PyAny>) -> Option<TextRef> {
+        let h = TextRef::new(text(&obj)?);
         self.keep_arg(obj);
         Some(h)
     }
@@ -244,9 +245,9 @@ impl<'py> PyRequest<'py> {
     }
 
     /// Text built here, kept with the request.
-    fn hold_owned(&mut self, s: String) -> Held {
+    fn hold_owned(&mut self, s: String) -> TextRef {
         let s = s.into_boxed_str();
-        let h = Held::new(&s);
+        let h = TextRef::new(&s);
         self.owned.push(s);
         h
     }
@@ -257,7 +258,7 @@ impl<'py> PyRequest<'py> {
         &mut self,
         what: &str,
         obj: Option<Bound<'py, PyAny>>,
-    ) -> PyResult<Option<Option<Held>>> {
+    ) -> PyResult<Option<Option<TextRef>>> {
         match obj {
             None => Ok(None),
             Some(o) if o.is_none() => Ok(None),
@@ -267,7 +268,7 @@ impl<'py> PyRequest<'py> {
     }
 
     /// Sets `path` and, when no query was given separately, the query after its `?`.
-    fn set_path(&mut self, path: Option<Held>, query: Option<Option<Held>>) {
+    fn set_path(&mut self, path: Option<TextRef>, query: Option<Option<TextRef>>) {
         let full = path.map_or("", |p| self.get(p));
         let (path, query_in_path) = match full.split_once('?') {
             Some((p, q)) => (p, Some(q)),
@@ -278,8 +279,8 @@ impl<'py> PyRequest<'py> {
             None => query_in_path,
         };
         let (path, query) = (
-            Held::new(path),
-            query.filter(|q| !q.is_empty()).map(Held::new),
+            TextRef::new(path),
+            query.filter(|q| !q.is_empty()).map(TextRef::new),
         );
         self.path = path;
         self.query = query;
@@ -290,7 +291,7 @@ impl<'py> PyRequest<'py> {
         let mut r = PyRequest::empty();
         r.peer = peer_of(a.peer.as_ref())?;
         if let Some(m) = r.text_arg("method", a.method)? {
-            r.method = m.unwrap_or(Held::new(""));
+            r.method = m.unwrap_or(TextRef::new(""));
         }
         let path = r.text_arg("path", a.path)?;
         let query = r.text_arg("query", a.query)?;
@@ -302,7 +303,7 @@ impl<'py> PyRequest<'py> {
         r.collect_pairs("cookies", a.cookies.as_ref(), &mut cookies)?;
         r.cookies = cookies;
         r.cookie_header = r.text_arg("cookie_header", a.cookie_header)?.flatten();
-        r.set_path(path.unwrap_or(Some(Held::new("/"))), query);
+        r.set_path(path.unwrap_or(Some(TextRef::new("/"))), query);
         Ok(r)
     }
 
@@ -330,14 +331,14 @@ impl<'py> PyRequest<'py> {
         let query = scope.get_item(intern!(py, "query_string"))?;
         let headers = scope.get_item(intern!(py, "headers"))?;
         if let Some(m) = r.text_arg("scope['method']", method)? {
-            r.method = m.unwrap_or(Held::new(""));
+            r.method = m.unwrap_or(TextRef::new(""));
         }
         let path = r.text_arg("scope['path']", path)?;
         let query = r.text_arg("scope['query_string']", query)?;
         let mut pairs = Vec::new();
         r.collect_pairs("scope['headers']", headers.as_ref(), &mut pairs)?;
         r.headers = pairs;
-        r.set_path(path.unwrap_or(Some(Held::new("/"))), query);
+        r.set_path(path.unwrap_or(Some(TextRef::new("/"))), query);
         Ok(r)
     }
 
@@ -348,7 +349,7 @@ impl<'py> PyRequest<'py> {
             .map_err(|_| type_error("environ", "a WSGI environ dict", environ))?;
         let mut r = PyRequest::empty();
         // Header names in HTTP spelling, back to back; each entry's name is first its range
-        // there ([`Held::offset`]), made into its text once the names are complete.
+        // there ([`TextRef::offset`]), made into its text once the names are complete.
         let mut names = String::with_capacity(256);
         let mut headers = Vec::with_capacity(env.len());
         let mut script = None;
@@ -358,7 +359,7 @@ impl<'py> PyRequest<'py> {
             let Some(key) = text(&k) else { continue };
             match key {
                 "REMOTE_ADDR" => r.peer = text(&v).and_then(parse_ip),
-                "REQUEST_METHOD" => r.method = r.wsgi_arg(v).unwrap_or(Held::new("")),
+                "REQUEST_METHOD" => r.method = r.wsgi_arg(v).unwrap_or(TextRef::new("")),
                 "SCRIPT_NAME" => script = Some(r.wsgi_arg(v)),
                 "PATH_INFO" => path_info = Some(r.wsgi_arg(v)),
                 "QUERY_STRING" => query = Some(r.wsgi_arg(v)),
@@ -366,8 +367,8 @@ impl<'py> PyRequest<'py> {
                     let start = names.len();
                     if push_http_name(key, &mut names) {
                         if let Some((value, object)) = r.wsgi_text(v) {
-                            headers.push(Entry {
-                                name: Held::offset(start..names.len()),
+                            headers.push(NamedValue {
+                                name: TextRef::offset(start..names.len()),
                                 value,
                                 _objects: object.map_or(Objects::None, Objects::One),
                             });
@@ -395,7 +396,7 @@ impl<'py> PyRequest<'py> {
             },
             (_, Some(p)) => p,
             (Some(s), None) => s,
-            (None, None) => Some(Held::new("/")),
+            (None, None) => Some(TextRef::new("/")),
         };
         r.set_path(path, query);
         Ok(r)
@@ -404,10 +405,10 @@ impl<'py> PyRequest<'py> {
     /// A WSGI value: its text, read back from latin-1 as PEP 3333 asks (non-ASCII text is
     /// copied), and the object to hold when the text is its own; `None` when that text is not
     /// UTF-8.
-    fn wsgi_text(&mut self, v: Bound<'py, PyAny>) -> Option<(Held, Option<Bound<'py, PyAny>>)> {
+    fn wsgi_text(&mut self, v: Bound<'py, PyAny>) -> Option<(TextRef, Option<Bound<'py, PyAny>>)> {
         let s = text(&v)?;
         if s.is_ascii() {
-            return Some((Held::new(s), Some(v)));
+            return Some((TextRef::new(s), Some(v)));
         }
         let bytes: Option<Vec<u8>> = s.chars().map(|c| u8::try_from(u32::from(c)).ok()).collect();
         let s = String::from_utf8(bytes?).ok()?;
@@ -415,7 +416,7 @@ impl<'py> PyRequest<'py> {
     }
 
     /// [`Self::wsgi_text`] for a single-valued variable.
-    fn wsgi_arg(&mut self, v: Bound<'py, PyAny>) -> Option<Held> {
+    fn wsgi_arg(&mut self, v: Bound<'py, PyAny>) -> Option<TextRef> {
         let (h, object) = self.wsgi_text(v)?;
         if let Some(o) = object {
             self.keep_arg(o);
@@ -430,7 +431,7 @@ impl<'py> PyRequest<'py> {
         &mut self,
         what: &str,
         obj: Option<&Bound<'py, PyAny>>,
-        out: &mut Vec<Entry<'py>>,
+        out: &mut Vec<NamedValue<'py>>,
     ) -> PyResult<()> {
         let Some(obj) = obj else { return Ok(()) };
         if obj.is_none() {
@@ -490,7 +491,7 @@ impl<'py> PyRequest<'py> {
     fn push_item(
         &mut self,
         what: &str,
-        out: &mut Vec<Entry<'py>>,
+        out: &mut Vec<NamedValue<'py>>,
         item: Bound<'py, PyAny>,
     ) -> PyResult<()> {
         // The common shape, `(str, str)` or `(bytes, bytes)`: hold the tuple, borrow its items.
@@ -509,8 +510,8 @@ impl<'py> PyRequest<'py> {
             let (k_kind, v_kind) = (kind(k), kind(v));
             if k_kind != Kind::Other && v_kind != Kind::Other {
                 if let (Some(k), Some(v)) = (text_as(k, k_kind), text_as(v, v_kind)) {
-                    let (name, value) = (Held::new(k), Held::new(v));
-                    out.push(Entry {
+                    let (name, value) = (TextRef::new(k), TextRef::new(v));
+                    out.push(NamedValue {
                         name,
                         value,
                         _objects: Objects::One(item),
@@ -527,7 +528,7 @@ impl<'py> PyRequest<'py> {
     fn push_pair(
         &mut self,
         what: &str,
-        out: &mut Vec<Entry<'py>>,
+        out: &mut Vec<NamedValue<'py>>,
         k: Bound<'py, PyAny>,
         v: Bound<'py, PyAny>,
     ) -> PyResult<()> {
@@ -535,8 +536,10 @@ impl<'py> PyRequest<'py> {
             return Err(type_error(&format!("{what} names"), "str or bytes", &k));
         }
         if is_text(&v) {
-            if let (Some(name), Some(value)) = (text(&k).map(Held::new), text(&v).map(Held::new)) {
-                out.push(Entry {
+            if let (Some(name), Some(value)) =
+                (text(&k).map(TextRef::new), text(&v).map(TextRef::new))
+            {
+                out.push(NamedValue {
                     name,
                     value,
                     _objects: Objects::Two(k, v),
@@ -545,14 +548,14 @@ impl<'py> PyRequest<'py> {
             return Ok(());
         }
         if v.is_instance_of::<PyList>() || v.is_instance_of::<PyTuple>() {
-            let name = text(&k).map(Held::new);
+            let name = text(&k).map(TextRef::new);
             for item in v.try_iter()? {
                 let item = item?;
                 if !is_text(&item) {
                     return Err(value_type_error(what, &k, &item));
                 }
-                if let (Some(name), Some(value)) = (name, text(&item).map(Held::new)) {
-                    out.push(Entry {
+                if let (Some(name), Some(value)) = (name, text(&item).map(TextRef::new)) {
+                    out.push(NamedValue {
                         name,
                         value,
                         _objects: Objects::Two(k.clone(), item),
@@ -566,10 +569,12 @@ impl<'py> PyRequest<'py> {
 
     /// Parses every `Cookie` header once (`cookie_header` first, then the headers in order),
     /// with gray-core's parser, so lookups keep its semantics: first occurrence wins.
-    fn index_cookies(&self) -> Vec<(Held, Held)> {
+    fn index_cookies(&self) -> Vec<(TextRef, TextRef)> {
         let mut out = Vec::new();
         self.for_each_header("cookie", &mut |line| {
-            out.extend(gray_core::cookie::iter(line).map(|(k, v)| (Held::new(k), Held::new(v))));
+            out.extend(
+                gray_core::cookie::iter(line).map(|(k, v)| (TextRef::new(k), TextRef::new(v))),
+            );
             true
         });
         out
@@ -681,53 +686,4 @@ impl RequestView for PyRequest<'_> {
         // `Cookie` header lines, as the provided implementation does.
         self.cookies.is_empty()
     }
-}
-
-/// For the tests: what the view of a request lists with `all_headers`, and what
-/// `for_each_header` gives for each of `names`. `kind` says what `request` is: `"args"` (a dict
-/// of `Engine.decide` keyword arguments), `"asgi"` (a scope) or `"wsgi"` (an environ).
-#[pyfunction]
-#[allow(clippy::type_complexity)]
-pub(crate) fn _header_views(
-    kind: &str,
-    request: &Bound<'_, PyAny>,
-    names: Vec<String>,
-) -> PyResult<(Vec<(String, String)>, Vec<Vec<String>>)> {
-    let req = match kind {
-        "args" => {
-            let d = request
-                .cast::<PyDict>()
-                .map_err(|_| type_error("request", "a dict", request))?;
-            let mut args = Args::default();
-            for (k, v) in d.iter() {
-                args.keyword("_header_views()", k.as_borrowed(), v.as_borrowed())?;
-            }
-            PyRequest::from_args(args)?
-        }
-        "asgi" => PyRequest::from_asgi(request)?,
-        "wsgi" => PyRequest::from_wsgi(request)?,
-        _ => {
-            return Err(pyo3::exceptions::PyValueError::new_err(
-                "kind must be 'args', 'asgi' or 'wsgi'",
-            ))
-        }
-    };
-    let mut listed = Vec::new();
-    if !req.all_headers(&mut |k, v| listed.push((k.to_string(), v.to_string()))) {
-        return Err(pyo3::exceptions::PyAssertionError::new_err(
-            "the view did not list its headers",
-        ));
-    }
-    let looked_up = names
-        .iter()
-        .map(|n| {
-            let mut values = Vec::new();
-            req.for_each_header(n, &mut |v| {
-                values.push(v.to_string());
-                true
-            });
-            values
-        })
-        .collect();
-    Ok((listed, looked_up))
 }

@@ -16,7 +16,7 @@ Listed = List[Tuple[str, str]]
 
 
 def views(kind: Literal["args", "asgi", "wsgi"], request: Any, names: List[str]) -> Tuple[Listed, Dict[str, List[str]]]:
-    listed, looked_up = _gray._header_views(kind, request, names)
+    listed, looked_up = _gray._testing.header_views(kind, request, names)
     return listed, dict(zip(names, looked_up))
 
 

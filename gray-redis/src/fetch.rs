@@ -182,7 +182,7 @@ pub(crate) fn parse_rules(
         Some(bytes) => {
             let text = utf8_text(&keys.nepxion(), bytes)?;
             let import = gray_core::nepxion::import(&text)
-                .map_err(|e| crate::prefix_path(e, &keys.nepxion()))?;
+                .map_err(|e| crate::located::prefix_path(e, &keys.nepxion()))?;
             for w in &import.warnings {
                 tracing::info!(namespace = %keys.namespace(), "Nepxion rule: {w}");
             }
@@ -193,7 +193,7 @@ pub(crate) fn parse_rules(
     let spec = match spec {
         Some(bytes) => {
             let text = utf8_text(&keys.spec(), bytes)?;
-            Some(parse_spec_text(&text).map_err(|e| crate::prefix_path(e, &keys.spec()))?)
+            Some(parse_spec_text(&text).map_err(|e| crate::located::prefix_path(e, &keys.spec()))?)
         }
         None if nepxion.is_some() => None,
         None => return Err(missing_spec(keys)),

@@ -90,7 +90,7 @@ impl Publisher {
     fn current_spec(&mut self) -> Result<Option<Spec>> {
         let key = self.keys.spec();
         self.get(&key)?
-            .map(|t| parse_spec_text(&t).map_err(|e| crate::prefix_path(e, &key)))
+            .map(|t| parse_spec_text(&t).map_err(|e| crate::located::prefix_path(e, &key)))
             .transpose()
     }
 
@@ -98,7 +98,9 @@ impl Publisher {
     fn current_nepxion(&mut self) -> Result<Option<Import>> {
         let key = self.keys.nepxion();
         self.get(&key)?
-            .map(|t| gray_core::nepxion::import(&t).map_err(|e| crate::prefix_path(e, &key)))
+            .map(|t| {
+                gray_core::nepxion::import(&t).map_err(|e| crate::located::prefix_path(e, &key))
+            })
             .transpose()
     }
 

@@ -92,7 +92,7 @@ impl RedisSource {
                     .build()
                     .ok_or_else(|| fetch::missing_spec(&keys))?;
                 let engine = Engine::new(spec).map_err(|e| {
-                    crate::prefix_path(e, &format!("redis namespace {}", keys.namespace()))
+                    crate::located::prefix_path(e, &format!("redis namespace {}", keys.namespace()))
                 })?;
                 let primed = Primed {
                     con,
@@ -356,8 +356,10 @@ impl Shared {
                 self.write_dump(self.engine.snapshot().spec());
             }
             Err(e) => {
-                let e =
-                    crate::prefix_path(e, &format!("redis namespace {}", self.keys.namespace()));
+                let e = crate::located::prefix_path(
+                    e,
+                    &format!("redis namespace {}", self.keys.namespace()),
+                );
                 tracing::warn!(namespace = %self.keys.namespace(), error = %e,
                     "rejected rules from Redis; keeping the current rules");
                 self.update(|st| {

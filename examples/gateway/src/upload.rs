@@ -20,7 +20,8 @@ use http_body::{Body, Frame, SizeHint};
 use tokio::sync::Notify;
 use tokio::time::{Instant, Sleep};
 
-use crate::proxy::BoxError;
+/// The body error type the proxy boxes every error into.
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// How the client's body ended, as far as the upload is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

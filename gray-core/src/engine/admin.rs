@@ -64,7 +64,7 @@ impl Engine {
             .collect()
     }
 
-    /// All counters in the Prometheus text exposition format (see [`crate::metrics`]).
+    /// All counters in the Prometheus text exposition format.
     pub fn metrics(&self) -> String {
         crate::metrics::render(&self.snapshot(), &self.groups())
     }

@@ -4,7 +4,7 @@ use std::fmt;
 
 /// The sets that contain one address: a borrowed bitset, cheap to copy.
 ///
-/// Returned by [`IpTable::lookup`]; an address in no set gives an empty mask.
+/// Returned by [`crate::ip::IpTable::lookup`]; an address in no set gives an empty mask.
 #[derive(Clone, Copy)]
 pub struct SetMask<'a> {
     pub(super) words: &'a [u64],

@@ -189,7 +189,7 @@ pub(super) fn normalize_net(net: IpNet) -> IpNet {
     net
 }
 
-/// Naive reference model of [`IpTable::contains`]: scans every `(set, net)`
+/// Naive reference model of [`crate::ip::IpTable::contains`]: scans every `(set, net)`
 /// pair.
 ///
 /// This is deliberately simple and slow (`O(n)` per call); it exists so that

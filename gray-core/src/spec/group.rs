@@ -51,7 +51,7 @@ pub struct GroupSpec {
     pub rollout: Option<RolloutSpec>,
     /// Which outcomes reported with [`crate::Engine::record`] count as failures of this
     /// group's nodes (nginx `proxy_next_upstream`). Default `[error, timeout]`: connect errors,
-    /// resets and timeouts count, no HTTP status does. Written by [`Spec::to_yaml`] only when it
+    /// resets and timeouts count, no HTTP status does. Written by [`crate::Spec::to_yaml`] only when it
     /// differs from the default.
     #[serde(
         default = "default_fail_on",

@@ -37,12 +37,18 @@ class _Packed(Protocol):
     def packed(self) -> bytes: ...
 
 __version__: str
-_debug_build: bool
 
-def _header_views(
-    kind: Literal["args", "asgi", "wsgi"], request: Mapping[str, Any], names: list[str]
-) -> tuple[list[tuple[str, str]], list[list[str]]]:
-    """For the tests: a request view's header listing, and its lookups of ``names``."""
+class _TestingModule(Protocol):
+    """``_gray._testing``: hooks for the project's tests and benchmarks, not an API."""
+
+    debug_build: bool
+
+    def header_views(
+        self, kind: Literal["args", "asgi", "wsgi"], request: Mapping[str, Any], names: list[str]
+    ) -> tuple[list[tuple[str, str]], list[list[str]]]:
+        """A request view's header listing, and its lookups of ``names``."""
+
+_testing: _TestingModule
 
 def sticky_bucket(salt: _Text, key: _Text) -> int:
     """The bucket ``0..10000`` of ``key`` under ``salt`` (``percent`` conditions)."""
