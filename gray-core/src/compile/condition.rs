@@ -6,9 +6,9 @@ use super::scope::CompileScope;
 use crate::error::{Error, ErrorKind, Location, Result};
 use crate::expr::Expr;
 use crate::matcher::ValueMatcher;
-use crate::request::fields::FieldNamesBuilder;
+use crate::request::field_index::FieldNamesBuilder;
 use crate::snapshot::rule::{Cond, Key};
-use crate::spec::{ConditionSpec, KeySpec, ValueMatchSpec};
+use crate::spec::{ConditionSpec, KeySpec, PercentSpec, ValueMatchSpec};
 use crate::sticky;
 
 /// Deepest allowed nesting of `all` / `any` / `not`.
@@ -29,33 +29,6 @@ pub(crate) fn compile_condition(
             format!("conditions are nested more than {MAX_CONDITION_DEPTH} levels deep"),
         ));
     }
-    let value = |m: &ValueMatchSpec,
-                 kind: &str,
-                 named: bool,
-                 icase: bool|
-     -> Result<(Box<str>, ValueMatcher)> {
-        let p = format!("{path}.{kind}");
-        let name = match (&m.name, named) {
-            (Some(n), true) if !n.trim().is_empty() => n.as_str().into(),
-            (_, true) => {
-                return Err(Error::at(
-                    ErrorKind::InvalidValue,
-                    format!("{p}.name"),
-                    format!("a {kind} condition needs a non-empty `name`"),
-                ))
-            }
-            (Some(_), false) => {
-                return Err(Error::at(
-                    ErrorKind::InvalidValue,
-                    format!("{p}.name"),
-                    format!("a {kind} condition has no `name`"),
-                ))
-            }
-            (None, false) => Box::from(""),
-        };
-        let m = ValueMatcher::compile(m, icase).map_err(|e| e.within(&p))?;
-        Ok((name, m))
-    };
     Ok(match spec {
         ConditionSpec::Ip(entries) => {
             if entries.is_empty() {
@@ -72,12 +45,12 @@ pub(crate) fn compile_condition(
             }
         }
         ConditionSpec::Cookie(m) => {
-            let (name, m) = value(m, "cookie", true, false)?;
+            let (name, m) = value_condition(m, path, "cookie", true, false)?;
             let slot = sets.fields.cookie(&name);
             Cond::Cookie { name, slot, m }
         }
         ConditionSpec::Header(m) => {
-            let (name, m) = value(m, "header", true, false)?;
+            let (name, m) = value_condition(m, path, "header", true, false)?;
             let slot = sets.fields.header(&name);
             Cond::Header {
                 name: name.to_ascii_lowercase().into(),
@@ -86,12 +59,12 @@ pub(crate) fn compile_condition(
             }
         }
         ConditionSpec::Query(m) => {
-            let (name, m) = value(m, "query", true, false)?;
+            let (name, m) = value_condition(m, path, "query", true, false)?;
             let slot = sets.fields.query(&name);
             Cond::Query { name, slot, m }
         }
-        ConditionSpec::Path(m) => Cond::Path(value(m, "path", false, false)?.1),
-        ConditionSpec::Host(m) => Cond::Host(value(m, "host", false, true)?.1),
+        ConditionSpec::Path(m) => Cond::Path(value_condition(m, path, "path", false, false)?.1),
+        ConditionSpec::Host(m) => Cond::Host(value_condition(m, path, "host", false, true)?.1),
         ConditionSpec::Method(list) => {
             if list.is_empty() || list.iter().any(|m| m.trim().is_empty()) {
                 return Err(Error::at(
@@ -106,44 +79,8 @@ pub(crate) fn compile_condition(
                     .collect(),
             )
         }
-        ConditionSpec::Percent(p) => {
-            let pp = format!("{path}.percent");
-            if !(0.0..=100.0).contains(&p.value) {
-                return Err(Error::at(
-                    ErrorKind::InvalidValue,
-                    format!("{pp}.value"),
-                    format!("percentage {} must be between 0 and 100", p.value),
-                ));
-            }
-            let key = compile_key(&p.key, &mut sets.fields)
-                .map_err(|e| e.within(&format!("{pp}.key")))?;
-            let salt: Box<str> = p.salt.as_deref().unwrap_or(rule_id).into();
-            Cond::Percent {
-                key,
-                threshold: sticky::threshold(p.value),
-                salted: sticky::salt_prefix(salt.as_bytes()),
-                salt,
-            }
-        }
-        ConditionSpec::Expr(src) => {
-            let e = Expr::parse(src).map_err(|e| {
-                // The column points into the expression (the message shows it with a caret).
-                Error::new(
-                    ErrorKind::InvalidExpression,
-                    Location::new(format!("{path}.expr"), None, Some(e.column())),
-                    e.to_string(),
-                )
-            })?;
-            let vars = e
-                .variables()
-                .iter()
-                .map(|v| sets.fields.variable(v))
-                .collect();
-            Cond::Expr {
-                e: Box::new(e),
-                vars,
-            }
-        }
+        ConditionSpec::Percent(p) => compile_percent(p, path, rule_id, sets)?,
+        ConditionSpec::Expr(src) => compile_expr(src, path, sets)?,
         ConditionSpec::All(list) | ConditionSpec::Any(list) => {
             let kind = if matches!(spec, ConditionSpec::All(_)) {
                 "all"
@@ -173,6 +110,85 @@ pub(crate) fn compile_condition(
             sets,
             depth + 1,
         )?)),
+    })
+}
+
+/// The field name (when `named`) and the compiled matcher of a value condition of `kind` at
+/// `path`; `icase` forces case-insensitive matching (hosts).
+fn value_condition(
+    m: &ValueMatchSpec,
+    path: &str,
+    kind: &str,
+    named: bool,
+    icase: bool,
+) -> Result<(Box<str>, ValueMatcher)> {
+    let p = format!("{path}.{kind}");
+    let name = match (&m.name, named) {
+        (Some(n), true) if !n.trim().is_empty() => n.as_str().into(),
+        (_, true) => {
+            return Err(Error::at(
+                ErrorKind::InvalidValue,
+                format!("{p}.name"),
+                format!("a {kind} condition needs a non-empty `name`"),
+            ))
+        }
+        (Some(_), false) => {
+            return Err(Error::at(
+                ErrorKind::InvalidValue,
+                format!("{p}.name"),
+                format!("a {kind} condition has no `name`"),
+            ))
+        }
+        (None, false) => Box::from(""),
+    };
+    let m = ValueMatcher::compile(m, icase).map_err(|e| e.within(&p))?;
+    Ok((name, m))
+}
+
+/// A sticky percentage of a request key: the key, its salt (the rule id by default) and the
+/// bucket threshold.
+fn compile_percent(
+    p: &PercentSpec,
+    path: &str,
+    rule_id: &str,
+    sets: &mut CompileScope,
+) -> Result<Cond> {
+    let pp = format!("{path}.percent");
+    if !(0.0..=100.0).contains(&p.value) {
+        return Err(Error::at(
+            ErrorKind::InvalidValue,
+            format!("{pp}.value"),
+            format!("percentage {} must be between 0 and 100", p.value),
+        ));
+    }
+    let key = compile_key(&p.key, &mut sets.fields).map_err(|e| e.within(&format!("{pp}.key")))?;
+    let salt: Box<str> = p.salt.as_deref().unwrap_or(rule_id).into();
+    Ok(Cond::Percent {
+        key,
+        threshold: sticky::threshold(p.value),
+        salted: sticky::salt_prefix(salt.as_bytes()),
+        salt,
+    })
+}
+
+/// An expression, with where each of its variables is found.
+fn compile_expr(src: &str, path: &str, sets: &mut CompileScope) -> Result<Cond> {
+    let e = Expr::parse(src).map_err(|e| {
+        // The column points into the expression (the message shows it with a caret).
+        Error::new(
+            ErrorKind::InvalidExpression,
+            Location::new(format!("{path}.expr"), None, Some(e.column())),
+            e.to_string(),
+        )
+    })?;
+    let vars = e
+        .variables()
+        .iter()
+        .map(|v| sets.fields.variable(v))
+        .collect();
+    Ok(Cond::Expr {
+        e: Box::new(e),
+        vars,
     })
 }
 

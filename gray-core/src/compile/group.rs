@@ -8,10 +8,10 @@ use super::registry::StateRegistry;
 use crate::error::{unknown_group, Error, ErrorKind, Result};
 use crate::health::HealthPolicy;
 use crate::outcome::FailMask;
-use crate::request::fields::FieldNamesBuilder;
+use crate::request::field_index::FieldNamesBuilder;
 use crate::select::{Algorithm, Selector};
 use crate::snapshot::group::{Group, Node, Rollout};
-use crate::spec::{GroupSpec, RolloutSpec, SelectSpec, Spec, MAX_WEIGHT};
+use crate::spec::{GroupSpec, NodeSpec, RolloutSpec, SelectSpec, Spec, MAX_WEIGHT};
 use crate::validate::check_address;
 
 /// Group names and their indices (name order), with the error for a name that is not one.
@@ -96,8 +96,6 @@ fn compile_group(
     let mut addrs: HashMap<&str, usize> = HashMap::new();
     for (i, n) in g.nodes.iter().enumerate() {
         let np = format!("{path}.nodes[{i}]");
-        check_address(&n.address)
-            .map_err(|m| Error::at(ErrorKind::InvalidValue, format!("{np}.address"), m))?;
         if let Some(prev) = addrs.insert(n.address.as_str(), i) {
             return Err(Error::at(
                 ErrorKind::Duplicate,
@@ -105,32 +103,7 @@ fn compile_group(
                 format!("node {:?} is also nodes[{prev}] of this group", n.address),
             ));
         }
-        if n.weight > MAX_WEIGHT {
-            return Err(Error::at(
-                ErrorKind::InvalidValue,
-                format!("{np}.weight"),
-                format!("weight {} is out of range 0..={MAX_WEIGHT}", n.weight),
-            ));
-        }
-        let policy = HealthPolicy::new(
-            n.max_fails.unwrap_or(g.max_fails),
-            n.fail_timeout.map_or(g.fail_timeout.0, |d| d.0),
-        );
-        if policy.max_fails > 0 && policy.fail_timeout.is_zero() {
-            return Err(Error::at(
-                ErrorKind::InvalidValue,
-                format!("{np}.fail_timeout"),
-                "fail_timeout must be positive when max_fails > 0",
-            ));
-        }
-        nodes.push(Node {
-            address: n.address.as_str().into(),
-            weight: n.weight,
-            drain: n.drain,
-            policy,
-            health: registry.node(name, &n.address),
-            metadata: n.metadata.clone(),
-        });
+        nodes.push(compile_node(n, g, name, &np, registry)?);
     }
     let hash_key = match (&g.hash_key, g.select) {
         (Some(k), _) => {
@@ -173,6 +146,45 @@ fn compile_group(
         fallback,
         fail_on: FailMask::new(&g.fail_on),
         counter: registry.group(name),
+    })
+}
+
+/// One node of group `group` at path `np`: address, weight, health policy (the node's own
+/// `max_fails`/`fail_timeout`, else the group's).
+fn compile_node(
+    n: &NodeSpec,
+    g: &GroupSpec,
+    group: &str,
+    np: &str,
+    registry: &StateRegistry,
+) -> Result<Node> {
+    check_address(&n.address)
+        .map_err(|m| Error::at(ErrorKind::InvalidValue, format!("{np}.address"), m))?;
+    if n.weight > MAX_WEIGHT {
+        return Err(Error::at(
+            ErrorKind::InvalidValue,
+            format!("{np}.weight"),
+            format!("weight {} is out of range 0..={MAX_WEIGHT}", n.weight),
+        ));
+    }
+    let policy = HealthPolicy::new(
+        n.max_fails.unwrap_or(g.max_fails),
+        n.fail_timeout.map_or(g.fail_timeout.0, |d| d.0),
+    );
+    if policy.max_fails > 0 && policy.fail_timeout.is_zero() {
+        return Err(Error::at(
+            ErrorKind::InvalidValue,
+            format!("{np}.fail_timeout"),
+            "fail_timeout must be positive when max_fails > 0",
+        ));
+    }
+    Ok(Node {
+        address: n.address.as_str().into(),
+        weight: n.weight,
+        drain: n.drain,
+        policy,
+        health: registry.node(group, &n.address),
+        metadata: n.metadata.clone(),
     })
 }
 

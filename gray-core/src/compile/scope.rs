@@ -7,7 +7,7 @@ use ipnet::IpNet;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::ip::{self, IpTableBuilder};
-use crate::request::fields::FieldNamesBuilder;
+use crate::request::field_index::FieldNamesBuilder;
 
 /// What the conditions of a snapshot share while it compiles: the IP sets (named ones plus
 /// anonymous inline ones) and the names of the request fields they read.
@@ -18,7 +18,7 @@ pub(crate) struct CompileScope {
     pub(crate) labels: Vec<String>,
     /// The nets of each set, kept for `trusted_proxies` expansion.
     pub(crate) nets: Vec<Vec<IpNet>>,
-    /// Cookie, header and query names, each given a slot (see [`crate::request::fields`]).
+    /// Cookie, header and query names, each given a slot (see [`crate::request::field_index`]).
     pub(crate) fields: FieldNamesBuilder,
 }
 

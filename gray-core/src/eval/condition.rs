@@ -8,7 +8,7 @@ use std::cell::OnceCell;
 
 use super::context::{strip_port, Ctx, IpText};
 use crate::expr::Expr;
-use crate::request::fields::VarSlots;
+use crate::request::field_index::VarSlots;
 use crate::request::RequestView;
 use crate::snapshot::rule::{Cond, Key};
 use crate::sticky;

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 
 use crate::ip::SetMask;
-use crate::request::fields::{Fields, Slot, VarSlots};
+use crate::request::field_index::{Fields, Slot, VarSlots};
 use crate::request::RequestView;
 use crate::snapshot::Snapshot;
 

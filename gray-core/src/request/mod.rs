@@ -20,11 +20,11 @@
 //! ```
 //!
 //! The module also holds the readers adapters and conditions share: cookies ([`cookie`]), query
-//! strings ([`query`]), byte scanning, and the per-request index of the header, cookie and
-//! query values a snapshot's conditions read (`fields`).
+//! strings ([`query`]), byte scanning (`scan`), and the per-request index of the header,
+//! cookie and query values a snapshot's conditions read (`field_index`).
 
 pub mod cookie;
-pub(crate) mod fields;
+pub(crate) mod field_index;
 pub mod query;
 pub(crate) mod scan;
 mod simple;

@@ -19,7 +19,7 @@ use std::time::Duration;
 use crate::client_ip::ClientIpResolver;
 use crate::error::{unknown_group, Error, ErrorKind, Result};
 use crate::ip::IpTable;
-use crate::request::fields::FieldNames;
+use crate::request::field_index::FieldNames;
 use crate::spec::{InboundPolicy, Spec};
 use group::Group;
 use release::Release;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use super::counter::Counter;
 use crate::expr::Expr;
 use crate::matcher::ValueMatcher;
-use crate::request::fields::{Slot, VarSlots};
+use crate::request::field_index::{Slot, VarSlots};
 use crate::sticky;
 
 /// A compiled rule.

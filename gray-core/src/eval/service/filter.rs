@@ -151,8 +151,8 @@ pub(super) enum Scheme<'a> {
 impl Scheme<'_> {
     pub(super) fn label(&self) -> &'static str {
         match self {
-            Scheme::Version(_) => "n-d-version-weight",
-            Scheme::Region(_) => "n-d-region-weight",
+            Scheme::Version(_) => Field::VersionWeight.header(),
+            Scheme::Region(_) => Field::RegionWeight.header(),
             Scheme::Rules(_) => "discovery weight rules",
         }
     }

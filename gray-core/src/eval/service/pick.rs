@@ -59,14 +59,14 @@ impl<'a> Pick<'a> {
         let excl = |f: Field, a: InstanceField| r.get(f).map(|v| Filter::Exclude(a, v));
         let fo = |f: Field, a: InstanceField| r.get(f).map(|v| (f, Filter::Keep(a, v)));
         stages[0] = stage(
-            "n-d-id-blacklist",
+            Field::IdBlacklist.header(),
             Some(Field::IdBlacklist),
             excl(Field::IdBlacklist, InstanceField::Id),
             None,
             OnEmpty::NoInstance,
         );
         stages[1] = stage(
-            "n-d-address-blacklist",
+            Field::AddressBlacklist.header(),
             Some(Field::AddressBlacklist),
             excl(Field::AddressBlacklist, InstanceField::Address),
             None,
@@ -120,14 +120,14 @@ impl<'a> Pick<'a> {
             }
         }
         stages[4] = stage(
-            "n-d-env",
+            Field::Env.header(),
             Some(Field::Env),
             keep(Field::Env, InstanceField::Env),
             fo(Field::EnvFailover, InstanceField::Env),
             OnEmpty::NoInstance,
         );
         stages[6] = stage(
-            "n-d-address",
+            Field::Address.header(),
             Some(Field::Address),
             keep(Field::Address, InstanceField::Address),
             fo(Field::AddressFailover, InstanceField::Address),
