@@ -470,7 +470,7 @@ fn release(r: &Release, d: &mut Draft) -> Result<()> {
             version_weight: c.version_weight_id.clone().filter(|s| !s.is_empty()),
             region_weight: c.region_weight_id.clone().filter(|s| !s.is_empty()),
         };
-        if crate::release::RouteKind::ALL
+        if crate::spec::release::RouteKind::ALL
             .iter()
             .all(|k| bg.route(*k).is_none())
         {
