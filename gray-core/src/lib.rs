@@ -63,6 +63,7 @@ mod outcome;
 mod route_value;
 pub mod select;
 pub mod sticky;
+pub mod traffic;
 mod validate;
 
 // The pipeline.

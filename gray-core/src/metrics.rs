@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use crate::admin::GroupStatus;
 use crate::snapshot::Snapshot;
+use crate::traffic::{CLASSES, PROMETHEUS_BOUNDS_MS};
 
 /// Renders the counters of `snap` and the group views `groups` (from the same engine).
 pub(crate) fn render(snap: &Snapshot, groups: &[GroupStatus]) -> String {
@@ -102,5 +103,49 @@ pub(crate) fn render(snap: &Snapshot, groups: &[GroupStatus]) -> String {
             );
         }
     }
+    write_traffic(&mut out, snap, &esc);
     out
+}
+
+/// The node latency histograms and response totals by class.
+fn write_traffic(out: &mut String, snap: &Snapshot, esc: &dyn Fn(&str) -> String) {
+    out.push_str("# HELP gray_upstream_request_duration_seconds Time from sending a request to a node to its response headers (or failure).\n# TYPE gray_upstream_request_duration_seconds histogram\n");
+    for g in snap.groups.iter() {
+        for n in g.nodes.iter() {
+            let labels = format!("group=\"{}\",node=\"{}\"", esc(&g.name), esc(&n.address));
+            let (buckets, sum, count) = n.traffic.histogram();
+            for (le, c) in PROMETHEUS_BOUNDS_MS.iter().zip(buckets) {
+                let _ = writeln!(
+                    out,
+                    "gray_upstream_request_duration_seconds_bucket{{{labels},le=\"{}\"}} {c}",
+                    le / 1000.0
+                );
+            }
+            let _ = writeln!(
+                out,
+                "gray_upstream_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {count}"
+            );
+            let _ = writeln!(
+                out,
+                "gray_upstream_request_duration_seconds_sum{{{labels}}} {sum}"
+            );
+            let _ = writeln!(
+                out,
+                "gray_upstream_request_duration_seconds_count{{{labels}}} {count}"
+            );
+        }
+    }
+    out.push_str("# HELP gray_upstream_responses_total Recorded outcomes of requests to a node, by status class (error: connect error or reset).\n# TYPE gray_upstream_responses_total counter\n");
+    for g in snap.groups.iter() {
+        for n in g.nodes.iter() {
+            for (class, c) in CLASSES.iter().zip(n.traffic.classes()) {
+                let _ = writeln!(
+                    out,
+                    "gray_upstream_responses_total{{group=\"{}\",node=\"{}\",class=\"{class}\"}} {c}",
+                    esc(&g.name),
+                    esc(&n.address)
+                );
+            }
+        }
+    }
 }

@@ -259,10 +259,17 @@ default: stable
     for i in 0..200 {
         for d in &decisions {
             engine.record(d, outcomes[i % outcomes.len()]);
+            let latency = std::time::Duration::from_micros(37 * i as u64);
+            engine.record_timed(d, outcomes[(i + 1) % outcomes.len()], latency);
             engine.report(d, i % 3 == 0);
         }
         let _ = engine.record_node("stable", "127.0.0.1:7002", outcomes[i % outcomes.len()]);
+        let latency = std::time::Duration::from_millis(i as u64);
+        let _ = engine.record_node_timed("stable", "127.0.0.1:7002", outcomes[0], latency);
     }
     set_counting(false);
     assert_eq!(ALLOCS.load(Ordering::SeqCst), 0, "record/report allocated");
+    // And the outcomes were observed.
+    let report = engine.traffic();
+    assert!(report.groups.iter().map(|g| g.window.requests).sum::<u64>() >= 8 * 400);
 }

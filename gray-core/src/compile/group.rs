@@ -184,6 +184,7 @@ fn compile_node(
         drain: n.drain,
         policy,
         health: registry.node(group, &n.address),
+        traffic: registry.node_traffic(group, &n.address),
         metadata: n.metadata.clone(),
     })
 }

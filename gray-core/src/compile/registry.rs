@@ -1,12 +1,13 @@
-//! Health and counters that outlive snapshots. A reload compiles new groups and rules, but a
-//! node that stays keeps its failure window and totals, and a rule or group keeps its counters:
-//! they live in `Arc`s looked up here by name.
+//! Health, counters and traffic records that outlive snapshots. A reload compiles new groups
+//! and rules, but a node that stays keeps its failure window, totals and live window, and a rule
+//! or group keeps its counters: they live in `Arc`s looked up here by name.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::health::NodeHealth;
 use crate::snapshot::counter::Counter;
+use crate::traffic::Traffic;
 
 /// Health and counters that outlive snapshots, keyed by name. The engine owns one.
 #[derive(Debug, Default)]
@@ -14,6 +15,8 @@ pub(crate) struct StateRegistry {
     nodes: Mutex<HashMap<(String, String), Arc<NodeHealth>>>,
     rules: Mutex<HashMap<String, Arc<Counter>>>,
     groups: Mutex<HashMap<String, Arc<Counter>>>,
+    node_traffic: Mutex<HashMap<(String, String), Arc<Traffic>>>,
+    rule_traffic: Mutex<HashMap<String, Arc<Traffic>>>,
 }
 
 fn get_or_new<K: std::hash::Hash + Eq, V: Default>(m: &Mutex<HashMap<K, Arc<V>>>, k: K) -> Arc<V> {
@@ -40,6 +43,16 @@ impl StateRegistry {
         get_or_new(&self.groups, name.to_string())
     }
 
+    /// The traffic record of node `address` of `group`.
+    pub(crate) fn node_traffic(&self, group: &str, address: &str) -> Arc<Traffic> {
+        get_or_new(&self.node_traffic, (group.to_string(), address.to_string()))
+    }
+
+    /// The traffic record (live window) of rule `id`.
+    pub(crate) fn rule_traffic(&self, id: &str) -> Arc<Traffic> {
+        get_or_new(&self.rule_traffic, id.to_string())
+    }
+
     /// Forgets state nobody references any more (nodes removed by a reload).
     pub(crate) fn prune(&self) {
         fn prune_map<K, V>(m: &Mutex<HashMap<K, Arc<V>>>) {
@@ -50,5 +63,7 @@ impl StateRegistry {
         prune_map(&self.nodes);
         prune_map(&self.rules);
         prune_map(&self.groups);
+        prune_map(&self.node_traffic);
+        prune_map(&self.rule_traffic);
     }
 }

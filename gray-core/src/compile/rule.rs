@@ -73,6 +73,7 @@ pub(super) fn compile_rules(
             group,
             headers: headers.into(),
             counter: registry.rule(&r.id),
+            traffic: registry.rule_traffic(&r.id),
         });
     }
     Ok(rules)

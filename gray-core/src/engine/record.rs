@@ -3,6 +3,7 @@
 //! rule, group and node counters.
 
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use super::Engine;
 use crate::decision::Decision;
@@ -10,6 +11,7 @@ use crate::error::Result;
 use crate::outcome::Outcome;
 use crate::select::Select;
 use crate::snapshot::group::Group;
+use crate::traffic::micros;
 
 impl Engine {
     /// Records what happened to the request a decision routed (passive health and counters),
@@ -22,27 +24,72 @@ impl Engine {
     /// available node of a group without a fallback is never ejected; see
     /// [`report`](Self::report). Does nothing for a decision without a node.
     pub fn record(&self, decision: &Decision, outcome: Outcome) {
-        let Some(g) = decision.served else { return };
-        let ok = !decision.snapshot.groups[g as usize]
-            .fail_on
-            .is_failure(outcome);
-        self.report(decision, ok);
+        self.record_outcome(decision, outcome, None);
+    }
+
+    /// [`record`](Self::record) with the request's latency (from sending it upstream to the
+    /// end of the response headers, or to the failure): also observed in the node's latency
+    /// histogram (`gray_upstream_request_duration_seconds`) and in the node's and the rule's
+    /// live windows ([`traffic`](Self::traffic)). Lock-free and allocation-free.
+    pub fn record_timed(&self, decision: &Decision, outcome: Outcome, latency: Duration) {
+        self.record_outcome(decision, outcome, Some(latency));
+    }
+
+    fn record_outcome(&self, decision: &Decision, outcome: Outcome, latency: Option<Duration>) {
+        let (Some(g), Some(n)) = (decision.served, decision.node) else {
+            return;
+        };
+        let snap = &decision.snapshot;
+        let group = &snap.groups[g as usize];
+        let now = self.sources.now_ms();
+        let us = latency.map(micros);
+        if let Some(node) = group.nodes.get(n as usize) {
+            node.traffic.record(outcome, us, now, true);
+        }
+        if let Some(r) = decision.rule {
+            snap.rules[r as usize]
+                .traffic
+                .record(outcome, us, now, false);
+        }
+        let ok = !group.fail_on.is_failure(outcome);
+        self.report_at(decision, ok, now);
     }
 
     /// [`record`](Self::record) for a node named by group and address in the current
     /// snapshot, classified by that group's `fail_on`. Errors: `UnknownGroup` (path `group`),
     /// `UnknownNode` (path `address`).
     pub fn record_node(&self, group: &str, address: &str, outcome: Outcome) -> Result<()> {
+        self.record_node_outcome(group, address, outcome, None)
+    }
+
+    /// [`record_node`](Self::record_node) with the request's latency, observed as
+    /// [`record_timed`](Self::record_timed) does (no rule: none is named).
+    pub fn record_node_timed(
+        &self,
+        group: &str,
+        address: &str,
+        outcome: Outcome,
+        latency: Duration,
+    ) -> Result<()> {
+        self.record_node_outcome(group, address, outcome, Some(latency))
+    }
+
+    fn record_node_outcome(
+        &self,
+        group: &str,
+        address: &str,
+        outcome: Outcome,
+        latency: Option<Duration>,
+    ) -> Result<()> {
         let snap = self.current.load();
         let (g, i) = snap.node_named(group, address)?;
         let g = &snap.groups[g as usize];
+        let now = self.sources.now_ms();
+        g.nodes[i]
+            .traffic
+            .record(outcome, latency.map(micros), now, true);
         let ok = !g.fail_on.is_failure(outcome);
-        g.report(
-            i,
-            ok,
-            self.sources.now_ms(),
-            g.unix_ms(|| self.sources.unix_ms()),
-        );
+        g.report(i, ok, now, g.unix_ms(|| self.sources.unix_ms()));
         Ok(())
     }
 
@@ -60,6 +107,11 @@ impl Engine {
     /// decisions move to the fallback. The check is not atomic with the report: two nodes
     /// failing at the same instant may both be ejected.
     pub fn report(&self, decision: &Decision, ok: bool) {
+        self.report_at(decision, ok, self.sources.now_ms());
+    }
+
+    /// [`report`](Self::report) at monotonic time `now_ms`.
+    fn report_at(&self, decision: &Decision, ok: bool, now_ms: u64) {
         let (Some(g), Some(n)) = (decision.served, decision.node) else {
             return;
         };
@@ -67,7 +119,7 @@ impl Engine {
         group.report(
             n as usize,
             ok,
-            self.sources.now_ms(),
+            now_ms,
             group.unix_ms(|| self.sources.unix_ms()),
         );
         if !ok {

@@ -12,6 +12,7 @@ use crate::health::{HealthPolicy, NodeHealth};
 use crate::outcome::FailMask;
 use crate::select::Selector;
 use crate::spec::NodeMetadata;
+use crate::traffic::Traffic;
 
 /// One compiled node.
 #[derive(Debug)]
@@ -22,6 +23,8 @@ pub(crate) struct Node {
     pub(crate) policy: HealthPolicy,
     pub(crate) health: Arc<NodeHealth>,
     pub(crate) metadata: NodeMetadata,
+    /// Outcomes and latency of the requests recorded for this node.
+    pub(crate) traffic: Arc<Traffic>,
 }
 
 /// The staged-rollout schedule of a group: step `i` is in force from `starts[i]` (Unix ms).

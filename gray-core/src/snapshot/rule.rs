@@ -7,6 +7,7 @@ use crate::expr::Expr;
 use crate::matcher::ValueMatcher;
 use crate::request::field_index::{Slot, VarSlots};
 use crate::sticky;
+use crate::traffic::Traffic;
 
 /// A compiled rule.
 #[derive(Debug)]
@@ -17,6 +18,8 @@ pub(crate) struct Rule {
     pub(crate) group: Option<u32>,
     pub(crate) headers: Box<[(Box<str>, Box<str>)]>,
     pub(crate) counter: Arc<Counter>,
+    /// Live window of the requests this rule matched that were recorded.
+    pub(crate) traffic: Arc<Traffic>,
 }
 
 /// Where a request key comes from (stickiness, hash selection).

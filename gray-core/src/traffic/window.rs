@@ -1,0 +1,268 @@
+//! Live windows: the last [`SLOTS`] × [`SLOT_MS`] of one node's or rule's traffic, in a ring of
+//! slots that recording reuses in place (no allocation, no lock).
+//!
+//! A slot belongs to one 10-second period, named by its number since the clock's origin
+//! (`now_ms / SLOT_MS`). Recording into a slot that still holds an older period first claims it
+//! (one compare-and-swap of the period) and clears it. A recording that races with the clearing
+//! of its own slot may be lost or counted in the new period: at most a few requests at each
+//! 10-second boundary, which windows of thousands of requests do not notice. Reading sums the
+//! slots whose period is recent enough.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use super::latency::{fine_index, fine_value_ms, FINE_BUCKETS};
+
+/// Length of one slot in milliseconds.
+pub const SLOT_MS: u64 = 10_000;
+/// Slots in a window: [`SLOTS`] × [`SLOT_MS`] = two minutes of history.
+pub const SLOTS: usize = 12;
+
+/// No period yet.
+const EMPTY: u64 = u64::MAX;
+
+struct Slot {
+    period: AtomicU64,
+    requests: AtomicU32,
+    errors: AtomicU32,
+    latency: [AtomicU32; FINE_BUCKETS],
+}
+
+impl Slot {
+    fn new() -> Slot {
+        Slot {
+            period: AtomicU64::new(EMPTY),
+            requests: AtomicU32::new(0),
+            errors: AtomicU32::new(0),
+            latency: std::array::from_fn(|_| AtomicU32::new(0)),
+        }
+    }
+
+    fn clear(&self) {
+        self.requests.store(0, Ordering::Relaxed);
+        self.errors.store(0, Ordering::Relaxed);
+        for b in &self.latency {
+            b.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The ring of slots of one node or rule.
+pub(crate) struct Window {
+    slots: Box<[Slot]>,
+}
+
+impl std::fmt::Debug for Window {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Window").finish_non_exhaustive()
+    }
+}
+
+impl Default for Window {
+    fn default() -> Self {
+        Window {
+            slots: (0..SLOTS).map(|_| Slot::new()).collect(),
+        }
+    }
+}
+
+impl Window {
+    /// Counts one request at `now_ms` (monotonic): an error or not, and its latency if known.
+    #[inline]
+    pub(crate) fn record(&self, now_ms: u64, error: bool, latency_us: Option<u64>) {
+        let period = now_ms / SLOT_MS;
+        let slot = &self.slots[(period % SLOTS as u64) as usize];
+        let seen = slot.period.load(Ordering::Acquire);
+        if seen != period {
+            if seen != EMPTY && seen > period {
+                // The clock went backwards past this slot's period: count nothing rather
+                // than mix periods.
+                return;
+            }
+            if slot
+                .period
+                .compare_exchange(seen, period, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                slot.clear();
+            }
+        }
+        slot.requests.fetch_add(1, Ordering::Relaxed);
+        if error {
+            slot.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(us) = latency_us {
+            slot.latency[fine_index(us)].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Adds the slots of periods that started at or after `since_ms` and are not in the future
+    /// of `now_ms` to `into`.
+    pub(crate) fn read_into(&self, now_ms: u64, since_ms: u64, into: &mut WindowCounts) {
+        let now = now_ms / SLOT_MS;
+        let first = since_ms
+            .div_ceil(SLOT_MS)
+            .max(now.saturating_sub(SLOTS as u64 - 1));
+        for s in self.slots.iter() {
+            let p = s.period.load(Ordering::Acquire);
+            if p == EMPTY || p < first || p > now {
+                continue;
+            }
+            into.requests += u64::from(s.requests.load(Ordering::Relaxed));
+            into.errors += u64::from(s.errors.load(Ordering::Relaxed));
+            for (acc, b) in into.latency.iter_mut().zip(&s.latency) {
+                *acc += u64::from(b.load(Ordering::Relaxed));
+            }
+        }
+    }
+}
+
+/// Counts read from one or more windows: mergeable, with quantiles.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WindowCounts {
+    /// Requests recorded.
+    pub requests: u64,
+    /// Of which errors: a 5xx status, a connect error, a reset or a timeout.
+    pub errors: u64,
+    /// Latency counts per fine bucket (see [`WindowCounts::quantile_ms`]).
+    latency: [u64; FINE_BUCKETS],
+}
+
+impl std::fmt::Debug for WindowCounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WindowCounts")
+            .field("requests", &self.requests)
+            .field("errors", &self.errors)
+            .field("timed", &self.timed())
+            .finish()
+    }
+}
+
+impl Default for WindowCounts {
+    fn default() -> Self {
+        WindowCounts {
+            requests: 0,
+            errors: 0,
+            latency: [0; FINE_BUCKETS],
+        }
+    }
+}
+
+impl WindowCounts {
+    /// Adds `other` (another node of the same group, say).
+    pub fn merge(&mut self, other: &WindowCounts) {
+        self.requests += other.requests;
+        self.errors += other.errors;
+        for (a, b) in self.latency.iter_mut().zip(other.latency.iter()) {
+            *a += b;
+        }
+    }
+
+    /// Requests that had a latency recorded.
+    pub fn timed(&self) -> u64 {
+        self.latency.iter().sum()
+    }
+
+    /// Errors per request, `None` without requests.
+    pub fn error_rate(&self) -> Option<f64> {
+        (self.requests > 0).then(|| self.errors as f64 / self.requests as f64)
+    }
+
+    /// The `q` quantile (0..=1) of the recorded latencies in milliseconds, read at the middle of
+    /// its bucket (within ±12.5 %); `None` without timed requests.
+    pub fn quantile_ms(&self, q: f64) -> Option<f64> {
+        let total = self.timed();
+        if total == 0 || !(0.0..=1.0).contains(&q) {
+            return None;
+        }
+        // The smallest value with at least ceil(q * total) samples at or below it.
+        let rank = ((q * total as f64).ceil() as u64).max(1);
+        let mut seen = 0;
+        for (i, &n) in self.latency.iter().enumerate() {
+            seen += n;
+            if seen >= rank {
+                return Some(fine_value_ms(i));
+            }
+        }
+        None
+    }
+
+    /// The recorded latencies as (bucket value in milliseconds, count) pairs, smallest first:
+    /// the samples a rank test compares.
+    pub fn latency_histogram_ms(&self) -> impl Iterator<Item = (f64, u64)> + '_ {
+        self.latency
+            .iter()
+            .enumerate()
+            .filter(|(_, &n)| n > 0)
+            .map(|(i, &n)| (fine_value_ms(i), n))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(w: &Window, now: u64, since: u64) -> WindowCounts {
+        let mut c = WindowCounts::default();
+        w.read_into(now, since, &mut c);
+        c
+    }
+
+    #[test]
+    fn counts_within_the_window_and_forgets_older_periods() {
+        let w = Window::default();
+        for i in 0..100u64 {
+            w.record(1_000 + i, i % 10 == 0, Some(2_000 + i));
+        }
+        let c = read(&w, 5_000, 0);
+        assert_eq!((c.requests, c.errors, c.timed()), (100, 10, 100));
+        // The true median is 2.05 ms; a bucket midpoint is within 12.5 % of it.
+        let p50 = c.quantile_ms(0.5).unwrap();
+        assert!((2.05 * 0.875..=2.05 * 1.125).contains(&p50), "{p50}");
+        // Two minutes later the slot is out of the window.
+        assert_eq!(read(&w, 1_000 + SLOTS as u64 * SLOT_MS, 0).requests, 0);
+        // A new period in the same slot starts from zero.
+        let later = SLOTS as u64 * SLOT_MS + 2_000;
+        w.record(later, false, None);
+        let c = read(&w, later, 0);
+        assert_eq!((c.requests, c.errors, c.timed()), (1, 0, 0));
+    }
+
+    #[test]
+    fn since_selects_whole_periods() {
+        let w = Window::default();
+        w.record(5_000, true, None); // period 0
+        w.record(15_000, false, None); // period 1
+        w.record(25_000, false, None); // period 2
+        assert_eq!(read(&w, 29_000, 0).requests, 3);
+        assert_eq!(read(&w, 29_000, 10_000).requests, 2);
+        assert_eq!(read(&w, 29_000, 10_001).requests, 1);
+        assert_eq!(read(&w, 29_000, 10_000).errors, 0);
+    }
+
+    #[test]
+    fn a_clock_going_back_does_not_mix_periods() {
+        let w = Window::default();
+        w.record(SLOTS as u64 * SLOT_MS + 1, false, None);
+        w.record(1, true, None); // same slot, older period: dropped
+        let c = read(&w, SLOTS as u64 * SLOT_MS + 1, 0);
+        assert_eq!((c.requests, c.errors), (1, 0));
+    }
+
+    #[test]
+    fn quantiles_merge_and_edges() {
+        let a = Window::default();
+        let b = Window::default();
+        for _ in 0..99 {
+            a.record(0, false, Some(1_000));
+        }
+        b.record(0, false, Some(100_000));
+        let mut c = read(&a, 0, 0);
+        c.merge(&read(&b, 0, 0));
+        assert_eq!(c.requests, 100);
+        assert!(c.quantile_ms(0.99).unwrap() < 1.2);
+        assert!(c.quantile_ms(1.0).unwrap() > 90.0);
+        assert_eq!(WindowCounts::default().quantile_ms(0.5), None);
+        assert_eq!(c.quantile_ms(1.5), None);
+        assert_eq!(c.latency_histogram_ms().map(|(_, n)| n).sum::<u64>(), 100);
+    }
+}
