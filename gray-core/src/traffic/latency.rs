@@ -74,6 +74,10 @@ mod tests {
     #[test]
     fn fine_buckets_cover_every_latency_within_a_quarter() {
         let mut prev = 0;
+        for us in 0..5000 {
+            assert!(fine_index(us) >= prev, "indices grow with the latency");
+            prev = fine_index(us);
+        }
         for us in (0..5000)
             .chain((1..40).map(|k| 1u64 << k))
             .chain([u64::MAX])
