@@ -75,6 +75,42 @@ fn status_outcome(status: &Bound<'_, PyAny>) -> PyResult<Outcome> {
     }
 }
 
+/// An optional latency in seconds (an int or float, finite and not negative), as a duration.
+fn latency_of(latency: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Duration>> {
+    let Some(l) = latency.filter(|l| !l.is_none()) else {
+        return Ok(None);
+    };
+    if l.is_instance_of::<PyBool>()
+        || !(l.is_instance_of::<PyInt>() || l.is_instance_of::<PyFloat>())
+    {
+        return Err(type_error(
+            "latency",
+            "seconds as a float, e.g. time.perf_counter() - start",
+            l,
+        ));
+    }
+    let secs: f64 = l.extract()?;
+    Duration::try_from_secs_f64(secs).map(Some).map_err(|_| {
+        PyValueError::new_err(format!(
+            "latency must be a finite, non-negative number of seconds, not {}",
+            l.repr().map(|r| r.to_string()).unwrap_or_default()
+        ))
+    })
+}
+
+/// Records `outcome` for `decision`, timed when `latency` is given.
+fn record_with(
+    engine: &Engine,
+    decision: &PyDecision,
+    outcome: Outcome,
+    latency: Option<Duration>,
+) {
+    match latency {
+        Some(l) => engine.record_timed(&decision.inner, outcome, l),
+        None => engine.record(&decision.inner, outcome),
+    }
+}
+
 /// `"connect"`, `"timeout"` or `"reset"` as an [`Outcome`].
 fn error_outcome(kind: &Bound<'_, PyAny>) -> PyResult<Outcome> {
     if !kind.is_instance_of::<PyString>() {
@@ -91,6 +127,21 @@ fn error_outcome(kind: &Bound<'_, PyAny>) -> PyResult<Outcome> {
 }
 
 impl PyEngine {
+    fn record_node_with(
+        &self,
+        py: Python<'_>,
+        group: &str,
+        address: &str,
+        outcome: Outcome,
+        latency: Option<Duration>,
+    ) -> PyResult<()> {
+        match latency {
+            Some(l) => self.inner.record_node_timed(group, address, outcome, l),
+            None => self.inner.record_node(group, address, outcome),
+        }
+        .map_err(|e| to_py(py, &e))
+    }
+
     fn wrap(inner: Engine) -> Self {
         PyEngine {
             inner: Arc::new(inner),
@@ -342,8 +393,17 @@ impl PyEngine {
 
     /// Records the HTTP status the node answered the request `decision` routed with; the
     /// served group's `fail_on` decides whether it is a failure (by default no status is).
-    fn record(&self, decision: &PyDecision, status: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.inner.record(&decision.inner, status_outcome(status)?);
+    /// With `latency` (seconds) it is also observed in the node's latency histogram and in the
+    /// live windows (`traffic()`).
+    #[pyo3(signature = (decision, status, latency = None))]
+    fn record(
+        &self,
+        decision: &PyDecision,
+        status: &Bound<'_, PyAny>,
+        latency: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let outcome = status_outcome(status)?;
+        record_with(&self.inner, decision, outcome, latency_of(latency)?);
         Ok(())
     }
 
@@ -351,37 +411,51 @@ impl PyEngine {
     /// `"connect"` (connecting failed), `"timeout"` (connecting or the response headers timed
     /// out) or `"reset"` (the node broke the exchange). The group's `fail_on` decides
     /// (`error` covers connect and reset, `timeout` timeouts; both by default).
-    fn record_error(&self, decision: &PyDecision, kind: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.inner.record(&decision.inner, error_outcome(kind)?);
+    #[pyo3(signature = (decision, kind, latency = None))]
+    fn record_error(
+        &self,
+        decision: &PyDecision,
+        kind: &Bound<'_, PyAny>,
+        latency: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let outcome = error_outcome(kind)?;
+        record_with(&self.inner, decision, outcome, latency_of(latency)?);
         Ok(())
     }
 
     /// `record` for a node named by group and address.
+    #[pyo3(signature = (group, address, status, latency = None))]
     fn record_node(
         &self,
         py: Python<'_>,
         group: String,
         address: String,
         status: &Bound<'_, PyAny>,
+        latency: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let outcome = status_outcome(status)?;
-        self.inner
-            .record_node(&group, &address, outcome)
-            .map_err(|e| to_py(py, &e))
+        self.record_node_with(py, &group, &address, outcome, latency_of(latency)?)
     }
 
     /// `record_error` for a node named by group and address.
+    #[pyo3(signature = (group, address, kind, latency = None))]
     fn record_node_error(
         &self,
         py: Python<'_>,
         group: String,
         address: String,
         kind: &Bound<'_, PyAny>,
+        latency: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let outcome = error_outcome(kind)?;
-        self.inner
-            .record_node(&group, &address, outcome)
-            .map_err(|e| to_py(py, &e))
+        self.record_node_with(py, &group, &address, outcome, latency_of(latency)?)
+    }
+
+    /// The live windows of every group, node and rule over the last two minutes: requests,
+    /// errors (5xx, connect errors, resets, timeouts), error rate and p50/p90/p99 latency in
+    /// milliseconds, from the outcomes recorded with a latency.
+    fn traffic<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        json_to_py(py, &self.inner.traffic())
     }
 
     /// All counters in the Prometheus text exposition format (with the Redis source's, for an

@@ -361,3 +361,38 @@ def test_names_are_shared_python_strings_per_generation(engine: gray.Engine) -> 
     assert c.group == "canary" and c.generation == 2
     # decisions keep answering from their own generation
     assert a.group == "canary" and a.generation == 1
+
+
+def test_record_with_latency_fills_the_live_windows_and_histograms() -> None:
+    engine = gray.Engine.from_str(CANARY_SPEC)
+    d = engine.decide("203.0.113.5", headers={"Cookie": "canary=userAAA"})
+    for i in range(20):
+        engine.record(d, 503 if i % 10 == 0 else 200, latency=0.040)
+    engine.record_error(d, "timeout", latency=2.5)
+    engine.record(d, 200)  # counted, no latency
+    t = engine.traffic()
+    assert t["window_seconds"] == 120
+    canary = next(g for g in t["groups"] if g["group"] == "canary")
+    w = canary["window"]
+    assert (w["requests"], w["errors"]) == (22, 3)
+    assert abs(w["error_rate"] - 3 / 22) < 1e-9
+    assert 35.0 <= w["p50_ms"] <= 45.0
+    assert canary["nodes"][0]["window"]["requests"] == 22
+    assert next(r for r in t["rules"] if r["window"]["requests"])["window"]["errors"] == 3
+    m = engine.metrics()
+    assert 'gray_upstream_request_duration_seconds_count{group="canary"' in m
+    assert 'le="0.05"} 20' in m
+    node = canary["nodes"][0]["address"]
+    engine.record_node("canary", node, 200, latency=0.001)
+    engine.record_node_error("canary", node, "reset", latency=0)
+    w = next(g for g in engine.traffic()["groups"] if g["group"] == "canary")["window"]
+    assert (w["requests"], w["errors"]) == (24, 4)
+
+
+@pytest.mark.parametrize("bad", [-1.0, float("nan"), float("inf"), True, "0.1", [1]])
+def test_a_bad_latency_is_a_typed_error_and_records_nothing(bad: Any) -> None:
+    engine = gray.Engine.from_str(CANARY_SPEC)
+    d = engine.decide("203.0.113.5", headers={"Cookie": "canary=userAAA"})
+    with pytest.raises((TypeError, ValueError), match="latency"):
+        engine.record(d, 200, latency=bad)
+    assert all(g["window"]["requests"] == 0 for g in engine.traffic()["groups"])

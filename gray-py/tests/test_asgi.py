@@ -172,6 +172,26 @@ def test_record_outcomes_lets_the_groups_fail_on_classify(engine: gray.Engine) -
     assert engine.nodes("canary")[0]["health"] == "down"
 
 
+def test_record_outcomes_observes_the_time_to_the_response(engine: gray.Engine) -> None:
+    app = FastAPI()
+    app.add_middleware(GrayMiddleware, engine=engine, record_outcomes=True)
+
+    @app.get("/")
+    def slow() -> Any:
+        import time
+
+        from fastapi.responses import PlainTextResponse
+
+        time.sleep(0.03)
+        return PlainTextResponse("x", status_code=503)
+
+    c = client(app)
+    assert c.get("/", headers={"cookie": "canary=aaa"}).status_code == 503
+    w = next(g for g in engine.traffic()["groups"] if g["group"] == "canary")["window"]
+    assert (w["requests"], w["errors"]) == (1, 1)
+    assert w["p50_ms"] >= 30 * 0.875  # the app slept 30 ms before answering
+
+
 def test_record_outcomes_with_fail_on_http_500() -> None:
     from conftest import CANARY_SPEC
 

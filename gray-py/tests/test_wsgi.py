@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import pytest
 from flask import Flask, request
@@ -111,6 +111,22 @@ def test_record_outcomes_lets_the_groups_fail_on_classify(engine: gray.Engine) -
     with pytest.raises(RuntimeError):
         wrapped(environ, lambda status, headers, exc_info=None: None)
     assert engine.nodes("canary")[0]["health"] == "down"  # a reset: `error` counts it
+
+
+def test_record_outcomes_observes_the_time_to_the_response(engine: gray.Engine) -> None:
+    import time
+
+    def slow(environ: Any, start_response: Any) -> List[bytes]:
+        time.sleep(0.03)
+        start_response("502 Bad Gateway", [])
+        return [b"x"]
+
+    wrapped = GrayMiddleware(slow, engine, record_outcomes=True)
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "REMOTE_ADDR": "1.2.3.4", "HTTP_COOKIE": "canary=aaa"}
+    assert wrapped(environ, lambda status, headers, exc_info=None: None) == [b"x"]
+    w = next(g for g in engine.traffic()["groups"] if g["group"] == "canary")["window"]
+    assert (w["requests"], w["errors"]) == (1, 1)
+    assert w["p50_ms"] >= 30 * 0.875
 
 
 def test_record_outcomes_with_fail_on_http_5xx() -> None:

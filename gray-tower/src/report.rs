@@ -1,12 +1,14 @@
 //! [`ReportLayer`] / [`Report`]: feed response outcomes back to passive health.
 //!
 //! After the inner service answers, the request's [`Decision`] is recorded with
-//! [`Engine::record`]: a response as [`Outcome::Status`], an error of the inner service as
-//! [`Outcome::Reset`]. The *served group's* `fail_on` then decides what is a failure (default
+//! [`Engine::record_timed`]: a response as [`Outcome::Status`], an error of the inner service as
+//! [`Outcome::Reset`], with the time the inner service took until its response (headers), so
+//! the node's latency histogram and live windows ([`Engine::traffic`]) see it. The *served group's* `fail_on` then decides what is a failure (default
 //! `[error, timeout]`, as nginx's `proxy_next_upstream`: an inner error counts, no status
 //! does), and failures eject a node after `max_fails` within `fail_timeout`. With a custom
 //! [`classify`](ReportLayer::classify) function the layer classifies itself and reports with
-//! [`Engine::report`] instead (an inner error is then always a failure). Place it inside
+//! [`Engine::report`] instead (an inner error is then always a failure); the outcome and latency
+//! are still observed ([`Engine::observe`]). Place it inside
 //! [`crate::Gray`].
 //!
 //! ```
@@ -43,6 +45,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
+use std::time::{Duration, Instant};
 
 use gray_core::{Decision, Engine, Outcome};
 use http::{Request, Response, StatusCode};
@@ -147,6 +150,7 @@ where
             .cloned()
             .map(|d| (self.engine.clone(), d, self.classify));
         ReportFuture {
+            started: report.as_ref().map(|_| Instant::now()),
             inner: self.inner.call(req),
             report,
         }
@@ -159,6 +163,7 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: F,
         report: Option<(Arc<Engine>, Decision, Option<Classifier>)>,
+        started: Option<Instant>,
     }
 }
 
@@ -172,13 +177,21 @@ where
         let this = self.project();
         let out = ready!(this.inner.poll(cx));
         if let Some((engine, decision, classify)) = this.report.take() {
+            let latency = this.started.map_or(Duration::ZERO, |t| t.elapsed());
+            let outcome = match &out {
+                Ok(resp) => Outcome::Status(resp.status().as_u16()),
+                Err(_) => Outcome::Reset,
+            };
             match (classify, &out) {
-                (None, Ok(resp)) => {
-                    engine.record(&decision, Outcome::Status(resp.status().as_u16()));
+                (None, _) => engine.record_timed(&decision, outcome, latency),
+                (Some(classify), Ok(resp)) => {
+                    engine.observe(&decision, outcome, latency);
+                    engine.report(&decision, classify(resp.status()));
                 }
-                (None, Err(_)) => engine.record(&decision, Outcome::Reset),
-                (Some(classify), Ok(resp)) => engine.report(&decision, classify(resp.status())),
-                (Some(_), Err(_)) => engine.report(&decision, false),
+                (Some(_), Err(_)) => {
+                    engine.observe(&decision, outcome, latency);
+                    engine.report(&decision, false);
+                }
             }
         }
         Poll::Ready(out)
@@ -243,5 +256,45 @@ mod tests {
         assert_eq!(run(", fail_on: [http_5xx]", Ok(503), Some(|_| true)), "up");
         assert_eq!(run(", fail_on: []", Err("reset"), Some(|_| true)), "down");
         assert_eq!(run("", Ok(404), Some(not_server_error)), "up");
+    }
+
+    #[test]
+    fn outcomes_and_latency_reach_the_traffic_record() {
+        let engine = Arc::new(
+            Engine::from_str(
+                "version: 1\ngroups: { web: { nodes: [{ address: \"127.0.0.1:7001\" }] } }\n\
+                 rules: [{ id: all, route: web }]\ndefault: web\n",
+                Format::Yaml,
+            )
+            .unwrap(),
+        );
+        for classify in [None, Some(not_server_error as Classifier)] {
+            let app = ServiceBuilder::new()
+                .layer(GrayLayer::new(engine.clone()))
+                .layer(match classify {
+                    Some(c) => ReportLayer::new(engine.clone()).classify(c),
+                    None => ReportLayer::new(engine.clone()),
+                })
+                .service(service_fn(|_req: Request<()>| async {
+                    std::thread::sleep(Duration::from_millis(30));
+                    Ok::<_, std::convert::Infallible>(
+                        Response::builder().status(503).body(()).unwrap(),
+                    )
+                }));
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap();
+            rt.block_on(app.oneshot(Request::new(()))).unwrap();
+        }
+        let t = engine.traffic();
+        let w = &t.groups[0].window;
+        assert_eq!(
+            (w.requests, w.errors),
+            (2, 2),
+            "both layers' outcomes are observed"
+        );
+        // The inner service took at least 30 ms; the window's median bucket says so.
+        assert!(w.p50_ms.unwrap() >= 30.0 * 0.875, "{w:?}");
+        assert_eq!(t.rules[0].window.requests, 2);
     }
 }

@@ -35,23 +35,40 @@ impl Engine {
         self.record_outcome(decision, outcome, Some(latency));
     }
 
-    fn record_outcome(&self, decision: &Decision, outcome: Outcome, latency: Option<Duration>) {
+    /// Observes a request's outcome and latency in the traffic records only (histogram, status
+    /// classes, live windows), leaving passive health alone: for callers that classify outcomes
+    /// themselves and report health with [`report`](Self::report).
+    pub fn observe(&self, decision: &Decision, outcome: Outcome, latency: Duration) {
+        self.observe_at(
+            decision,
+            outcome,
+            Some(micros(latency)),
+            self.sources.now_ms(),
+        );
+    }
+
+    fn observe_at(&self, decision: &Decision, outcome: Outcome, us: Option<u64>, now_ms: u64) {
         let (Some(g), Some(n)) = (decision.served, decision.node) else {
             return;
         };
         let snap = &decision.snapshot;
-        let group = &snap.groups[g as usize];
-        let now = self.sources.now_ms();
-        let us = latency.map(micros);
-        if let Some(node) = group.nodes.get(n as usize) {
-            node.traffic.record(outcome, us, now, true);
+        if let Some(node) = snap.groups[g as usize].nodes.get(n as usize) {
+            node.traffic.record(outcome, us, now_ms, true);
         }
         if let Some(r) = decision.rule {
             snap.rules[r as usize]
                 .traffic
-                .record(outcome, us, now, false);
+                .record(outcome, us, now_ms, false);
         }
-        let ok = !group.fail_on.is_failure(outcome);
+    }
+
+    fn record_outcome(&self, decision: &Decision, outcome: Outcome, latency: Option<Duration>) {
+        let Some(g) = decision.served else { return };
+        let now = self.sources.now_ms();
+        self.observe_at(decision, outcome, latency.map(micros), now);
+        let ok = !decision.snapshot.groups[g as usize]
+            .fail_on
+            .is_failure(outcome);
         self.report_at(decision, ok, now);
     }
 

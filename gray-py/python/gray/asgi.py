@@ -26,13 +26,14 @@ when that peer is one of the engine's ``client_ip.trusted_proxies`` — then:
   upstream is available (``decision.no_upstream``), a 503 (``on_no_upstream="reject"``) or a
   redirect (``on_no_upstream=callable``);
 * with ``record_outcomes=True`` (for an app that forwards each request to ``decision.node``),
-  records the app's response status with ``Engine.record`` — the served group's ``fail_on``
+  records the app's response status and the time to its start with ``Engine.record`` — the served group's ``fail_on``
   decides whether it is a failure, so by default a 500 is not — and an exception the app
   raises before it starts a response with ``Engine.record_error(decision, "reset")``.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any, Awaitable, Callable, Literal, MutableMapping, Optional, Tuple, Union
 
 from gray._forward import check_options, forward
@@ -138,6 +139,7 @@ class GrayMiddleware:
         """Calls the app and records its response status, or the exception it raised."""
         engine = self.engine
         started = False
+        t0 = time.perf_counter()
 
         async def send_recording(message: Message) -> None:
             nonlocal started
@@ -145,7 +147,7 @@ class GrayMiddleware:
                 started = True
                 status = message.get("status")
                 if isinstance(status, int) and not isinstance(status, bool) and 100 <= status <= 999:
-                    engine.record(decision, status)
+                    engine.record(decision, status, latency=time.perf_counter() - t0)
             await send(message)
 
         try:
@@ -154,7 +156,7 @@ class GrayMiddleware:
             # Not BaseException: a cancelled request (the client went away) says nothing
             # about the node.
             if not started:
-                engine.record_error(decision, "reset")
+                engine.record_error(decision, "reset", latency=time.perf_counter() - t0)
             raise
 
 

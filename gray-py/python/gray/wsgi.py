@@ -19,13 +19,14 @@ For every request the middleware decides with ``Engine.decide_wsgi`` — the pee
 engine's ``client_ip.trusted_proxies`` — then stores the :class:`gray.Decision` as
 ``environ["gray.decision"]``, rewrites the ``HTTP_*`` keys per the routing-header policy,
 optionally answers by itself with a redirect or a 503, and with ``record_outcomes=True``
-records the app's response status (``Engine.record``, classified by the served group's
+records the app's response status and the time to it (``Engine.record``, classified by the served group's
 ``fail_on``) or an exception the app raises before calling ``start_response``
 (``Engine.record_error(decision, "reset")``), like :mod:`gray.asgi`.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any, Callable, Iterable, List, Literal, Optional, Tuple, Union
 
 from gray._forward import check_options, forward
@@ -121,6 +122,7 @@ class GrayMiddleware:
         it raised before that."""
         engine = self.engine
         started = False
+        t0 = time.perf_counter()
 
         def start_recording(status: str, headers: List[Tuple[str, str]], exc_info: Any = None) -> Any:
             nonlocal started
@@ -128,7 +130,7 @@ class GrayMiddleware:
                 started = True
                 code = status.split(" ", 1)[0]
                 if len(code) == 3 and code.isascii() and code.isdigit() and code[0] != "0":
-                    engine.record(decision, int(code))
+                    engine.record(decision, int(code), latency=time.perf_counter() - t0)
             if exc_info is None:
                 return start_response(status, headers)
             return start_response(status, headers, exc_info)
@@ -137,7 +139,7 @@ class GrayMiddleware:
             return self.app(environ, start_recording)
         except Exception:
             if not started:
-                engine.record_error(decision, "reset")
+                engine.record_error(decision, "reset", latency=time.perf_counter() - t0)
             raise
 
 
