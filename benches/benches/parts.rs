@@ -1,5 +1,5 @@
 //! The pieces of a decision on their own: cookie header parsing and matching, expression
-//! evaluation, and each node-selection algorithm.
+//! evaluation, each node-selection algorithm, and recording a decided request's outcome.
 
 use std::hint::black_box;
 
@@ -108,9 +108,36 @@ fn selection(c: &mut Criterion<BenchClock>) {
     }
 }
 
+/// Recording what happened to a decided request on the reference set: the outcome alone
+/// (passive health and counters) and with its latency (plus the node's histogram and the
+/// node's and rule's live windows).
+fn record(c: &mut Criterion<BenchClock>) {
+    let engine = Engine::new(gray_benches::reference_spec()).unwrap();
+    let reqs = gray_benches::reference_requests();
+    let (_, req) = reqs.iter().find(|(n, _)| *n == "hit-first").unwrap();
+    let d = engine.decide(req);
+    assert!(d.node().is_some() && d.rule_id().is_some());
+    let mut g = c.benchmark_group("record");
+    g.bench_function("outcome", |b| {
+        b.iter(|| engine.record(black_box(&d), gray_core::Outcome::Status(200)))
+    });
+    let mut us = 0u64;
+    g.bench_function("outcome+latency", |b| {
+        b.iter(|| {
+            us = (us + 997) % 200_000;
+            engine.record_timed(
+                black_box(&d),
+                gray_core::Outcome::Status(200),
+                std::time::Duration::from_micros(us),
+            )
+        })
+    });
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = gray_benches::clock::criterion();
-    targets = cookies, expressions, selection
+    targets = cookies, expressions, selection, record
 }
 criterion_main!(benches);
