@@ -61,10 +61,19 @@ async fn run(args: cli::Args) -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let embedded = matches!(args.options.config, ConfigSource::Embedded(_));
+    // Installed before anything is printed: a SIGTERM sent as soon as the gateway says it
+    // serves is a graceful shutdown, never the default action that kills the process.
+    let mut signals = Signals::install()?;
     let gateway = Gateway::start(args.options).await?;
     let proxy = gateway.proxy_addr();
+    let scheme = gateway.proxy_scheme();
+    let protocols = if scheme == "https" {
+        "HTTP/1.1 and h2 over TLS"
+    } else {
+        "HTTP/1.1 and h2c"
+    };
     println!(
-        "gray gateway: proxy http://{proxy} (HTTP/1.1 and h2c), serving {} (generation {})",
+        "gray gateway: proxy {scheme}://{proxy} ({protocols}), serving {} (generation {})",
         gateway.reloader().source().describe(),
         gateway.engine().generation()
     );
@@ -88,30 +97,61 @@ async fn run(args: cli::Args) -> Result<(), Box<dyn std::error::Error>> {
     }
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
-    shutdown_signal().await;
-    tracing::info!("shutting down: finishing in-flight requests");
-    gateway.shutdown().await;
+    let signal = signals.next().await;
+    tracing::info!(
+        signal,
+        "shutting down: the listeners are closed, in-flight requests may finish"
+    );
+    tokio::select! {
+        finished = gateway.shutdown() => {
+            if finished {
+                tracing::info!("shut down: every request finished");
+            } else {
+                tracing::warn!("shut down: requests still open at the shutdown timeout were cut");
+            }
+        }
+        signal = signals.next() => {
+            tracing::warn!(signal, "second signal: exiting without waiting for open requests");
+        }
+    }
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// SIGTERM and SIGINT (Ctrl-C), registered up front.
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Signals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(Signals {
+                term: signal(SignalKind::terminate())?,
+                int: signal(SignalKind::interrupt())?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Signals {})
+    }
+
+    /// The next signal's name.
+    async fn next(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.term.recv() => "SIGTERM",
+                _ = self.int.recv() => "SIGINT",
             }
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            "Ctrl-C"
+        }
     }
 }
