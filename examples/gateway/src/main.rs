@@ -8,6 +8,14 @@ use std::process::ExitCode;
 use gray_gateway::cli::{self, ArgsError};
 use gray_gateway::{ConfigSource, DemoUpstream, Gateway};
 
+/// Prints a line to stdout; a closed stdout (the reader went away) is no reason to stop.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 fn main() -> ExitCode {
     let args = match cli::parse(
         std::env::args().skip(1),
@@ -72,25 +80,25 @@ async fn run(args: cli::Args) -> Result<(), Box<dyn std::error::Error>> {
     } else {
         "HTTP/1.1 and h2c"
     };
-    println!(
+    say!(
         "gray gateway: proxy {scheme}://{proxy} ({protocols}), serving {} (generation {})",
         gateway.reloader().source().describe(),
         gateway.engine().generation()
     );
     match gateway.admin_addr() {
-        Some(a) => println!("admin: http://{a}/ (page), http://{a}/api/groups, http://{a}/metrics"),
-        None => println!("admin: off"),
+        Some(a) => say!("admin: http://{a}/ (page), http://{a}/api/groups, http://{a}/metrics"),
+        None => say!("admin: off"),
     }
     for up in &demo {
-        println!("demo upstream {}: http://{}", up.name(), up.addr());
+        say!("demo upstream {}: http://{}", up.name(), up.addr());
     }
     if embedded {
-        println!("try:");
-        println!("  curl http://{proxy}/                                 # stable");
-        println!("  curl -H 'Cookie: canary=xaaa' http://{proxy}/        # canary (cookie rule)");
-        println!("  curl -H 'X-Forwarded-For: 10.8.3.4' http://{proxy}/  # canary (tester IP via the trusted local proxy)");
+        say!("try:");
+        say!("  curl {scheme}://{proxy}/                                 # stable");
+        say!("  curl -H 'Cookie: canary=xaaa' {scheme}://{proxy}/        # canary (cookie rule)");
+        say!("  curl -H 'X-Forwarded-For: 10.8.3.4' {scheme}://{proxy}/  # canary (tester IP via the trusted local proxy)");
         if let Some(a) = gateway.admin_addr() {
-            println!(
+            say!(
                 "  curl -X POST http://{a}/api/explain?format=text -d '{{\"cookies\":{{\"canary\":\"xaaa\"}}}}'"
             );
         }
