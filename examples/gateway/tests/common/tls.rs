@@ -171,8 +171,14 @@ impl HttpsConn {
         }
         let req = b.body(Full::default()).unwrap();
         let resp = match (&mut self.h1, &mut self.h2) {
-            (Some(s), _) => s.send_request(req).await,
-            (_, Some(s)) => s.send_request(req).await,
+            (Some(s), _) => {
+                s.ready().await.expect("connection ready");
+                s.send_request(req).await
+            }
+            (_, Some(s)) => {
+                s.ready().await.expect("connection ready");
+                s.send_request(req).await
+            }
             _ => unreachable!(),
         }
         .expect("response");
