@@ -159,6 +159,11 @@ async fn a_reloaded_certificate_is_served_on_new_connections_and_a_bad_one_is_re
         shown.contains("gw.pem") && shown.contains("certificate"),
         "{st}"
     );
+    let metrics = admin(&gw, "GET", "/metrics", "").await.body;
+    assert!(
+        metrics.contains("gray_gateway_tls_reloads_total{result=\"rejected\"}"),
+        "{metrics}"
+    );
 
     // A manual reload after fixing the file applies it.
     write_leaf(&dir, "gw", &old);
