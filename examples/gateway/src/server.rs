@@ -601,7 +601,9 @@ where
         // Every connection (and tunnel) holds a permit: all are back when everything ended.
         let drained = async {
             while conns.join_next().await.is_some() {}
-            let _ = permits.acquire_many(limit as u32).await;
+            let _ = permits
+                .acquire_many(u32::try_from(limit).unwrap_or(u32::MAX))
+                .await;
         };
         let in_time = tokio::time::timeout(limits.shutdown_timeout, drained)
             .await

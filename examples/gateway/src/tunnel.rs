@@ -10,7 +10,9 @@
 //! answer is an ordinary response and the client's connection stays HTTP.
 //!
 //! A tunnel keeps its client connection's [`ConnectionLease`]: it counts against the
-//! connection cap, graceful shutdown waits for it, and the shutdown deadline cuts it.
+//! connection cap, graceful shutdown waits for it, and the shutdown deadline cuts it. It has no
+//! idle timeout of its own (WebSocket peers keep their connection alive with pings): it lasts
+//! until either side closes or the shutdown deadline passes.
 //!
 //! Not supported: WebSocket over HTTP/2 (RFC 8441 extended `CONNECT` with `:protocol`). hyper
 //! can accept such a stream, but the node is reached over HTTP/1.1, so the gateway would have
