@@ -16,7 +16,7 @@
 //! | `POST /api/reload` | re-read the config source; with a body: apply that YAML/JSON config |
 //! | `GET /api/config` | the running config as YAML |
 //! | `POST /api/explain[?format=text]` | explain the decision for a described request (`SimpleRequest` JSON) |
-//! | `GET /metrics` | Prometheus text (engine counters, reloads, upstream failures, retries, Redis source) |
+//! | `GET /metrics` | Prometheus text (engine counters, reloads — TLS certificates too — upstream failures, retries, Redis source) |
 //!
 //! Changes answer `{"generation": N}`. Every change is validated by compiling the new config;
 //! bad input answers **400** with the error text and changes nothing. When a token is
@@ -500,6 +500,15 @@ async fn metrics(State(s): State<AdminState>) -> Response {
         "gray_gateway_config_reloads_total{{result=\"rejected\"}} {}",
         r.rejected
     );
+    if let Some(t) = &r.tls {
+        out.push_str("# HELP gray_gateway_tls_reloads_total TLS certificate reload attempts by result (a rejected one keeps the certificates in use).\n# TYPE gray_gateway_tls_reloads_total counter\n");
+        for (result, n) in [("ok", t.reloads), ("rejected", t.rejected)] {
+            let _ = writeln!(
+                out,
+                "gray_gateway_tls_reloads_total{{result=\"{result}\"}} {n}"
+            );
+        }
+    }
     (
         [(
             header::CONTENT_TYPE,

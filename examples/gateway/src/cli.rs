@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::tls::{CertificateFiles, TlsOptions};
 use crate::{ConfigSource, GatewayOptions};
 
 /// The usage text.
@@ -24,7 +25,17 @@ FLAGS:
     --redis-ns NAME          the Redis namespace (default `default`)
     --redis-dump FILE        last-known-good dump: written on every accepted change, served
                              when the gateway starts while Redis is unreachable
-    --listen ADDR            proxy listener (default 127.0.0.1:18080; HTTP/1.1 and h2c)
+    --listen ADDR            proxy listener (default 127.0.0.1:18080; HTTP/1.1 and h2c, or
+                             HTTPS with --tls-cert)
+    --tls-cert FILE          terminate TLS on the proxy listener: PEM certificate chain (leaf
+                             first); repeat with --tls-key for more certificates, chosen by
+                             SNI (the first is the default); ALPN h2 and http/1.1. Reloaded
+                             with the config (file change, SIGHUP) and when the files change
+    --tls-key FILE           PEM private key of the --tls-cert of the same position
+    --upstream-tls TARGET    reach these nodes over HTTPS: a group name, a node address, or
+                             `*` for every node (repeatable)
+    --upstream-ca FILE       PEM CA certificates trusted for HTTPS nodes (default: the bundled
+                             Mozilla roots)
     --admin-listen ADDR      admin API and page (default 127.0.0.1:18090); `off` disables it
     --admin-token TOKEN      require `Authorization: Bearer TOKEN` on the admin API (required
                              when --admin-listen is not a loopback address; also read from
@@ -45,6 +56,9 @@ FLAGS:
                              /upstream_list (state changes by GET: any web page can trigger
                              them; off by default)
     --watch-interval DUR     how often the config file is checked (default 1s)
+    --shutdown-timeout DUR   on SIGTERM or Ctrl-C, stop accepting and give in-flight requests
+                             and tunnels this long to finish, then cut them and exit
+                             (default 30s; a second signal exits at once)
     -h, --help               this text
 
 Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=debug) for more.
@@ -103,6 +117,7 @@ pub fn parse(
     let mut options = GatewayOptions::new(ConfigSource::Embedded(crate::DEFAULT_CONFIG.into()));
     options.admin_token = env_token.filter(|t| !t.is_empty());
     let mut demo = true;
+    let (mut certs, mut keys) = (Vec::<PathBuf>::new(), Vec::<PathBuf>::new());
     let mut it = args.into_iter();
     while let Some(flag) = it.next() {
         let (name, inline) = match flag.split_once('=') {
@@ -171,11 +186,47 @@ pub fn parse(
                     })?;
             }
             "--admin-legacy-get" => options.admin_legacy_get = true,
+            "--tls-cert" => certs.push(PathBuf::from(value("a file")?)),
+            "--tls-key" => keys.push(PathBuf::from(value("a file")?)),
+            "--upstream-tls" => {
+                let v = value("a group name, node address or *")?;
+                if v.trim().is_empty() {
+                    return Err(ArgsError::Invalid(
+                        "--upstream-tls: give a group name, a node address or *".into(),
+                    ));
+                }
+                options.upstream_tls.targets.push(v);
+            }
+            "--upstream-ca" => options.upstream_tls.ca_file = Some(PathBuf::from(value("a file")?)),
+            "--shutdown-timeout" => {
+                options.limits.shutdown_timeout = dur(value("a duration")?, "--shutdown-timeout")?
+            }
             "--watch-interval" => {
                 options.watch_interval = dur(value("a duration")?, "--watch-interval")?
             }
             other => return Err(ArgsError::Invalid(format!("unknown flag {other:?}"))),
         }
+    }
+    if certs.len() != keys.len() {
+        return Err(ArgsError::Invalid(format!(
+            "--tls-cert and --tls-key come in pairs: {} certificate(s), {} key(s)",
+            certs.len(),
+            keys.len()
+        )));
+    }
+    if !certs.is_empty() {
+        options.tls = Some(TlsOptions {
+            certificates: certs
+                .into_iter()
+                .zip(keys)
+                .map(|(cert, key)| CertificateFiles { cert, key })
+                .collect(),
+        });
+    }
+    if options.upstream_tls.ca_file.is_some() && options.upstream_tls.targets.is_empty() {
+        return Err(ArgsError::Invalid(
+            "--upstream-ca needs --upstream-tls (which nodes speak HTTPS)".into(),
+        ));
     }
     match (config, redis) {
         (Some(_), Some(_)) => {
@@ -286,6 +337,49 @@ mod tests {
             .to_string()
             .contains("unknown flag"));
         assert_eq!(p(&["-h"]).unwrap_err(), ArgsError::Help);
+    }
+
+    #[test]
+    fn tls_and_shutdown_flags() {
+        let a = p(&[
+            "--tls-cert",
+            "a.pem",
+            "--tls-key=a.key",
+            "--tls-cert=b.pem",
+            "--tls-key",
+            "b.key",
+            "--upstream-tls",
+            "canary",
+            "--upstream-tls=10.0.0.5:443",
+            "--upstream-ca",
+            "ca.pem",
+            "--shutdown-timeout",
+            "5s",
+        ])
+        .unwrap();
+        let tls = a.options.tls.unwrap();
+        assert_eq!(
+            tls.certificates,
+            vec![
+                CertificateFiles::new("a.pem", "a.key"),
+                CertificateFiles::new("b.pem", "b.key")
+            ]
+        );
+        assert_eq!(a.options.upstream_tls.targets, ["canary", "10.0.0.5:443"]);
+        assert_eq!(a.options.upstream_tls.ca_file, Some("ca.pem".into()));
+        assert_eq!(a.options.limits.shutdown_timeout, Duration::from_secs(5));
+        let d = p(&[]).unwrap().options;
+        assert!(d.tls.is_none() && d.upstream_tls.targets.is_empty());
+        assert_eq!(d.limits.shutdown_timeout, Duration::from_secs(30));
+        for (args, needle) in [
+            (&["--tls-cert", "a.pem"][..], "pairs"),
+            (&["--upstream-ca", "ca.pem"][..], "needs --upstream-tls"),
+            (&["--upstream-tls", " "][..], "--upstream-tls"),
+            (&["--shutdown-timeout", "soon"][..], "--shutdown-timeout"),
+        ] {
+            let e = p(args).unwrap_err().to_string();
+            assert!(e.contains(needle), "{args:?}: {e}");
+        }
     }
 
     #[test]

@@ -19,7 +19,7 @@ const HOP_BY_HOP: [HeaderName; 8] = [
 ];
 
 /// Removes hop-by-hop headers, including every header named in `Connection`, and `Upgrade`
-/// (the gateway does not tunnel protocol upgrades).
+/// (an upgrade is recorded before and restored by [`crate::tunnel`]).
 pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
@@ -35,8 +35,8 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
 }
 
 /// Appends the peer to `X-Forwarded-For` (merging repeated header lines into one, in order)
-/// and sets `X-Forwarded-Proto: http`.
-pub fn append_forwarded_for(headers: &mut HeaderMap, peer: Option<IpAddr>) {
+/// and sets `X-Forwarded-Proto` to `https` for a client connection over TLS, else `http`.
+pub fn append_forwarded_for(headers: &mut HeaderMap, peer: Option<IpAddr>, tls: bool) {
     const XFF: HeaderName = HeaderName::from_static("x-forwarded-for");
     if let Some(peer) = peer {
         let peer = peer.to_canonical().to_string();
@@ -56,7 +56,7 @@ pub fn append_forwarded_for(headers: &mut HeaderMap, peer: Option<IpAddr>) {
     }
     headers.insert(
         HeaderName::from_static("x-forwarded-proto"),
-        HeaderValue::from_static("http"),
+        HeaderValue::from_static(if tls { "https" } else { "http" }),
     );
 }
 
@@ -73,11 +73,11 @@ pub fn ensure_host(headers: &mut HeaderMap, uri: &Uri) {
     }
 }
 
-/// The upstream URI: `http://{node}{path and query}`.
-pub fn upstream_uri(node: &str, uri: &Uri) -> Result<Uri, http::Error> {
+/// The upstream URI: `http://{node}{path and query}`, or `https://` when `https`.
+pub fn upstream_uri(https: bool, node: &str, uri: &Uri) -> Result<Uri, http::Error> {
     let pq = uri.path_and_query().map_or("/", |p| p.as_str());
     Uri::builder()
-        .scheme("http")
+        .scheme(if https { "https" } else { "http" })
         .authority(node)
         .path_and_query(pq)
         .build()
@@ -107,13 +107,14 @@ mod tests {
         let mut h = HeaderMap::new();
         h.append("x-forwarded-for", "1.1.1.1".parse().unwrap());
         h.append("x-forwarded-for", "2.2.2.2, 3.3.3.3".parse().unwrap());
-        append_forwarded_for(&mut h, Some("::ffff:127.0.0.1".parse().unwrap()));
+        append_forwarded_for(&mut h, Some("::ffff:127.0.0.1".parse().unwrap()), false);
         assert_eq!(h["x-forwarded-for"], "1.1.1.1, 2.2.2.2, 3.3.3.3, 127.0.0.1");
         assert_eq!(h.get_all("x-forwarded-for").iter().count(), 1);
         assert_eq!(h["x-forwarded-proto"], "http");
         let mut h = HeaderMap::new();
-        append_forwarded_for(&mut h, Some("10.0.0.1".parse().unwrap()));
+        append_forwarded_for(&mut h, Some("10.0.0.1".parse().unwrap()), true);
         assert_eq!(h["x-forwarded-for"], "10.0.0.1");
+        assert_eq!(h["x-forwarded-proto"], "https");
     }
 
     #[test]
@@ -123,15 +124,17 @@ mod tests {
         ensure_host(&mut h, &uri);
         assert_eq!(h["host"], "shop.example:8443");
         assert_eq!(
-            upstream_uri("127.0.0.1:9000", &uri).unwrap().to_string(),
+            upstream_uri(false, "127.0.0.1:9000", &uri)
+                .unwrap()
+                .to_string(),
             "http://127.0.0.1:9000/a/b?c=d"
         );
         assert_eq!(
-            upstream_uri("[::1]:9000", &"/".parse().unwrap())
+            upstream_uri(true, "[::1]:9000", &"/".parse().unwrap())
                 .unwrap()
                 .to_string(),
-            "http://[::1]:9000/"
+            "https://[::1]:9000/"
         );
-        assert!(upstream_uri("bad node", &uri).is_err());
+        assert!(upstream_uri(false, "bad node", &uri).is_err());
     }
 }

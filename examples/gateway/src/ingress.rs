@@ -7,6 +7,8 @@
 //! * **The target's authority is the host** (RFC 9112 §3.2.2): for an absolute-form request
 //!   (`GET http://a.example/ HTTP/1.1`) and for HTTP/2's `:authority`, `Host` is replaced by
 //!   the URI's authority, so the rules see and the upstream receives the same host.
+//! * **An HTTP/1.1 `Upgrade` is recorded** before `Upgrade` is removed ([`tunnel::Upgrade`]), so
+//!   the proxy can tunnel it to the decided node ([`crate::tunnel`]).
 //! * **`CONNECT` is answered by the gateway** (405): it is a reverse proxy, not a tunnel to
 //!   arbitrary hosts.
 
@@ -21,6 +23,7 @@ use tower::{Layer, Service};
 
 use crate::forward::remove_hop_by_hop;
 use crate::proxy::{text_response, Body};
+use crate::tunnel;
 
 /// Wraps a service in [`Ingress`].
 #[derive(Debug, Clone, Copy, Default)]
@@ -62,7 +65,11 @@ pub fn normalize<B>(req: &mut Request<B>) -> Option<Response<Body>> {
     if let Some(host) = authority.and_then(|a| HeaderValue::from_str(&a).ok()) {
         req.headers_mut().insert(header::HOST, host);
     }
+    let upgrade = tunnel::requested(req.version(), req.headers());
     remove_hop_by_hop(req.headers_mut());
+    if let Some(upgrade) = upgrade {
+        req.extensions_mut().insert(upgrade);
+    }
     None
 }
 

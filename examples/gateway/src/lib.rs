@@ -1,10 +1,12 @@
 //! The gray gateway: a reverse proxy that routes every request with gray.
 //!
-//! [`Gateway::start`] binds the proxy listener (HTTP/1.1 and h2c), the admin listener
+//! [`Gateway::start`] binds the proxy listener (HTTP/1.1 and h2c, or HTTPS with HTTP/1.1 and h2
+//! by ALPN when [`GatewayOptions::tls`] is set — [`tls`]), the admin listener
 //! ([`admin`]) and starts the config watcher ([`reload`]) — or, for [`ConfigSource::Redis`],
 //! the [`gray_redis::RedisSource`] that keeps the engine in step with Redis. The request path is
-//! `server (limits, PeerAddr) → ingress (hop-by-hop, Host, CONNECT) → gray_tower::Gray
-//! (decide, header priority) → Proxy (forward, record, retry)`.
+//! `server (TLS, limits, PeerAddr) → ingress (hop-by-hop, Host, CONNECT, Upgrade) →
+//! gray_tower::Gray (decide, header priority) → Proxy (forward over HTTP or HTTPS, record,
+//! retry, tunnel upgrades)`.
 //!
 //! The binary is `gateway` (`cargo run -p gray-gateway`); the library lets tests and embedding
 //! programs start it in-process:
@@ -32,8 +34,11 @@ pub mod ingress;
 pub mod proxy;
 pub mod reload;
 pub mod server;
+pub mod tls;
+pub mod tunnel;
 pub mod upload;
 pub mod upstream;
+pub mod upstream_tls;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -48,7 +53,9 @@ use tower::Layer;
 pub use proxy::{Proxy, ProxyTimeouts};
 pub use reload::{ConfigSource, ReloadStatus, Reloader};
 pub use server::{ServerHandle, ServerLimits};
+pub use tls::{CertificateFiles, Certificates, TlsError, TlsErrorKind, TlsOptions};
 pub use upstream::DemoUpstream;
+pub use upstream_tls::UpstreamTls;
 
 /// The embedded default config (`default-config.yaml`): stable and canary groups on loopback
 /// ports 18081/18082 and the seeds' cookie and IP gray-list rules.
@@ -74,6 +81,10 @@ pub struct GatewayOptions {
     pub limits: ServerLimits,
     /// Serve the seed-style state-changing `GET` admin endpoints (`/upstream_add`, ...).
     pub admin_legacy_get: bool,
+    /// Terminate TLS on the proxy listener with these certificates; `None`: plain HTTP.
+    pub tls: Option<TlsOptions>,
+    /// Upstream nodes reached over HTTPS.
+    pub upstream_tls: UpstreamTls,
 }
 
 impl fmt::Debug for GatewayOptions {
@@ -87,13 +98,16 @@ impl fmt::Debug for GatewayOptions {
             .field("watch_interval", &self.watch_interval)
             .field("limits", &self.limits)
             .field("admin_legacy_get", &self.admin_legacy_get)
+            .field("tls", &self.tls)
+            .field("upstream_tls", &self.upstream_tls)
             .finish()
     }
 }
 
 impl GatewayOptions {
     /// Defaults: proxy on 127.0.0.1:18080, admin on 127.0.0.1:18090, no token, the default
-    /// timeouts and limits, the file polled every second, no legacy `GET` admin endpoints.
+    /// timeouts and limits, the file polled every second, no legacy `GET` admin endpoints, no
+    /// TLS.
     pub fn new(config: ConfigSource) -> Self {
         GatewayOptions {
             listen: SocketAddr::from(([127, 0, 0, 1], 18080)),
@@ -104,6 +118,8 @@ impl GatewayOptions {
             watch_interval: Duration::from_secs(1),
             limits: ServerLimits::default(),
             admin_legacy_get: false,
+            tls: None,
+            upstream_tls: UpstreamTls::default(),
         }
     }
 }
@@ -126,6 +142,8 @@ pub enum GatewayError {
     InsecureAdmin(SocketAddr),
     /// An empty admin token was given.
     EmptyToken,
+    /// A TLS certificate, key or CA file is unusable.
+    Tls(TlsError),
 }
 
 impl fmt::Display for GatewayError {
@@ -141,6 +159,7 @@ impl fmt::Display for GatewayError {
                  token: pass --admin-token (or bind it to 127.0.0.1)"
             ),
             GatewayError::EmptyToken => f.write_str("the admin token must not be empty"),
+            GatewayError::Tls(e) => write!(f, "TLS: {e}"),
         }
     }
 }
@@ -150,6 +169,7 @@ impl std::error::Error for GatewayError {
         match self {
             GatewayError::Config(e) => Some(e),
             GatewayError::Bind { source, .. } => Some(source),
+            GatewayError::Tls(e) => Some(e),
             _ => None,
         }
     }
@@ -164,6 +184,7 @@ pub struct Gateway {
     proxy: Option<ServerHandle>,
     proxy_addr: SocketAddr,
     admin: Option<(SocketAddr, ServerHandle)>,
+    certificates: Option<Arc<Certificates>>,
     watcher: tokio::task::JoinHandle<()>,
 }
 
@@ -211,7 +232,14 @@ impl Gateway {
             }
             other => (Arc::new(other.load().map_err(GatewayError::Config)?), None),
         };
-        let reloader = Reloader::new(engine.clone(), options.config.clone());
+        let certificates = match &options.tls {
+            Some(tls) => Some(Certificates::load(tls.clone()).map_err(GatewayError::Tls)?),
+            None => None,
+        };
+        let mut reloader = Reloader::new(engine.clone(), options.config.clone());
+        if let Some(certs) = &certificates {
+            reloader = reloader.with_certificates(certs.clone());
+        }
 
         let listener = bind("proxy", options.listen).await?;
         let admin_listener = match options.admin_listen {
@@ -219,15 +247,24 @@ impl Gateway {
             None => None,
         };
 
-        let proxy = Proxy::new(engine.clone(), options.timeouts);
+        let proxy = Proxy::new(
+            engine.clone(),
+            options.timeouts,
+            options.upstream_tls.clone(),
+        )
+        .map_err(GatewayError::Tls)?;
         let proxy_stats = proxy.stats();
         let service = ingress::IngressLayer.layer(GrayLayer::new(engine.clone()).layer(proxy));
-        let proxy = server::serve_with(listener, service, options.limits).map_err(|source| {
-            GatewayError::Bind {
-                what: "proxy",
-                addr: options.listen,
-                source,
+        let served = match &certificates {
+            Some(certs) => {
+                server::serve_tls(listener, service, options.limits, certs.server_config())
             }
+            None => server::serve_with(listener, service, options.limits),
+        };
+        let proxy = served.map_err(|source| GatewayError::Bind {
+            what: "proxy",
+            addr: options.listen,
+            source,
         })?;
 
         let admin = match admin_listener {
@@ -265,6 +302,7 @@ impl Gateway {
             proxy_addr: proxy.local_addr(),
             proxy: Some(proxy),
             admin,
+            certificates,
             watcher,
         })
     }
@@ -294,10 +332,38 @@ impl Gateway {
         self.admin.as_ref().map(|(a, _)| *a)
     }
 
-    /// Stops accepting and lets in-flight proxied requests finish.
-    pub async fn shutdown(mut self) {
-        if let Some(proxy) = self.proxy.take() {
-            proxy.stop().await;
+    /// The proxy listener's TLS certificates, when it terminates TLS.
+    pub fn certificates(&self) -> Option<&Arc<Certificates>> {
+        self.certificates.as_ref()
+    }
+
+    /// `https` when the proxy listener terminates TLS, else `http`.
+    pub fn proxy_scheme(&self) -> &'static str {
+        if self.certificates.is_some() {
+            "https"
+        } else {
+            "http"
         }
+    }
+
+    /// Graceful shutdown: both listeners close at once (new connections are refused),
+    /// in-flight requests and tunnels get up to [`ServerLimits::shutdown_timeout`] to finish,
+    /// then whatever is left is cut. True when everything finished in time.
+    pub async fn shutdown(mut self) -> bool {
+        self.watcher.abort();
+        let proxy = async {
+            match self.proxy.take() {
+                Some(p) => p.stop().await,
+                None => true,
+            }
+        };
+        let admin = async {
+            match self.admin.take() {
+                Some((_, a)) => a.stop().await,
+                None => true,
+            }
+        };
+        let (proxy, admin) = tokio::join!(proxy, admin);
+        proxy && admin
     }
 }

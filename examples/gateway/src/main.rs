@@ -8,6 +8,14 @@ use std::process::ExitCode;
 use gray_gateway::cli::{self, ArgsError};
 use gray_gateway::{ConfigSource, DemoUpstream, Gateway};
 
+/// Prints a line to stdout; a closed stdout (the reader went away) is no reason to stop.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 fn main() -> ExitCode {
     let args = match cli::parse(
         std::env::args().skip(1),
@@ -61,57 +69,97 @@ async fn run(args: cli::Args) -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let embedded = matches!(args.options.config, ConfigSource::Embedded(_));
+    // Installed before anything is printed: a SIGTERM sent as soon as the gateway says it
+    // serves is a graceful shutdown, never the default action that kills the process.
+    let mut signals = Signals::install()?;
     let gateway = Gateway::start(args.options).await?;
     let proxy = gateway.proxy_addr();
-    println!(
-        "gray gateway: proxy http://{proxy} (HTTP/1.1 and h2c), serving {} (generation {})",
+    let scheme = gateway.proxy_scheme();
+    let protocols = if scheme == "https" {
+        "HTTP/1.1 and h2 over TLS"
+    } else {
+        "HTTP/1.1 and h2c"
+    };
+    say!(
+        "gray gateway: proxy {scheme}://{proxy} ({protocols}), serving {} (generation {})",
         gateway.reloader().source().describe(),
         gateway.engine().generation()
     );
     match gateway.admin_addr() {
-        Some(a) => println!("admin: http://{a}/ (page), http://{a}/api/groups, http://{a}/metrics"),
-        None => println!("admin: off"),
+        Some(a) => say!("admin: http://{a}/ (page), http://{a}/api/groups, http://{a}/metrics"),
+        None => say!("admin: off"),
     }
     for up in &demo {
-        println!("demo upstream {}: http://{}", up.name(), up.addr());
+        say!("demo upstream {}: http://{}", up.name(), up.addr());
     }
     if embedded {
-        println!("try:");
-        println!("  curl http://{proxy}/                                 # stable");
-        println!("  curl -H 'Cookie: canary=xaaa' http://{proxy}/        # canary (cookie rule)");
-        println!("  curl -H 'X-Forwarded-For: 10.8.3.4' http://{proxy}/  # canary (tester IP via the trusted local proxy)");
+        say!("try:");
+        say!("  curl {scheme}://{proxy}/                                 # stable");
+        say!("  curl -H 'Cookie: canary=xaaa' {scheme}://{proxy}/        # canary (cookie rule)");
+        say!("  curl -H 'X-Forwarded-For: 10.8.3.4' {scheme}://{proxy}/  # canary (tester IP via the trusted local proxy)");
         if let Some(a) = gateway.admin_addr() {
-            println!(
+            say!(
                 "  curl -X POST http://{a}/api/explain?format=text -d '{{\"cookies\":{{\"canary\":\"xaaa\"}}}}'"
             );
         }
     }
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
-    shutdown_signal().await;
-    tracing::info!("shutting down: finishing in-flight requests");
-    gateway.shutdown().await;
+    let signal = signals.next().await;
+    tracing::info!(
+        signal,
+        "shutting down: the listeners are closed, in-flight requests may finish"
+    );
+    tokio::select! {
+        finished = gateway.shutdown() => {
+            if finished {
+                tracing::info!("shut down: every request finished");
+            } else {
+                tracing::warn!("shut down: requests still open at the shutdown timeout were cut");
+            }
+        }
+        signal = signals.next() => {
+            tracing::warn!(signal, "second signal: exiting without waiting for open requests");
+        }
+    }
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// SIGTERM and SIGINT (Ctrl-C), registered up front.
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Signals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(Signals {
+                term: signal(SignalKind::terminate())?,
+                int: signal(SignalKind::interrupt())?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Signals {})
+    }
+
+    /// The next signal's name.
+    async fn next(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.term.recv() => "SIGTERM",
+                _ = self.int.recv() => "SIGINT",
             }
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            "Ctrl-C"
+        }
     }
 }

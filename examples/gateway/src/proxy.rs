@@ -37,13 +37,17 @@ use http::{Method, Request, Response, StatusCode, Version};
 use http_body::Body as _;
 use http_body_util::{combinators::BoxBody, BodyExt, Empty, Full};
 use hyper::body::Incoming;
-use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
 use tracing::Instrument;
 
 use crate::forward::{append_forwarded_for, ensure_host, remove_hop_by_hop, upstream_uri};
+use crate::server::{ClientTls, ConnectionLease};
+use crate::tls::TlsError;
+use crate::tunnel::{self, Upgrade};
 use crate::upload::{ClientBody, ClientFailure, Upload};
+use crate::upstream_tls::{Connector, UpstreamTls};
 
 /// Error type of streamed bodies.
 pub type BoxError = Box<dyn StdError + Send + Sync>;
@@ -85,8 +89,9 @@ pub struct Proxy {
 
 struct Inner {
     engine: Arc<Engine>,
-    client: Client<HttpConnector, Body>,
+    client: Client<Connector, Body>,
     timeouts: ProxyTimeouts,
+    upstream_tls: UpstreamTls,
     stats: Arc<ProxyStats>,
 }
 
@@ -263,19 +268,33 @@ fn idempotent(m: &Method) -> bool {
 
 impl Proxy {
     /// A proxy deciding with `engine` (only when a request has no `Decision` extension yet)
-    /// and reporting outcomes to it.
-    pub fn new(engine: Arc<Engine>, timeouts: ProxyTimeouts) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(timeouts.connect));
-        connector.set_nodelay(true);
+    /// and reporting outcomes to it, reaching the nodes `upstream_tls` names over HTTPS
+    /// ([`crate::upstream_tls`]; [`UpstreamTls::default`]: none). Fails when the CA file
+    /// is unusable.
+    pub fn new(
+        engine: Arc<Engine>,
+        timeouts: ProxyTimeouts,
+        upstream_tls: UpstreamTls,
+    ) -> Result<Self, TlsError> {
+        let config = upstream_tls.client_config()?;
+        Ok(Proxy::with_client(engine, timeouts, upstream_tls, config))
+    }
+
+    fn with_client(
+        engine: Arc<Engine>,
+        timeouts: ProxyTimeouts,
+        upstream_tls: UpstreamTls,
+        config: rustls::ClientConfig,
+    ) -> Self {
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(timeouts.pool_idle)
-            .build(connector);
+            .build(Connector::new(config, timeouts.connect));
         Proxy {
             inner: Arc::new(Inner {
                 engine,
                 client,
                 timeouts,
+                upstream_tls,
                 stats: Arc::default(),
             }),
         }
@@ -305,10 +324,25 @@ impl Proxy {
             )
         });
         let span = gray_tower::trace::decision_span(&decision);
+        // An upgrade (WebSocket) takes over the client's connection once the node agrees.
+        let (client_upgrade, lease) = if req.extensions().get::<Upgrade>().is_some() {
+            (
+                Some(hyper::upgrade::on(&mut req)),
+                req.extensions().get::<ConnectionLease>().cloned(),
+            )
+        } else {
+            (None, None)
+        };
         let resp = self
             .forward_decided(req, decision.clone())
             .instrument(span)
             .await;
+        let resp = tunnel::splice(
+            resp,
+            client_upgrade,
+            lease,
+            decision.node_address().unwrap_or("(none)"),
+        );
         if let Some((start, method, uri)) = access {
             tracing::debug!(
                 target: "gray::access",
@@ -350,7 +384,7 @@ impl Proxy {
             let (body, upload) = ClientBody::new(body, self.inner.timeouts.client_body);
             (body.boxed(), upload)
         };
-        let first = match self.upstream_request(&parts, peer, &node, body) {
+        let first = match self.upstream_request(&parts, peer, decision.group(), &node, body) {
             Ok(r) => self.send(r, &upload).await,
             Err(e) => Err(Failure::Exchange(e.to_string())),
         };
@@ -419,7 +453,7 @@ impl Proxy {
             apply_decision(&again, &mut parts.headers);
         }
         let empty: Body = Empty::new().map_err(|never| match never {}).boxed();
-        let result = match self.upstream_request(&parts, peer, &node, empty) {
+        let result = match self.upstream_request(&parts, peer, &group, &node, empty) {
             Ok(r) => self.send(r, &Upload::done()).await,
             Err(e) => Err(Failure::Exchange(e.to_string())),
         };
@@ -452,19 +486,25 @@ impl Proxy {
         &self,
         parts: &http::request::Parts,
         peer: Option<IpAddr>,
+        group: &str,
         node: &str,
         body: Body,
     ) -> Result<Request<Body>, http::Error> {
+        let https = self.inner.upstream_tls.applies(group, node);
         let mut req = Request::builder()
             .method(parts.method.clone())
-            .uri(upstream_uri(node, &parts.uri)?)
+            .uri(upstream_uri(https, node, &parts.uri)?)
             .version(Version::HTTP_11)
             .body(body)?;
         let h = req.headers_mut();
         h.clone_from(&parts.headers);
         remove_hop_by_hop(h);
         ensure_host(h, &parts.uri);
-        append_forwarded_for(h, peer);
+        let client_tls = parts.extensions.get::<ClientTls>().is_some();
+        append_forwarded_for(h, peer, client_tls);
+        if let Some(Upgrade(protocol)) = parts.extensions.get::<Upgrade>() {
+            tunnel::restore(h, protocol);
+        }
         Ok(req)
     }
 
@@ -499,7 +539,13 @@ impl Proxy {
             Ok(Err(e)) => Err(Failure::Exchange(root_cause(&e).to_string())),
             Ok(Ok(resp)) => {
                 let (mut parts, body) = resp.into_parts();
+                let switched = (parts.status == StatusCode::SWITCHING_PROTOCOLS)
+                    .then(|| parts.headers.get(http::header::UPGRADE).cloned())
+                    .flatten();
                 remove_hop_by_hop(&mut parts.headers);
+                if let Some(protocol) = &switched {
+                    tunnel::restore(&mut parts.headers, protocol);
+                }
                 Ok(Response::from_parts(
                     parts,
                     body.map_err(BoxError::from).boxed(),

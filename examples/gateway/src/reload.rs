@@ -22,6 +22,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use gray_core::{Engine, Format};
+
+use crate::tls::{Certificates, TlsError};
 use serde::Serialize;
 
 /// The config the gateway serves.
@@ -70,6 +72,21 @@ pub struct ReloadStatus {
     /// The error of the last attempt, if it was rejected.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// The TLS certificates' reloads, when the proxy listener terminates TLS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsReloadStatus>,
+}
+
+/// The outcome of the TLS certificates' reloads.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TlsReloadStatus {
+    /// Successful reloads since start.
+    pub reloads: u64,
+    /// Rejected reloads since start (the certificates in use kept serving).
+    pub rejected: u64,
+    /// The error of the last attempt, if it was rejected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
 }
 
 /// Applies reloads and records their outcome.
@@ -80,6 +97,8 @@ pub struct Reloader {
     status: Arc<Mutex<ReloadStatus>>,
     /// Held while a reload compiles and swaps, so reloads apply one at a time, in order.
     applying: Arc<Mutex<()>>,
+    /// The proxy listener's certificates, reloaded with the config.
+    tls: Option<Arc<Certificates>>,
 }
 
 impl Reloader {
@@ -90,7 +109,49 @@ impl Reloader {
             source,
             status: Arc::default(),
             applying: Arc::default(),
+            tls: None,
         }
+    }
+
+    /// Also reloads `certs` on every reload of the config (file change, SIGHUP, admin API),
+    /// and whenever one of their files changes.
+    pub fn with_certificates(mut self, certs: Arc<Certificates>) -> Self {
+        self.status
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .tls = Some(TlsReloadStatus::default());
+        self.tls = Some(certs);
+        self
+    }
+
+    /// The certificates reloaded with the config, if any.
+    pub fn certificates(&self) -> Option<&Arc<Certificates>> {
+        self.tls.as_ref()
+    }
+
+    /// Reads the TLS certificates again (if any); a bad file is logged and recorded, the
+    /// certificates in use keep serving. Compiles nothing: cheap enough for any thread.
+    pub fn reload_certificates(&self, why: &str) -> Option<Result<usize, TlsError>> {
+        let certs = self.tls.as_ref()?;
+        let result = certs.reload();
+        let mut s = self.status.lock().unwrap_or_else(PoisonError::into_inner);
+        let t = s.tls.get_or_insert_with(TlsReloadStatus::default);
+        match &result {
+            Ok(n) => {
+                t.reloads += 1;
+                t.last_error = None;
+                tracing::info!(certificates = n, trigger = why, "TLS certificates reloaded");
+            }
+            Err(e) => {
+                t.rejected += 1;
+                t.last_error = Some(e.to_string());
+                tracing::error!(
+                    trigger = why,
+                    "TLS certificates rejected, the certificates in use keep serving: {e}"
+                );
+            }
+        }
+        Some(result)
     }
 
     /// The config source.
@@ -107,11 +168,13 @@ impl Reloader {
     }
 
     /// Re-reads the source and swaps the new config in. Returns the new generation, or the
-    /// error (the old config keeps serving). `why` names the trigger in the log.
+    /// error (the old config keeps serving). `why` names the trigger in the log. The TLS
+    /// certificates, if any, are reloaded too; their outcome is in [`ReloadStatus::tls`].
     ///
     /// This compiles on the calling thread; from async code use [`Reloader::reload_async`].
     pub fn reload(&self, why: &str) -> gray_core::Result<u64> {
         let _one = self.applying.lock().unwrap_or_else(PoisonError::into_inner);
+        let _ = self.reload_certificates(why);
         let result = match &self.source {
             ConfigSource::Embedded(text) => self.engine.reload_str(text, Format::Yaml),
             ConfigSource::File(path) => self.engine.reload_file(path),
@@ -174,7 +237,7 @@ impl Reloader {
     }
 
     /// Starts watching: polls the file every `interval` and reloads when its content
-    /// changes; also reloads on SIGHUP (for an embedded source, SIGHUP re-applies it). The
+    /// changes (the certificates' files likewise, on their own); also reloads on SIGHUP (for an embedded source, SIGHUP re-applies it). The
     /// SIGHUP handler is installed before this returns, so a signal sent right after start is
     /// never lost. The task runs until aborted.
     pub fn spawn_watcher(self, interval: Duration) -> tokio::task::JoinHandle<()> {
@@ -198,14 +261,22 @@ impl Reloader {
                 };
                 #[cfg(not(unix))]
                 let hup_fut = std::future::pending::<Option<()>>();
+                let watch_certs = self.tls.is_some();
                 tokio::select! {
-                    _ = tick.tick(), if path.is_some() => {
+                    _ = tick.tick(), if path.is_some() || watch_certs => {
                         let now = path.as_deref().and_then(stamp);
-                        if now != seen {
+                        if path.is_some() && now != seen {
                             // Gone or unreadable: recorded once (the reload's error says why).
                             let why = if now.is_some() { "file changed" } else { "file deleted or unreadable" };
                             seen = now;
+                            // Reloads the certificates too.
                             let _ = self.reload_async(why).await;
+                        } else if self.tls.as_ref().is_some_and(|c| c.changed()) {
+                            let this = self.clone();
+                            let _ = tokio::task::spawn_blocking(move || {
+                                this.reload_certificates("certificate file changed")
+                            })
+                            .await;
                         }
                     }
                     _ = hup_fut => {

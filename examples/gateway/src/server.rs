@@ -17,12 +17,29 @@
 //!   connection and for the admin listener.
 //! * **Accept errors** (`EMFILE`, `ENFILE`, ...) back off and are logged at most once a
 //!   second with a count, so the listener recovers by itself when descriptors free up.
+//!
+//! # TLS
+//!
+//! [`serve_tls`] terminates TLS ([`crate::tls`]) before HTTP: the handshake must finish within
+//! the header timeout, ALPN `h2` selects HTTP/2 and anything else HTTP/1.1. Requests of a TLS
+//! connection carry the [`ClientTls`] extension.
+//!
+//! # Upgrades and graceful shutdown
+//!
+//! HTTP/1.1 connections are served with upgrades (`101 Switching Protocols`, e.g. WebSocket):
+//! every request carries a [`ConnectionLease`], which a tunnel that outlives its exchange keeps
+//! so the connection still counts against the cap and takes part in shutdown.
+//!
+//! [`ServerHandle::stop`] closes the listener at once (new connections are refused), lets
+//! every open connection finish its requests — HTTP/1.1 closes after the current exchange,
+//! HTTP/2 sends GOAWAY — and waits for tunnels, for at most
+//! [`ServerLimits::shutdown_timeout`]; whatever is still open then is cut.
 
 use std::convert::Infallible;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -34,8 +51,8 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tower::{Service, ServiceExt};
@@ -51,15 +68,19 @@ pub struct ServerLimits {
     pub keepalive_timeout: Duration,
     /// Open client connections at most; at the cap the listener stops accepting.
     pub max_connections: usize,
+    /// How long [`ServerHandle::stop`] lets open connections finish before it cuts them.
+    pub shutdown_timeout: Duration,
 }
 
 impl Default for ServerLimits {
-    /// 30 s header timeout, 75 s keep-alive timeout, and [`default_max_connections`].
+    /// 30 s header timeout, 75 s keep-alive timeout, [`default_max_connections`], 30 s
+    /// shutdown timeout.
     fn default() -> Self {
         ServerLimits {
             header_timeout: Duration::from_secs(30),
             keepalive_timeout: Duration::from_secs(75),
             max_connections: default_max_connections(),
+            shutdown_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -100,6 +121,62 @@ pub fn default_max_connections() -> usize {
     usize::try_from(spare.clamp(16, 65_536)).unwrap_or(65_536)
 }
 
+/// What a server serves: a tower service of HTTP requests, cloned per request, that always
+/// answers (implemented for every such service).
+pub trait HttpService<B>:
+    Service<Request<Incoming>, Response = Response<B>, Error = Infallible, Future: Send + 'static>
+    + Clone
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<S, B> HttpService<B> for S where
+    S: Service<
+            Request<Incoming>,
+            Response = Response<B>,
+            Error = Infallible,
+            Future: Send + 'static,
+        > + Clone
+        + Send
+        + Sync
+        + 'static
+{
+}
+
+/// A response body a server can send (implemented for every such body).
+pub trait ResponseBody:
+    http_body::Body<Data = Bytes, Error: Into<BoxError>> + Send + 'static
+{
+}
+
+impl<B> ResponseBody for B where
+    B: http_body::Body<Data = Bytes, Error: Into<BoxError>> + Send + 'static
+{
+}
+
+/// Marks a request that arrived over TLS (see [`serve_tls`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientTls;
+
+/// A request's share of its client connection, in the request's extensions: while a clone is
+/// alive the connection counts as open (against the cap, and for shutdown). A tunnel that
+/// outlives its HTTP exchange keeps it and ends when [`ConnectionLease::cut`] resolves.
+#[derive(Debug, Clone)]
+pub struct ConnectionLease {
+    _slot: Arc<OwnedSemaphorePermit>,
+    cut: watch::Receiver<bool>,
+}
+
+impl ConnectionLease {
+    /// Resolves when the server cuts what is left open (the shutdown deadline passed, or the
+    /// server was dropped).
+    pub async fn cut(&mut self) {
+        let _ = self.cut.wait_for(|cut| *cut).await;
+    }
+}
+
 /// Stops a running server: `stop()` ends accepting and lets open connections finish their
 /// requests (graceful), `abort()` drops every connection at once.
 #[derive(Debug)]
@@ -109,6 +186,8 @@ pub struct ServerHandle {
     open: Arc<Semaphore>,
     limit: usize,
     stop: watch::Sender<bool>,
+    cut: Arc<watch::Sender<bool>>,
+    finished: Arc<AtomicBool>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -128,15 +207,19 @@ impl ServerHandle {
         self.limit.saturating_sub(self.open.available_permits())
     }
 
-    /// Stops accepting, finishes in-flight requests, then returns.
-    pub async fn stop(mut self) {
+    /// Closes the listener, lets open connections finish their requests (and tunnels their
+    /// traffic) for at most the shutdown timeout, cuts the rest, then returns. True when
+    /// everything finished in time.
+    pub async fn stop(mut self) -> bool {
         let _ = self.stop.send(true);
         let _ = (&mut self.task).await;
+        self.finished.load(Ordering::Acquire)
     }
 
     /// Drops the listener and every connection immediately (like a killed process).
     pub fn abort(&self) {
         self.task.abort();
+        let _ = self.cut.send(true);
     }
 
     /// Waits until the server ends.
@@ -148,20 +231,15 @@ impl ServerHandle {
 impl Drop for ServerHandle {
     fn drop(&mut self) {
         self.task.abort();
+        let _ = self.cut.send(true);
     }
 }
 
 /// Serves `service` (cloned per request) on `listener` with the default [`ServerLimits`].
 pub fn serve<S, B>(listener: TcpListener, service: S) -> io::Result<ServerHandle>
 where
-    S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
-        + Clone
-        + Send
-        + Sync
-        + 'static,
-    S::Future: Send + 'static,
-    B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
+    S: HttpService<B>,
+    B: ResponseBody,
 {
     serve_with(listener, service, ServerLimits::default())
 }
@@ -346,6 +424,70 @@ fn backoff(e: &io::Error) -> Duration {
     }
 }
 
+/// A client connection: plain TCP, or TLS over it.
+enum ClientStream {
+    Plain(Watched<TcpStream>),
+    Tls(Box<tokio_rustls::server::TlsStream<Watched<TcpStream>>>),
+}
+
+impl AsyncRead for ClientStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            ClientStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            ClientStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for ClientStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            ClientStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            ClientStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            ClientStream::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            ClientStream::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            ClientStream::Plain(s) => s.is_write_vectored(),
+            ClientStream::Tls(s) => s.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            ClientStream::Plain(s) => Pin::new(s).poll_flush(cx),
+            ClientStream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            ClientStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            ClientStream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
 /// Serves `service` (cloned per request) on `listener` with `limits`.
 pub fn serve_with<S, B>(
     listener: TcpListener,
@@ -353,17 +495,49 @@ pub fn serve_with<S, B>(
     limits: ServerLimits,
 ) -> io::Result<ServerHandle>
 where
-    S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
-        + Clone
-        + Send
-        + Sync
-        + 'static,
-    S::Future: Send + 'static,
-    B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
+    S: HttpService<B>,
+    B: ResponseBody,
+{
+    serve_inner(listener, service, limits, None)
+}
+
+/// Serves `service` on `listener` with `limits`, every connection over TLS with `tls` (see the
+/// [module docs](self#tls)).
+pub fn serve_tls<S, B>(
+    listener: TcpListener,
+    service: S,
+    limits: ServerLimits,
+    tls: Arc<rustls::ServerConfig>,
+) -> io::Result<ServerHandle>
+where
+    S: HttpService<B>,
+    B: ResponseBody,
+{
+    serve_inner(
+        listener,
+        service,
+        limits,
+        Some(tokio_rustls::TlsAcceptor::from(tls)),
+    )
+}
+
+fn serve_inner<S, B>(
+    listener: TcpListener,
+    service: S,
+    limits: ServerLimits,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) -> io::Result<ServerHandle>
+where
+    S: HttpService<B>,
+    B: ResponseBody,
 {
     let addr = listener.local_addr()?;
     let (stop, mut stopped) = watch::channel(false);
+    let (cut, cut_rx) = watch::channel(false);
+    let cut = Arc::new(cut);
+    let cut_all = cut.clone();
+    let finished = Arc::new(AtomicBool::new(false));
+    let all_finished = finished.clone();
     let accepted = Arc::new(AtomicU64::new(0));
     let counter = accepted.clone();
     let limit = limits.max_connections.max(1);
@@ -378,6 +552,7 @@ where
             .timer(TokioTimer::new())
             .header_read_timeout(limits.header_timeout);
         builder.http2().timer(TokioTimer::new());
+        let builder = Arc::new(builder);
         let mut errors = AcceptErrors {
             last_log: None,
             suppressed: 0,
@@ -406,66 +581,41 @@ where
             };
             counter.fetch_add(1, Ordering::Relaxed);
             let _ = stream.set_nodelay(true);
-            let activity = Activity::new();
-            let svc = service.clone();
-            let seen = activity.clone();
-            let hyper_svc = hyper::service::service_fn(move |mut req: Request<Incoming>| {
-                req.extensions_mut().insert(PeerAddr(peer));
-                let guard = InFlight::start(&seen);
-                let call = svc.clone().oneshot(req);
-                async move {
-                    let resp = call.await?;
-                    Ok::<_, Infallible>(resp.map(|body| Tracked { body, guard }))
-                }
-            });
-            let io = Watched {
-                io: stream,
-                activity: activity.clone(),
+            let lease = ConnectionLease {
+                _slot: Arc::new(permit),
+                cut: cut_rx.clone(),
             };
-            let conn = builder
-                .serve_connection(TokioIo::new(io), hyper_svc)
-                .into_owned();
-            let mut stopped = stopped.clone();
-            conns.spawn(async move {
-                let _permit = permit;
-                tokio::pin!(conn);
-                let idle = async {
-                    loop {
-                        match activity.deadline(&limits) {
-                            Some(at) if Instant::now() >= at => return,
-                            Some(at) => tokio::time::sleep_until(at).await,
-                            // A request is in flight: look again in a while.
-                            None => {
-                                let again = limits.keepalive_timeout.min(Duration::from_secs(1));
-                                tokio::time::sleep(again).await
-                            }
-                        }
-                    }
-                };
-                tokio::select! {
-                    r = conn.as_mut() => {
-                        if let Err(e) = r {
-                            tracing::debug!(%peer, error = %e, "connection ended with an error");
-                        }
-                        return;
-                    }
-                    _ = idle => {
-                        tracing::debug!(%peer, "closing an idle connection");
-                    }
-                    _ = stopped.changed() => {}
-                }
-                // Idle or stopping: HTTP/1.1 closes once the current exchange (if any) is
-                // done, HTTP/2 sends GOAWAY and finishes its streams.
-                conn.as_mut().graceful_shutdown();
-                let grace = if *stopped.borrow() {
-                    Duration::from_secs(30)
-                } else {
-                    Duration::from_secs(1)
-                };
-                let _ = tokio::time::timeout(grace, conn).await;
-            });
+            conns.spawn(connection(
+                stream,
+                peer,
+                service.clone(),
+                builder.clone(),
+                limits,
+                tls.clone(),
+                lease,
+                stopped.clone(),
+            ));
         }
-        while conns.join_next().await.is_some() {}
+        // Refuse new connections from now on.
+        drop(listener);
+        // Every connection (and tunnel) holds a permit: all are back when everything ended.
+        let drained = async {
+            while conns.join_next().await.is_some() {}
+            let _ = permits
+                .acquire_many(u32::try_from(limit).unwrap_or(u32::MAX))
+                .await;
+        };
+        let in_time = tokio::time::timeout(limits.shutdown_timeout, drained)
+            .await
+            .is_ok();
+        if !in_time {
+            let open = limit.saturating_sub(permits.available_permits());
+            tracing::warn!(listener = %addr, open, timeout = ?limits.shutdown_timeout,
+                "shutdown timeout passed: cutting the connections still open");
+        }
+        all_finished.store(in_time, Ordering::Release);
+        let _ = cut_all.send(true);
+        conns.shutdown().await;
     });
     Ok(ServerHandle {
         addr,
@@ -473,6 +623,100 @@ where
         open,
         limit,
         stop,
+        cut,
+        finished,
         task,
     })
+}
+
+/// Serves one client connection until it ends, is idle too long, or the server stops.
+#[allow(clippy::too_many_arguments)]
+async fn connection<S, B>(
+    stream: TcpStream,
+    peer: SocketAddr,
+    service: S,
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    limits: ServerLimits,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    lease: ConnectionLease,
+    mut stopped: watch::Receiver<bool>,
+) where
+    S: HttpService<B>,
+    B: ResponseBody,
+{
+    let activity = Activity::new();
+    let io = Watched {
+        io: stream,
+        activity: activity.clone(),
+    };
+    let io = match tls {
+        None => ClientStream::Plain(io),
+        Some(acceptor) => {
+            match tokio::time::timeout(limits.header_timeout, acceptor.accept(io)).await {
+                Ok(Ok(s)) => ClientStream::Tls(Box::new(s)),
+                Ok(Err(e)) => {
+                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%peer, "TLS handshake timed out");
+                    return;
+                }
+            }
+        }
+    };
+    let is_tls = matches!(io, ClientStream::Tls(_));
+    let seen = activity.clone();
+    let request_lease = lease.clone();
+    let hyper_svc = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+        let ext = req.extensions_mut();
+        ext.insert(PeerAddr(peer));
+        ext.insert(request_lease.clone());
+        if is_tls {
+            ext.insert(ClientTls);
+        }
+        let guard = InFlight::start(&seen);
+        let call = service.clone().oneshot(req);
+        async move {
+            let resp = call.await?;
+            Ok::<_, Infallible>(resp.map(|body| Tracked { body, guard }))
+        }
+    });
+    let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), hyper_svc);
+    tokio::pin!(conn);
+    let idle = async {
+        loop {
+            match activity.deadline(&limits) {
+                Some(at) if Instant::now() >= at => return,
+                Some(at) => tokio::time::sleep_until(at).await,
+                // A request is in flight: look again in a while.
+                None => {
+                    let again = limits.keepalive_timeout.min(Duration::from_secs(1));
+                    tokio::time::sleep(again).await
+                }
+            }
+        }
+    };
+    tokio::select! {
+        r = conn.as_mut() => {
+            if let Err(e) = r {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+            return;
+        }
+        _ = idle => {
+            tracing::debug!(%peer, "closing an idle connection");
+        }
+        _ = stopped.changed() => {}
+    }
+    // Idle or stopping: HTTP/1.1 closes once the current exchange (if any) is done, HTTP/2
+    // sends GOAWAY and finishes its streams. When stopping, the server's shutdown timeout
+    // bounds this.
+    conn.as_mut().graceful_shutdown();
+    if *stopped.borrow() {
+        let _ = conn.await;
+    } else {
+        let _ = tokio::time::timeout(Duration::from_secs(1), conn).await;
+    }
+    drop(lease);
 }

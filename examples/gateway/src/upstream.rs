@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response};
@@ -17,7 +18,7 @@ use hyper::body::Incoming;
 use tokio::net::TcpListener;
 
 use crate::proxy::Body;
-use crate::server::{serve, ServerHandle};
+use crate::server::{serve, serve_tls, ServerHandle, ServerLimits};
 
 /// A running demo upstream.
 #[derive(Debug)]
@@ -29,6 +30,23 @@ pub struct DemoUpstream {
 impl DemoUpstream {
     /// Binds `addr` (port 0 for an ephemeral port) and serves as `name`.
     pub async fn start(name: &str, addr: SocketAddr) -> std::io::Result<DemoUpstream> {
+        DemoUpstream::start_with(name, addr, None).await
+    }
+
+    /// [`DemoUpstream::start`] over HTTPS with `tls` (an HTTPS node for the gateway).
+    pub async fn start_tls(
+        name: &str,
+        addr: SocketAddr,
+        tls: Arc<rustls::ServerConfig>,
+    ) -> std::io::Result<DemoUpstream> {
+        DemoUpstream::start_with(name, addr, Some(tls)).await
+    }
+
+    async fn start_with(
+        name: &str,
+        addr: SocketAddr,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> std::io::Result<DemoUpstream> {
         let listener = TcpListener::bind(addr).await?;
         let bound = listener.local_addr()?;
         let label = name.to_owned();
@@ -36,9 +54,13 @@ impl DemoUpstream {
             let label = label.clone();
             async move { Ok::<_, Infallible>(reply(&label, bound, req).await) }
         });
+        let server = match tls {
+            Some(tls) => serve_tls(listener, svc, ServerLimits::default(), tls)?,
+            None => serve(listener, svc)?,
+        };
         Ok(DemoUpstream {
             name: name.to_owned(),
-            server: serve(listener, svc)?,
+            server,
         })
     }
 
@@ -85,6 +107,7 @@ async fn reply(name: &str, addr: SocketAddr, req: Request<Incoming>) -> Response
             "method": parts.method.as_str(),
             "path": parts.uri.path(),
             "version": format!("{:?}", parts.version),
+            "tls": parts.extensions.get::<crate::server::ClientTls>().is_some(),
             "body_bytes": received,
             "headers": headers,
         })

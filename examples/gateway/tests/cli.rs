@@ -20,6 +20,11 @@ fn help_and_bad_flags() {
         "--admin-token",
         "--config",
         "--no-demo-upstreams",
+        "--tls-cert",
+        "--tls-key",
+        "--upstream-tls",
+        "--upstream-ca",
+        "--shutdown-timeout",
     ] {
         assert!(text.contains(flag), "usage lacks {flag}");
     }
@@ -137,4 +142,31 @@ async fn sighup_reloads_the_config_file() {
     child.kill().unwrap();
     child.wait().unwrap();
     let _ = std::fs::remove_file(&path);
+}
+
+#[test]
+fn a_missing_certificate_stops_the_start_with_the_file_named() {
+    let missing = std::env::temp_dir().join(format!("gray-cli-no-cert-{}.pem", std::process::id()));
+    let out = Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0", "--admin-listen", "off"])
+        .args(["--no-demo-upstreams", "--tls-cert"])
+        .arg(&missing)
+        .arg("--tls-key")
+        .arg(&missing)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("TLS")
+            && err.contains(&*missing.to_string_lossy())
+            && err.contains("cannot read"),
+        "{err}"
+    );
+    let out = Command::new(BIN)
+        .args(["--tls-cert", "a.pem"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("pairs"));
 }

@@ -1,6 +1,8 @@
 //! Helpers shared by the gateway tests: upstreams, gateways and an HTTP client on 127.0.0.1.
 #![allow(dead_code)]
 
+pub mod tls;
+
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
