@@ -6,6 +6,7 @@
 //! | `GET /api/status` | generation, config source, reload counters and last reload error, Redis source state |
 //! | `GET /api/groups` | every group with its nodes, health, weights and counters |
 //! | `GET /api/groups/{group}` | one group |
+//! | `GET /api/traffic` | live windows (last two minutes) per group, node and rule: requests, errors, error rate, p50/p90/p99 latency |
 //! | `POST /api/groups/{group}/nodes` | add a node: `{"address": "10.0.0.5:8080", "weight": 2}` (a node spec) |
 //! | `DELETE /api/groups/{group}/nodes/{address}` | remove a node |
 //! | `PUT /api/groups/{group}/nodes/{address}/weight` | `{"weight": 5}` (0..=10000) |
@@ -125,6 +126,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/api/status", get(status))
         .route("/api/groups", get(groups))
         .route("/api/groups/{group}", get(group))
+        .route("/api/traffic", get(traffic))
         .route("/api/groups/{group}/nodes", post(add_node))
         .route(
             "/api/groups/{group}/nodes/{address}",
@@ -377,6 +379,10 @@ async fn status(State(s): State<AdminState>) -> Response {
 
 async fn groups(State(s): State<AdminState>) -> Response {
     Json(s.engine.groups()).into_response()
+}
+
+async fn traffic(State(s): State<AdminState>) -> Response {
+    Json(s.engine.traffic()).into_response()
 }
 
 async fn group(State(s): State<AdminState>, Path(group): Path<String>) -> Response {

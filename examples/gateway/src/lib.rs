@@ -28,6 +28,7 @@
 #![warn(missing_docs)]
 
 pub mod admin;
+pub mod body;
 pub mod cli;
 pub mod forward;
 pub mod ingress;

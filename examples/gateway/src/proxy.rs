@@ -7,7 +7,8 @@
 //! * Failures answer with a short plain-text reason: **503** when no node is available in the
 //!   decided group or its fallbacks, **502** when connecting fails or the upstream breaks the
 //!   exchange, **504** when connecting or the response headers time out.
-//! * Every outcome is recorded for passive health ([`Engine::record`]): the group's `fail_on`
+//! * Every outcome is recorded, with its latency, for passive health and the traffic record
+//!   ([`Engine::record_timed`]): the group's `fail_on`
 //!   says which outcomes count (by default connect errors and timeouts, as nginx). A client
 //!   that stalls or breaks its upload is the client's failure (**408** / **400**) and is never
 //!   held against the node.
@@ -28,14 +29,13 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use gray_core::{Decision, Engine, Outcome};
 use gray_tower::{apply_decision, peer_addr, HttpRequestView};
 use http::{Method, Request, Response, StatusCode, Version};
 use http_body::Body as _;
-use http_body_util::{combinators::BoxBody, BodyExt, Empty, Full};
+use http_body_util::{BodyExt, Empty};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -49,10 +49,7 @@ use crate::tunnel::{self, Upgrade};
 use crate::upload::{ClientBody, ClientFailure, Upload};
 use crate::upstream_tls::{Connector, UpstreamTls};
 
-/// Error type of streamed bodies.
-pub type BoxError = Box<dyn StdError + Send + Sync>;
-/// The body type of requests sent upstream and of responses to clients.
-pub type Body = BoxBody<Bytes, BoxError>;
+pub use crate::body::{text_response, Body, BoxError};
 
 /// Timeouts and pool settings of the upstream client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -242,23 +239,6 @@ fn is_timeout(e: &(dyn StdError + 'static)) -> bool {
     false
 }
 
-/// A plain-text error response.
-pub fn text_response(status: StatusCode, text: impl Into<String>) -> Response<Body> {
-    let mut text = text.into();
-    text.push('\n');
-    let mut resp = Response::new(
-        Full::new(Bytes::from(text))
-            .map_err(|never| match never {})
-            .boxed(),
-    );
-    *resp.status_mut() = status;
-    resp.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    resp
-}
-
 fn idempotent(m: &Method) -> bool {
     matches!(
         *m,
@@ -316,13 +296,8 @@ impl Proxy {
                 d
             }
         };
-        let access = tracing::enabled!(target: "gray::access", tracing::Level::DEBUG).then(|| {
-            (
-                std::time::Instant::now(),
-                req.method().clone(),
-                req.uri().clone(),
-            )
-        });
+        let access = tracing::enabled!(target: "gray::access", tracing::Level::DEBUG)
+            .then(|| (Instant::now(), req.method().clone(), req.uri().clone()));
         let span = gray_tower::trace::decision_span(&decision);
         // An upgrade (WebSocket) takes over the client's connection once the node agrees.
         let (client_upgrade, lease) = if req.extensions().get::<Upgrade>().is_some() {
@@ -384,11 +359,12 @@ impl Proxy {
             let (body, upload) = ClientBody::new(body, self.inner.timeouts.client_body);
             (body.boxed(), upload)
         };
+        let sent = Instant::now();
         let first = match self.upstream_request(&parts, peer, decision.group(), &node, body) {
             Ok(r) => self.send(r, &upload).await,
             Err(e) => Err(Failure::Exchange(e.to_string())),
         };
-        self.record(&decision, &first);
+        self.record(&decision, &first, sent.elapsed());
         match first {
             Ok(resp) => resp,
             Err(f) if f.is_retryable() && replayable => {
@@ -418,10 +394,17 @@ impl Proxy {
         }
     }
 
-    /// Passive health for the outcome of one attempt: client failures are not the node's.
-    fn record(&self, decision: &Decision, result: &Result<Response<Body>, Failure>) {
+    /// Passive health and the traffic record (latency: from sending the request to its
+    /// response headers or failure) for the outcome of one attempt: client failures are not
+    /// the node's.
+    fn record(
+        &self,
+        decision: &Decision,
+        result: &Result<Response<Body>, Failure>,
+        latency: Duration,
+    ) {
         if let Some(outcome) = outcome(result) {
-            self.inner.engine.record(decision, outcome);
+            self.inner.engine.record_timed(decision, outcome, latency);
         }
     }
 
@@ -453,6 +436,7 @@ impl Proxy {
             apply_decision(&again, &mut parts.headers);
         }
         let empty: Body = Empty::new().map_err(|never| match never {}).boxed();
+        let sent = Instant::now();
         let result = match self.upstream_request(&parts, peer, &group, &node, empty) {
             Ok(r) => self.send(r, &Upload::done()).await,
             Err(e) => Err(Failure::Exchange(e.to_string())),
@@ -466,11 +450,12 @@ impl Proxy {
         if let Err(f) = &result {
             stats.failed(f);
         }
+        let latency = sent.elapsed();
         if again.node_address() == Some(node.as_str()) {
-            self.record(&again, &result);
+            self.record(&again, &result, latency);
         } else if let Some(outcome) = outcome(&result) {
             // The node may have been removed meanwhile; then there is nothing to report.
-            let _ = engine.record_node(&group, &node, outcome);
+            let _ = engine.record_node_timed(&group, &node, outcome, latency);
         }
         match result {
             Ok(resp) => resp,

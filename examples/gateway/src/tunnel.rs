@@ -25,7 +25,7 @@ use http::{Response, StatusCode, Version};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 
-use crate::proxy::{text_response, Body};
+use crate::body::{text_response, Body};
 use crate::server::ConnectionLease;
 
 /// The protocol an HTTP/1.1 request asked to upgrade to (its `Upgrade` header), kept in the

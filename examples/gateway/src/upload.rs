@@ -20,8 +20,7 @@ use http_body::{Body, Frame, SizeHint};
 use tokio::sync::Notify;
 use tokio::time::{Instant, Sleep};
 
-/// The body error type the proxy boxes every error into.
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use crate::body::BoxError;
 
 /// How the client's body ended, as far as the upload is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -17,7 +17,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use tokio::net::TcpListener;
 
-use crate::proxy::Body;
+use crate::body::Body;
 use crate::server::{serve, serve_tls, ServerHandle, ServerLimits};
 
 /// A running demo upstream.

@@ -26,7 +26,7 @@ use hyper_util::rt::TokioIo;
 use rustls::{ClientConfig, RootCertStore};
 use tokio::net::TcpStream;
 
-use crate::proxy::BoxError;
+use crate::body::BoxError;
 use crate::tls::{provider, provider_error, read_certificates, TlsError, TlsErrorKind};
 
 /// Which upstream nodes speak HTTPS and which CAs they are verified with; see the
