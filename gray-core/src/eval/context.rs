@@ -26,6 +26,7 @@ impl Default for IpText {
 }
 
 impl IpText {
+    #[inline]
     pub(crate) fn format(&mut self, ip: IpAddr) -> &[u8] {
         use std::io::Write;
         let mut cur = std::io::Cursor::new(&mut self.buf[..]);
@@ -160,6 +161,7 @@ fn nonblank(v: &str) -> bool {
 }
 
 /// `example.com:8080` → `example.com`, `[::1]:80` → `::1`, trailing dot removed.
+#[inline]
 pub(crate) fn strip_port(host: &str) -> &str {
     let h = if let Some(rest) = host.strip_prefix('[') {
         rest.split(']').next().unwrap_or(rest)
