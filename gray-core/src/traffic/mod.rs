@@ -3,7 +3,7 @@
 //! as live windows (the last two minutes, in 10-second slots).
 //!
 //! A leaf of the crate: atomics only, no lock, no allocation when recording. The engine keeps
-//! one [`Traffic`] per node and per rule across reloads (like passive health) and feeds it from
+//! one traffic record per node and per rule across reloads (like passive health) and feeds it from
 //! [`crate::Engine::record_timed`]; [`crate::Engine::traffic`] reads the windows and
 //! [`crate::Engine::metrics`] exports the histograms.
 //!
