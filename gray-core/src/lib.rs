@@ -54,12 +54,14 @@ mod request;
 pub mod spec;
 
 // Leaf algorithms: each depends only on the modules above.
+pub mod analysis;
 pub mod client_ip;
 pub mod expr;
 pub mod health;
 pub mod ip;
 mod matcher;
 mod outcome;
+pub mod rollout;
 mod route_value;
 pub mod select;
 pub mod sticky;
@@ -99,6 +101,7 @@ pub use explain::Explanation;
 pub use instance::{CallerIdentity, InstanceExplanation, Selection};
 pub use outcome::Outcome;
 pub use request::{cookie, query, RequestView, SimpleRequest};
+pub use rollout::RolloutAction;
 pub use snapshot::counter::Counter;
 pub use snapshot::Snapshot;
 pub use spec::{Format, Spec};

@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use crate::admin::GroupStatus;
+use crate::rollout::RolloutState;
 use crate::snapshot::Snapshot;
 use crate::traffic::{CLASSES, PROMETHEUS_BOUNDS_MS};
 
@@ -104,6 +105,7 @@ pub(crate) fn render(snap: &Snapshot, groups: &[GroupStatus]) -> String {
         }
     }
     write_traffic(&mut out, snap, &esc);
+    write_rollouts(&mut out, snap, &esc);
     out
 }
 
@@ -147,5 +149,41 @@ fn write_traffic(out: &mut String, snap: &Snapshot, esc: &dyn Fn(&str) -> String
                 );
             }
         }
+    }
+}
+
+/// The step and state of every judged rollout.
+fn write_rollouts(out: &mut String, snap: &Snapshot, esc: &dyn Fn(&str) -> String) {
+    let judged: Vec<_> = snap
+        .groups
+        .iter()
+        .filter_map(|g| Some((g, g.rollout.as_ref()?.judged.as_ref()?)))
+        .collect();
+    if judged.is_empty() {
+        return;
+    }
+    out.push_str("# HELP gray_rollout_step The step in force (1-based; the last step when promoted, 0 when aborted).\n# TYPE gray_rollout_step gauge\n");
+    for (g, j) in &judged {
+        let state = j.control.status(&g.name).state;
+        let step = match state {
+            RolloutState::Progressing { step } | RolloutState::Paused { step } => step + 1,
+            RolloutState::Promoted => j.control.steps(),
+            RolloutState::Aborted => 0,
+        };
+        let _ = writeln!(
+            out,
+            "gray_rollout_step{{group=\"{}\"}} {step}",
+            esc(&g.name)
+        );
+    }
+    out.push_str("# HELP gray_rollout_state 0 progressing, 1 paused, 2 promoted, 3 aborted.\n# TYPE gray_rollout_state gauge\n");
+    for (g, j) in &judged {
+        let state = j.control.status(&g.name).state;
+        let _ = writeln!(
+            out,
+            "gray_rollout_state{{group=\"{}\"}} {}",
+            esc(&g.name),
+            state.code()
+        );
     }
 }

@@ -6,6 +6,8 @@
 //! | `GET /api/status` | generation, config source, reload counters and last reload error, Redis source state |
 //! | `GET /api/groups` | every group with its nodes, health, weights and counters |
 //! | `GET /api/groups/{group}` | one group |
+//! | `GET /api/rollouts` | every rollout with an `analysis` section: state, step, failing intervals, last judgement, history |
+//! | `POST /api/rollouts/{group}/{action}` | `pause`, `resume`, `promote` or `abort` the group's judged rollout |
 //! | `GET /api/traffic` | live windows (last two minutes) per group, node and rule: requests, errors, error rate, p50/p90/p99 latency |
 //! | `POST /api/groups/{group}/nodes` | add a node: `{"address": "10.0.0.5:8080", "weight": 2}` (a node spec) |
 //! | `DELETE /api/groups/{group}/nodes/{address}` | remove a node |
@@ -56,7 +58,7 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use bytes::Bytes;
 use gray_core::spec::NodeSpec;
-use gray_core::{Engine, SimpleRequest};
+use gray_core::{Engine, RolloutAction, SimpleRequest};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
@@ -127,6 +129,8 @@ pub fn router(state: AdminState) -> Router {
         .route("/api/groups", get(groups))
         .route("/api/groups/{group}", get(group))
         .route("/api/traffic", get(traffic))
+        .route("/api/rollouts", get(rollouts))
+        .route("/api/rollouts/{group}/{action}", post(rollout_action))
         .route("/api/groups/{group}/nodes", post(add_node))
         .route(
             "/api/groups/{group}/nodes/{address}",
@@ -379,6 +383,33 @@ async fn status(State(s): State<AdminState>) -> Response {
 
 async fn groups(State(s): State<AdminState>) -> Response {
     Json(s.engine.groups()).into_response()
+}
+
+async fn rollouts(State(s): State<AdminState>) -> Response {
+    Json(s.engine.rollouts()).into_response()
+}
+
+async fn rollout_action(
+    State(s): State<AdminState>,
+    Path((group, action)): Path<(String, String)>,
+) -> Response {
+    let action = match action.as_str() {
+        "pause" => RolloutAction::Pause,
+        "resume" => RolloutAction::Resume,
+        "promote" => RolloutAction::Promote,
+        "abort" => RolloutAction::Abort,
+        other => {
+            return (
+                StatusCode::NOT_FOUND,
+                format!("no rollout action {other:?}: pause, resume, promote or abort\n"),
+            )
+                .into_response()
+        }
+    };
+    match s.engine.rollout_action(&group, action) {
+        Ok(status) => Json(status).into_response(),
+        Err(e) => bad(e),
+    }
 }
 
 async fn traffic(State(s): State<AdminState>) -> Response {

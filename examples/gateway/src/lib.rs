@@ -187,12 +187,31 @@ pub struct Gateway {
     admin: Option<(SocketAddr, ServerHandle)>,
     certificates: Option<Arc<Certificates>>,
     watcher: tokio::task::JoinHandle<()>,
+    judge: tokio::task::JoinHandle<()>,
 }
 
 impl Drop for Gateway {
     fn drop(&mut self) {
         self.watcher.abort();
+        self.judge.abort();
     }
+}
+
+/// How often the rollouts with an `analysis` section are looked at ([`Engine::tick`]).
+const JUDGE_EVERY: Duration = Duration::from_secs(1);
+
+/// Ticks the engine's judged rollouts every [`JUDGE_EVERY`], on the blocking pool (a
+/// judgement sorts the windows' samples).
+fn spawn_judge(engine: Arc<Engine>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(JUDGE_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            let engine = engine.clone();
+            let _ = tokio::task::spawn_blocking(move || engine.tick()).await;
+        }
+    })
 }
 
 async fn bind(what: &'static str, addr: SocketAddr) -> Result<TcpListener, GatewayError> {
@@ -296,6 +315,7 @@ impl Gateway {
             None => None,
         };
         let watcher = reloader.clone().spawn_watcher(options.watch_interval);
+        let judge = spawn_judge(engine.clone());
         Ok(Gateway {
             engine,
             reloader,
@@ -305,6 +325,7 @@ impl Gateway {
             admin,
             certificates,
             watcher,
+            judge,
         })
     }
 
@@ -352,6 +373,7 @@ impl Gateway {
     /// then whatever is left is cut. True when everything finished in time.
     pub async fn shutdown(mut self) -> bool {
         self.watcher.abort();
+        self.judge.abort();
         let proxy = async {
             match self.proxy.take() {
                 Some(p) => p.stop().await,

@@ -1,11 +1,13 @@
 //! Compiling groups: nodes (address, weight, health policy), the selector, a staged rollout's
 //! per-step selectors, the hash key and the fallback chain.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
+use super::analysis::{compile_analysis, JudgedInput};
 use super::condition::compile_key;
+use super::names::GroupNames;
 use super::registry::StateRegistry;
-use crate::error::{unknown_group, Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::health::HealthPolicy;
 use crate::outcome::FailMask;
 use crate::request::field_index::FieldNamesBuilder;
@@ -13,44 +15,6 @@ use crate::select::{Algorithm, Selector};
 use crate::snapshot::group::{Group, Node, Rollout};
 use crate::spec::{GroupSpec, NodeSpec, RolloutSpec, SelectSpec, Spec, MAX_WEIGHT};
 use crate::validate::check_address;
-
-/// Group names and their indices (name order), with the error for a name that is not one.
-pub(super) struct GroupNames<'s> {
-    index: HashMap<Box<str>, u32>,
-    groups: &'s BTreeMap<String, GroupSpec>,
-}
-
-impl<'s> GroupNames<'s> {
-    pub(super) fn new(spec: &'s Spec) -> Self {
-        let index = spec
-            .groups
-            .keys()
-            .enumerate()
-            .map(|(i, name)| (name.as_str().into(), i as u32))
-            .collect();
-        GroupNames {
-            index,
-            groups: &spec.groups,
-        }
-    }
-
-    /// The index of group `name`, referenced at `path`.
-    pub(super) fn index(&self, name: &str, path: &str) -> Result<u32> {
-        self.index.get(name).copied().ok_or_else(|| {
-            unknown_group(
-                ErrorKind::UnknownReference,
-                path,
-                name,
-                self.groups.keys().map(String::as_str),
-            )
-        })
-    }
-
-    /// The name → index map, for the snapshot.
-    pub(super) fn into_index(self) -> HashMap<Box<str>, u32> {
-        self.index
-    }
-}
 
 /// Compiles every group, in name order, and checks that fallbacks do not loop.
 pub(super) fn compile_groups(
@@ -123,7 +87,24 @@ fn compile_group(
     let base: Vec<u32> = g.nodes.iter().map(|n| n.weight).collect();
     let (selectors, rollout) = match &g.rollout {
         None => (vec![Selector::new(alg, &base, &ids)], None),
-        Some(r) => compile_rollout(r, &format!("{path}.rollout"), alg, &base, &ids, &addrs)?,
+        Some(r) => {
+            let rp = format!("{path}.rollout");
+            let (mut selectors, mut rollout) = compile_rollout(r, &rp, alg, &base, &ids, &addrs)?;
+            if let (Some(a), Some(rollout)) = (&r.analysis, rollout.as_mut()) {
+                let judged = JudgedInput {
+                    group: name,
+                    rollout: r,
+                    path: &format!("{rp}.analysis"),
+                    addrs: &addrs,
+                    names,
+                    registry,
+                };
+                let (aborted, j) = compile_analysis(a, &judged, &base)?;
+                selectors.push(Selector::new(alg, &aborted, &ids));
+                rollout.judged = Some(j);
+            }
+            (selectors, rollout)
+        }
     };
     let fallback = match &g.fallback {
         Some(f) if f == name => {
@@ -256,6 +237,7 @@ fn compile_rollout(
         selectors,
         Some(Rollout {
             starts: starts.into(),
+            judged: None,
         }),
     ))
 }

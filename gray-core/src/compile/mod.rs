@@ -9,16 +9,19 @@
 //! the field path, and nothing is half applied. The steps, each in its own file:
 //!
 //! * `ip_sets` — named IP sets, the client-IP resolver, trusted peers, the merged IP table;
-//! * `group` — groups, nodes, health policies, selectors, rollouts, fallbacks;
+//! * `group` — groups, nodes, health policies, selectors, rollouts, fallbacks, with
+//!   `analysis` (a judged rollout's canary, baseline and checks);
 //! * `rule` — rules (conditions, targets, headers) and the header policy;
 //! * `condition` — one condition tree, with `scope` (the IP sets and request fields that
 //!   conditions share while a snapshot compiles);
 //! * `release` — the `release` section;
 //! * `registry` — health and counters that outlive snapshots.
 
+mod analysis;
 mod condition;
 mod group;
 mod ip_sets;
+mod names;
 pub(crate) mod registry;
 mod release;
 mod rule;
@@ -52,7 +55,7 @@ pub(crate) fn compile(
     let mut scope = CompileScope::new();
     ip_sets::add_named_sets(&spec, &mut scope)?;
     let resolver = ip_sets::client_ip_resolver(&spec, &scope)?;
-    let names = group::GroupNames::new(&spec);
+    let names = names::GroupNames::new(&spec);
     let groups = group::compile_groups(&spec, &names, registry, &mut scope.fields)?;
     let default_group = names.index(&spec.default, "default")?;
     let rules = rule::compile_rules(&spec, &names, registry, &mut scope)?;

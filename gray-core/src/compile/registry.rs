@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::health::NodeHealth;
+use crate::rollout::RolloutControl;
 use crate::snapshot::counter::Counter;
 use crate::traffic::Traffic;
 
@@ -17,6 +18,8 @@ pub(crate) struct StateRegistry {
     groups: Mutex<HashMap<String, Arc<Counter>>>,
     node_traffic: Mutex<HashMap<(String, String), Arc<Traffic>>>,
     rule_traffic: Mutex<HashMap<String, Arc<Traffic>>>,
+    /// Judged rollouts by group: the rollout spec they were made for, and their state.
+    rollouts: Mutex<HashMap<String, (String, Arc<RolloutControl>)>>,
 }
 
 fn get_or_new<K: std::hash::Hash + Eq, V: Default>(m: &Mutex<HashMap<K, Arc<V>>>, k: K) -> Arc<V> {
@@ -53,6 +56,25 @@ impl StateRegistry {
         get_or_new(&self.rule_traffic, id.to_string())
     }
 
+    /// The state of the judged rollout of `group`: kept while `fingerprint` (the rollout spec)
+    /// stays the same, a fresh one at step 0 when it changes.
+    pub(crate) fn rollout(
+        &self,
+        group: &str,
+        fingerprint: &str,
+        steps: usize,
+    ) -> Arc<RolloutControl> {
+        let mut m = self.rollouts.lock().unwrap_or_else(PoisonError::into_inner);
+        match m.get(group) {
+            Some((f, c)) if f == fingerprint => c.clone(),
+            _ => {
+                let c = Arc::new(RolloutControl::new(steps));
+                m.insert(group.to_string(), (fingerprint.to_string(), c.clone()));
+                c
+            }
+        }
+    }
+
     /// Forgets state nobody references any more (nodes removed by a reload).
     pub(crate) fn prune(&self) {
         fn prune_map<K, V>(m: &Mutex<HashMap<K, Arc<V>>>) {
@@ -65,5 +87,9 @@ impl StateRegistry {
         prune_map(&self.groups);
         prune_map(&self.node_traffic);
         prune_map(&self.rule_traffic);
+        self.rollouts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|_, (_, c)| Arc::strong_count(c) > 1);
     }
 }

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use super::condition::compile_condition;
-use super::group::GroupNames;
+use super::names::GroupNames;
 use super::registry::StateRegistry;
 use super::scope::CompileScope;
 use crate::error::{Error, ErrorKind, Result};

@@ -50,6 +50,7 @@ mod admin;
 mod instance;
 mod nepxion;
 mod record;
+mod rollout;
 mod traffic;
 
 /// The routing engine. Cheap to share: wrap it in an `Arc` and call it from any thread.

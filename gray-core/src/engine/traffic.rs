@@ -23,7 +23,7 @@ impl Engine {
                     .iter()
                     .map(|n| {
                         let mut c = WindowCounts::default();
-                        n.traffic.window_into(now, 0, &mut c);
+                        n.traffic.window_into(now, 0, u64::MAX, &mut c);
                         total.merge(&c);
                         NodeTraffic {
                             address: n.address.to_string(),
@@ -43,7 +43,7 @@ impl Engine {
             .iter()
             .map(|r| {
                 let mut c = WindowCounts::default();
-                r.traffic.window_into(now, 0, &mut c);
+                r.traffic.window_into(now, 0, u64::MAX, &mut c);
                 RuleTraffic {
                     rule: r.id.to_string(),
                     window: TrafficStats::from(&c),

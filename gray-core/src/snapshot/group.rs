@@ -10,6 +10,8 @@ use super::counter::Counter;
 use super::rule::Key;
 use crate::health::{HealthPolicy, NodeHealth};
 use crate::outcome::FailMask;
+use crate::rollout::judge::Analysis;
+use crate::rollout::RolloutControl;
 use crate::select::Selector;
 use crate::spec::NodeMetadata;
 use crate::traffic::Traffic;
@@ -31,10 +33,28 @@ pub(crate) struct Node {
 #[derive(Debug)]
 pub(crate) struct Rollout {
     pub(crate) starts: Box<[u64]>,
+    /// With an `analysis` section: the judged rollout (its state picks the selector).
+    pub(crate) judged: Option<JudgedRollout>,
+}
+
+/// A rollout with an `analysis` section.
+#[derive(Debug)]
+pub(crate) struct JudgedRollout {
+    pub(crate) control: Arc<RolloutControl>,
+    pub(crate) analysis: Analysis,
+    /// Indices of the canary nodes.
+    pub(crate) canary: Box<[u32]>,
+    /// The baseline group (index), or `None` for the group's other nodes.
+    pub(crate) baseline: Option<u32>,
 }
 
 impl Rollout {
+    /// The selector in force: the step at `unix_ms`, or the judged rollout's (a step, or the
+    /// aborted weights after the last step).
     pub(crate) fn step(&self, unix_ms: u64) -> usize {
+        if let Some(j) = &self.judged {
+            return j.control.selector();
+        }
         self.starts
             .partition_point(|&s| s <= unix_ms)
             .saturating_sub(1)

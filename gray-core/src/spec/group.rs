@@ -7,6 +7,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use std::time::Duration;
 
+use super::analysis::AnalysisSpec;
 use super::defaults::is_false;
 use super::duration::DurationSpec;
 use super::key::KeySpec;
@@ -276,13 +277,16 @@ impl NodeMetadata {
 ///
 /// Each step names a weight per node address (nodes not named keep their configured weight)
 /// and how long the step holds; the last step holds forever.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RolloutSpec {
     /// When step 0 starts, in seconds since the Unix epoch.
     pub start: u64,
     /// The steps, in order.
     pub steps: Vec<RolloutStepSpec>,
+    /// Judge the canary and advance (or abort) by the evidence instead of the clock alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<AnalysisSpec>,
 }
 
 /// One step of a [`RolloutSpec`].

@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind, Location, Result};
 
+mod analysis;
 mod defaults;
 mod dimensions;
 mod duration;
@@ -40,6 +41,7 @@ mod rule;
 mod text;
 
 pub use crate::format::Format;
+pub use analysis::{AnalysisSpec, ErrorRateSpec, InconclusiveSpec, LatencySpec};
 pub use duration::DurationSpec;
 pub use group::{
     default_fail_on, FailOn, GroupSpec, NodeMetadata, NodeSpec, RolloutSpec, RolloutStepSpec,

@@ -89,9 +89,16 @@ impl Traffic {
         self.window.record(now_ms, is_error(outcome), latency_us);
     }
 
-    /// The window counts of periods from `since_ms` to `now_ms` added to `into`.
-    pub(crate) fn window_into(&self, now_ms: u64, since_ms: u64, into: &mut WindowCounts) {
-        self.window.read_into(now_ms, since_ms, into);
+    /// The window counts of the periods from `from_ms` (inclusive) to `to_ms` (exclusive),
+    /// of those still in the window at `now_ms`, added to `into`.
+    pub(crate) fn window_into(
+        &self,
+        now_ms: u64,
+        from_ms: u64,
+        to_ms: u64,
+        into: &mut WindowCounts,
+    ) {
+        self.window.read_into(now_ms, from_ms, to_ms, into);
     }
 
     /// Cumulative bucket counts (`le` order, `+Inf` last), the latency sum in seconds and the
@@ -214,7 +221,7 @@ mod tests {
         rule.record(Outcome::Status(200), Some(300), 0, false);
         assert_eq!(rule.histogram().2, 0);
         let mut c = WindowCounts::default();
-        rule.window_into(0, 0, &mut c);
+        rule.window_into(0, 0, u64::MAX, &mut c);
         assert_eq!(c.requests, 1);
     }
 }

@@ -95,16 +95,17 @@ impl Window {
         }
     }
 
-    /// Adds the slots of periods that started at or after `since_ms` and are not in the future
-    /// of `now_ms` to `into`.
-    pub(crate) fn read_into(&self, now_ms: u64, since_ms: u64, into: &mut WindowCounts) {
+    /// Adds to `into` the slots of the periods that start at or after `from_ms` and before
+    /// `to_ms`, of those still in the window at `now_ms`.
+    pub(crate) fn read_into(&self, now_ms: u64, from_ms: u64, to_ms: u64, into: &mut WindowCounts) {
         let now = now_ms / SLOT_MS;
-        let first = since_ms
+        let first = from_ms
             .div_ceil(SLOT_MS)
             .max(now.saturating_sub(SLOTS as u64 - 1));
+        let end = to_ms.div_ceil(SLOT_MS).min(now + 1);
         for s in self.slots.iter() {
             let p = s.period.load(Ordering::Acquire);
-            if p == EMPTY || p < first || p > now {
+            if p == EMPTY || p < first || p >= end {
                 continue;
             }
             into.requests += u64::from(s.requests.load(Ordering::Relaxed));
@@ -203,7 +204,7 @@ mod tests {
 
     fn read(w: &Window, now: u64, since: u64) -> WindowCounts {
         let mut c = WindowCounts::default();
-        w.read_into(now, since, &mut c);
+        w.read_into(now, since, u64::MAX, &mut c);
         c
     }
 
@@ -237,6 +238,9 @@ mod tests {
         assert_eq!(read(&w, 29_000, 10_000).requests, 2);
         assert_eq!(read(&w, 29_000, 10_001).requests, 1);
         assert_eq!(read(&w, 29_000, 10_000).errors, 0);
+        let mut c = WindowCounts::default();
+        w.read_into(29_000, 0, 20_000, &mut c);
+        assert_eq!((c.requests, c.errors), (2, 1), "periods 0 and 1 only");
     }
 
     #[test]

@@ -1,0 +1,133 @@
+//! A rollout that judges itself, end to end: a real canary that answers one request in ten
+//! with a 500 is aborted by the gateway's own judgement, all traffic returns to stable, and no
+//! request fails because of the switch. Takes about 20 s of real time (10-second intervals).
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use common::*;
+use http::{Response, StatusCode};
+use http_body_util::Full;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+
+/// An upstream that answers `x-upstream: canary`, with a 500 for every tenth request.
+async fn flaky_canary() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let served = Arc::new(AtomicU64::new(0));
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let served = served.clone();
+            tokio::spawn(async move {
+                let svc = service_fn(move |_req| {
+                    let n = served.fetch_add(1, Ordering::Relaxed);
+                    let status = if n % 10 == 9 { 500 } else { 200 };
+                    async move {
+                        Ok::<_, std::convert::Infallible>(
+                            Response::builder()
+                                .status(status)
+                                .header("x-upstream", "canary")
+                                .body(Full::new(Bytes::from_static(b"canary\n")))
+                                .unwrap(),
+                        )
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flaky_canary_is_aborted_by_the_gateway_and_traffic_returns_to_stable() {
+    let stable = upstream("stable").await;
+    let canary = flaky_canary().await;
+    let gw = gateway(&format!(
+        r#"
+version: 1
+groups:
+  web:
+    nodes: [{{ address: "{stable}", weight: 1 }}, {{ address: "{canary}", weight: 0 }}]
+    rollout:
+      start: 0
+      steps:
+        - {{ weights: {{ "{canary}": 1 }}, hold: 10m }}
+        - {{ weights: {{ "{canary}": 1, "{stable}": 0 }} }}
+      analysis:
+        canary: ["{canary}"]
+        interval: 10s
+        failure_limit: 1
+default: web
+"#,
+        stable = stable.addr()
+    ))
+    .await;
+    let c = client();
+    let addr = gw.proxy_addr();
+    let started = Instant::now();
+    let (mut from_canary, mut canary_500s, mut aborted_after) = (0, 0, None::<usize>);
+    let mut served = 0usize;
+    while started.elapsed() < Duration::from_secs(40) {
+        let r = get(&c, addr, "/", &[]).await;
+        served += 1;
+        match (r.upstream(), r.status) {
+            ("canary", StatusCode::OK) => from_canary += 1,
+            ("canary", StatusCode::INTERNAL_SERVER_ERROR) => canary_500s += 1,
+            ("stable", StatusCode::OK) => {}
+            (who, status) => panic!("request {served} failed: {status} from {who:?}: {}", r.body),
+        }
+        if aborted_after.is_none() && served % 20 == 0 {
+            let rollouts = admin(&gw, "GET", "/api/rollouts", "").await.json();
+            if rollouts[0]["state"]["state"] == "aborted" {
+                aborted_after = Some(served);
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let aborted_after = aborted_after.expect("the rollout aborted by itself");
+    assert!(
+        from_canary > 50 && canary_500s > 5,
+        "canary {from_canary} ok, {canary_500s} 500s"
+    );
+    let status = admin(&gw, "GET", "/api/rollouts", "").await.json();
+    let reason = status[0]["history"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(reason.contains("error rate"), "{reason}");
+    // From now on everything goes to stable, and nothing fails.
+    for _ in 0..100 {
+        let r = get(&c, addr, "/", &[]).await;
+        assert_eq!(
+            (r.status, r.upstream()),
+            (StatusCode::OK, "stable"),
+            "after the abort"
+        );
+    }
+    let m = admin(&gw, "GET", "/metrics", "").await.body;
+    assert!(m.contains("gray_rollout_state{group=\"web\"} 3"), "{m}");
+    assert!(m.contains("gray_rollout_step{group=\"web\"} 0"));
+    // The operator can resume it from the first step.
+    let resumed = admin(&gw, "POST", "/api/rollouts/web/resume", "").await;
+    assert_eq!(resumed.status, StatusCode::OK, "{}", resumed.body);
+    assert_eq!(resumed.json()["state"]["state"], "progressing");
+    let bad = admin(&gw, "POST", "/api/rollouts/web/explode", "").await;
+    assert_eq!(bad.status, StatusCode::NOT_FOUND);
+    let none = admin(&gw, "POST", "/api/rollouts/nope/abort", "").await;
+    assert_eq!(none.status, StatusCode::BAD_REQUEST);
+    let _ = aborted_after;
+}

@@ -1,0 +1,171 @@
+//! Compiling a rollout's `analysis` section: the canary nodes, the baseline, the checks (see
+//! [`crate::analysis`]) and the weights an abort puts in force.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use super::names::GroupNames;
+use super::registry::StateRegistry;
+use crate::analysis::{ErrorRateCheck, LatencyCheck};
+use crate::error::{Error, ErrorKind, Result};
+use crate::rollout::judge::Analysis;
+use crate::snapshot::group::JudgedRollout;
+use crate::spec::{AnalysisSpec, InconclusiveSpec, RolloutSpec};
+use crate::traffic::{SLOTS, SLOT_MS};
+
+/// What compiling an analysis needs of its group.
+pub(super) struct JudgedInput<'a> {
+    pub(super) group: &'a str,
+    pub(super) rollout: &'a RolloutSpec,
+    pub(super) path: &'a str,
+    /// Node address → index.
+    pub(super) addrs: &'a HashMap<&'a str, usize>,
+    pub(super) names: &'a GroupNames<'a>,
+    pub(super) registry: &'a StateRegistry,
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The weights in force after an abort (the group's weights with the canary at 0) and the
+/// judged rollout.
+pub(super) fn compile_analysis(
+    a: &AnalysisSpec,
+    input: &JudgedInput<'_>,
+    base: &[u32],
+) -> Result<(Vec<u32>, JudgedRollout)> {
+    let path = input.path;
+    let invalid = |field: &str, msg: String| {
+        Error::at(ErrorKind::InvalidValue, format!("{path}.{field}"), msg)
+    };
+    if input.rollout.steps.len() < 2 {
+        return Err(Error::at(
+            ErrorKind::InvalidValue,
+            path,
+            "a judged rollout needs at least two steps (the last one is the promoted state)",
+        ));
+    }
+    if a.canary.is_empty() {
+        return Err(invalid("canary", "name the canary's node addresses".into()));
+    }
+    let mut canary = Vec::with_capacity(a.canary.len());
+    for (i, addr) in a.canary.iter().enumerate() {
+        let Some(&n) = input.addrs.get(addr.as_str()) else {
+            return Err(Error::at(
+                ErrorKind::UnknownReference,
+                format!("{path}.canary[{i}]"),
+                format!("{addr:?} is not a node of this group"),
+            ));
+        };
+        canary.push(n as u32);
+    }
+    let baseline = match &a.baseline {
+        Some(g) if g == input.group => {
+            return Err(invalid(
+                "baseline",
+                "the baseline must be another group (omit it for the group's other nodes)".into(),
+            ))
+        }
+        Some(g) => Some(input.names.index(g, &format!("{path}.baseline"))?),
+        None => {
+            if canary.len() == input.addrs.len() {
+                return Err(invalid(
+                    "baseline",
+                    "every node is a canary: name a baseline group".into(),
+                ));
+            }
+            None
+        }
+    };
+    let interval_ms = ms(a.interval.0);
+    let max_ms = SLOTS as u64 * SLOT_MS;
+    if interval_ms < SLOT_MS || interval_ms > max_ms || interval_ms % SLOT_MS != 0 {
+        return Err(invalid(
+            "interval",
+            format!(
+                "{} is not a whole number of 10 s slots from 10 s to {} s",
+                a.interval,
+                max_ms / 1000
+            ),
+        ));
+    }
+    if a.failure_limit == 0 {
+        return Err(invalid("failure_limit", "must be at least 1".into()));
+    }
+    if a.error_rate.is_none() && a.latency.is_none() {
+        return Err(invalid(
+            "error_rate",
+            "an analysis needs a check: error_rate, latency or both".into(),
+        ));
+    }
+    let error_rate = match &a.error_rate {
+        Some(e) => {
+            let c = ErrorRateCheck {
+                max_increase: e.max_increase,
+                max_rate: e.max_rate,
+                confidence: e.confidence,
+                min_requests: e.min_requests,
+            };
+            c.validate()
+                .map_err(|err| err.within(&format!("{path}.error_rate")))?;
+            Some(c)
+        }
+        None => None,
+    };
+    let latency = match &a.latency {
+        Some(l) => {
+            let c = LatencyCheck {
+                quantile: l.quantile,
+                max_ratio: l.max_ratio,
+                confidence: l.confidence,
+                min_samples: l.min_samples,
+            };
+            c.validate()
+                .map_err(|err| err.within(&format!("{path}.latency")))?;
+            Some(c)
+        }
+        None => None,
+    };
+    let pause_after_ms = match &a.inconclusive {
+        InconclusiveSpec::Hold => None,
+        InconclusiveSpec::PauseAfter(d) if d.0.is_zero() => {
+            return Err(invalid(
+                "inconclusive.pause_after",
+                "must be positive".into(),
+            ))
+        }
+        InconclusiveSpec::PauseAfter(d) => Some(ms(d.0)),
+    };
+    let holds_ms = input
+        .rollout
+        .steps
+        .iter()
+        .map(|s| s.hold.map_or(0, |d| ms(d.0)))
+        .collect();
+    let mut aborted = base.to_vec();
+    for &c in &canary {
+        aborted[c as usize] = 0;
+    }
+    // A changed rollout starts afresh; an unchanged one keeps its state across reloads.
+    let fingerprint = serde_json::to_string(input.rollout).unwrap_or_default();
+    let control = input
+        .registry
+        .rollout(input.group, &fingerprint, input.rollout.steps.len());
+    Ok((
+        aborted,
+        JudgedRollout {
+            control,
+            analysis: Analysis {
+                interval_ms,
+                failure_limit: a.failure_limit,
+                error_rate,
+                latency,
+                pause_after_ms,
+                holds_ms,
+            },
+            canary: canary.into(),
+            baseline,
+        },
+    ))
+}
