@@ -1,7 +1,7 @@
 //! The state of a rollout that judges itself: which step is in force, whether it progresses,
 //! is paused, promoted or aborted, and why.
 //!
-//! A leaf of the crate. The engine keeps one [`RolloutControl`] per group whose rollout has an
+//! A leaf of the crate. The engine keeps one rollout control per group whose rollout has an
 //! `analysis` section, across reloads for as long as the rollout itself does not change; the
 //! compiled group reads the selector in force from it with one atomic load per decision.
 //! [`crate::Engine::tick`] judges (see `judge.rs`) and moves the state; the admin calls pause,
