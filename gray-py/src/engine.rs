@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use gray_core::spec::{DurationSpec, NodeMetadata, NodeSpec};
-use gray_core::{Decision, Engine, Format, Outcome};
+use gray_core::{Decision, Engine, Format, Outcome, RolloutAction};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyFloat, PyInt, PyString};
@@ -449,6 +449,52 @@ impl PyEngine {
     ) -> PyResult<()> {
         let outcome = error_outcome(kind)?;
         self.record_node_with(py, &group, &address, outcome, latency_of(latency)?)
+    }
+
+    /// Judges the rollouts with an `analysis` section whose interval ended and moves them
+    /// (advance, promote, abort, pause). Call it every second or so from a thread.
+    fn tick(&self, py: Python<'_>) {
+        let engine = self.inner.clone();
+        py.detach(move || engine.tick());
+    }
+
+    /// Every rollout with an `analysis` section: state, steps, failing intervals, last
+    /// judgement and history.
+    fn rollouts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        json_to_py(py, &self.inner.rollouts())
+    }
+
+    /// `"pause"`, `"resume"`, `"promote"` or `"abort"` the judged rollout of `group`; returns
+    /// its status.
+    fn rollout_action<'py>(
+        &self,
+        py: Python<'py>,
+        group: String,
+        action: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        if !action.is_instance_of::<PyString>() {
+            return Err(type_error(
+                "action",
+                "'pause', 'resume', 'promote' or 'abort'",
+                action,
+            ));
+        }
+        let action = match action.extract::<String>()?.as_str() {
+            "pause" => RolloutAction::Pause,
+            "resume" => RolloutAction::Resume,
+            "promote" => RolloutAction::Promote,
+            "abort" => RolloutAction::Abort,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "action must be 'pause', 'resume', 'promote' or 'abort', not {other:?}"
+                )))
+            }
+        };
+        let status = self
+            .inner
+            .rollout_action(&group, action)
+            .map_err(|e| to_py(py, &e))?;
+        json_to_py(py, &status)
     }
 
     /// The live windows of every group, node and rule over the last two minutes: requests,

@@ -396,3 +396,45 @@ def test_a_bad_latency_is_a_typed_error_and_records_nothing(bad: Any) -> None:
     with pytest.raises((TypeError, ValueError), match="latency"):
         engine.record(d, 200, latency=bad)
     assert all(g["window"]["requests"] == 0 for g in engine.traffic()["groups"])
+
+
+ROLLOUT_SPEC = """
+version: 1
+groups:
+  web:
+    nodes: [{ address: "10.0.1.1:80", weight: 1 }, { address: "10.0.2.1:80", weight: 0 }]
+    rollout:
+      start: 0
+      steps:
+        - { weights: { "10.0.2.1:80": 1 }, hold: 10m }
+        - { weights: { "10.0.2.1:80": 1, "10.0.1.1:80": 0 } }
+      analysis: { canary: ["10.0.2.1:80"], interval: 10s }
+default: web
+"""
+
+
+def test_judged_rollouts_are_listed_and_controlled() -> None:
+    engine = gray.Engine.from_str(ROLLOUT_SPEC)
+    engine.tick()
+    (r,) = engine.rollouts()
+    assert (r["group"], r["state"], r["steps"]) == ("web", {"state": "progressing", "step": 0}, 2)
+    assert engine.rollout_action("web", "pause")["state"]["state"] == "paused"
+    assert engine.rollout_action("web", "resume")["state"]["state"] == "progressing"
+    assert engine.rollout_action("web", "abort")["state"]["state"] == "aborted"
+    assert all(engine.decide("203.0.113.5").node == "10.0.1.1:80" for _ in range(10))
+    s = engine.rollout_action("web", "promote")
+    assert s["state"]["state"] == "promoted"
+    assert [t["reason"] for t in s["history"]] == [
+        "operator: Pause",
+        "operator: Resume",
+        "operator: Abort",
+        "operator: Promote",
+    ]
+    assert all(engine.decide("203.0.113.5").node == "10.0.2.1:80" for _ in range(10))
+    assert "gray_rollout_state{group=\"web\"} 2" in engine.metrics()
+    with pytest.raises(ValueError, match="action must be"):
+        engine.rollout_action("web", "explode")
+    with pytest.raises(TypeError, match="action"):
+        engine.rollout_action("web", 3)  # type: ignore[arg-type]
+    with pytest.raises(gray.GrayError, match="no group named"):
+        engine.rollout_action("nope", "abort")

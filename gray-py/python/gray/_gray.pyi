@@ -254,6 +254,13 @@ class Engine:
     def record_node_error(
         self, group: str, address: str, kind: _ErrorKind, latency: Optional[float] = None
     ) -> None: ...
+    def tick(self) -> None:
+        """Judges the rollouts with an ``analysis`` section whose interval ended."""
+    def rollouts(self) -> list[dict[str, Any]]:
+        """Every judged rollout: state, steps, failures, last_judgement, history."""
+    def rollout_action(
+        self, group: str, action: Literal["pause", "resume", "promote", "abort"]
+    ) -> dict[str, Any]: ...
     def traffic(self) -> dict[str, Any]:
         """Live windows (last two minutes) per group, node and rule: requests, errors,
         error_rate, p50_ms, p90_ms, p99_ms."""
