@@ -334,3 +334,131 @@ fn bad_analysis_sections_are_typed_errors() {
         "{err}"
     );
 }
+
+#[test]
+fn a_rule_percent_is_ramped_by_the_steps_and_dropped_on_abort() {
+    let yaml = format!(
+        r#"
+version: 1
+groups:
+  stable: {{ nodes: [{{ address: "{STABLE}" }}] }}
+  canary:
+    nodes: [{{ address: "{CANARY}" }}]
+    fallback: stable
+    rollout:
+      start: 0
+      steps:
+        - {{ percent: {{ canary-users: 5 }}, hold: 60s }}
+        - {{ percent: {{ canary-users: 25 }}, hold: 60s }}
+        - {{ percent: {{ canary-users: 100 }} }}
+      analysis: {{ canary: ["{CANARY}"], baseline: stable, interval: 30s }}
+rules:
+  - id: canary-users
+    when: {{ percent: {{ key: {{ cookie: uid }}, value: 50 }} }}
+    route: canary
+default: stable
+"#
+    );
+    let clock = Arc::new(ManualClock::new(0));
+    let engine = Engine::builder()
+        .clock(clock.clone())
+        .build(Spec::from_str(&yaml, Format::Yaml).unwrap())
+        .unwrap();
+    engine.tick();
+    let share = |engine: &Engine| {
+        let n = 4000;
+        let hits = (0..n)
+            .filter(|i| {
+                let req = SimpleRequest::new("192.0.2.1".parse().unwrap())
+                    .with_cookie("uid", &format!("user-{i}"));
+                engine.decide(&req).group() == "canary"
+            })
+            .count();
+        hits as f64 / n as f64
+    };
+    // Step 0: 5 % of the users, not the rule's own 50 %.
+    let s0 = share(&engine);
+    assert!((0.035..0.065).contains(&s0), "{s0}");
+    // Healthy traffic on both sides moves the ramp to 25 %.
+    for _ in 0..6 {
+        for _ in 0..100 {
+            engine
+                .record_node_timed(
+                    "canary",
+                    CANARY,
+                    Outcome::Status(200),
+                    Duration::from_millis(5),
+                )
+                .unwrap();
+            engine
+                .record_node_timed(
+                    "stable",
+                    STABLE,
+                    Outcome::Status(200),
+                    Duration::from_millis(5),
+                )
+                .unwrap();
+        }
+        clock.advance(10_000);
+        engine.tick();
+    }
+    assert_eq!(
+        engine.rollouts()[0].state,
+        RolloutState::Progressing { step: 1 }
+    );
+    let s1 = share(&engine);
+    assert!((0.22..0.28).contains(&s1), "{s1}");
+    // The operator aborts: nobody is in the canary population any more.
+    engine
+        .rollout_action("canary", RolloutAction::Abort)
+        .unwrap();
+    assert_eq!(share(&engine), 0.0);
+    engine
+        .rollout_action("canary", RolloutAction::Promote)
+        .unwrap();
+    assert_eq!(share(&engine), 1.0);
+}
+
+#[test]
+fn percent_ramps_name_rules_with_percent_conditions() {
+    let yaml = |rule: &str, analysis: bool| {
+        format!(
+            r#"
+version: 1
+groups:
+  stable: {{ nodes: [{{ address: "{STABLE}" }}] }}
+  canary:
+    nodes: [{{ address: "{CANARY}" }}]
+    rollout:
+      start: 0
+      steps:
+        - {{ percent: {{ {rule}: 5 }}, hold: 60s }}
+        - {{ percent: {{ {rule}: 100 }} }}
+{analysis}
+rules:
+  - {{ id: r, when: {{ percent: {{ key: {{ cookie: uid }}, value: 50 }} }}, route: canary }}
+default: stable
+"#,
+            analysis = if analysis {
+                format!(
+                    "      analysis: {{ canary: [\"{CANARY}\"], baseline: stable, interval: 30s }}"
+                )
+            } else {
+                String::new()
+            }
+        )
+    };
+    let err = Engine::from_str(&yaml("nope", true), Format::Yaml).unwrap_err();
+    assert_eq!(
+        err.location().path,
+        "groups.canary.rollout.steps[0].percent.nope",
+        "{err}"
+    );
+    let err = Engine::from_str(&yaml("r", false), Format::Yaml).unwrap_err();
+    assert_eq!(
+        err.location().path,
+        "groups.canary.rollout.steps[0].percent",
+        "{err}"
+    );
+    assert!(Engine::from_str(&yaml("r", true), Format::Yaml).is_ok());
+}

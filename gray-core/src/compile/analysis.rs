@@ -4,13 +4,19 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use super::names::GroupNames;
 use super::registry::StateRegistry;
+use super::scope::CompileScope;
 use crate::analysis::{ErrorRateCheck, LatencyCheck};
 use crate::error::{Error, ErrorKind, Result};
 use crate::rollout::judge::Analysis;
+use crate::rollout::RolloutControl;
 use crate::snapshot::group::JudgedRollout;
+use crate::snapshot::rule::PercentRamp;
 use crate::spec::{AnalysisSpec, InconclusiveSpec, RolloutSpec};
+use crate::sticky;
 use crate::traffic::{SLOTS, SLOT_MS};
 
 /// What compiling an analysis needs of its group.
@@ -34,6 +40,7 @@ pub(super) fn compile_analysis(
     a: &AnalysisSpec,
     input: &JudgedInput<'_>,
     base: &[u32],
+    scope: &mut CompileScope,
 ) -> Result<(Vec<u32>, JudgedRollout)> {
     let path = input.path;
     let invalid = |field: &str, msg: String| {
@@ -152,6 +159,7 @@ pub(super) fn compile_analysis(
     let control = input
         .registry
         .rollout(input.group, &fingerprint, input.rollout.steps.len());
+    add_percent_ramps(input, &control, scope)?;
     Ok((
         aborted,
         JudgedRollout {
@@ -168,4 +176,68 @@ pub(super) fn compile_analysis(
             baseline,
         },
     ))
+}
+
+/// The percent ramps of the rollout's steps, by rule id, into `scope` (the rules compile after
+/// the groups and take them). A rule keeps the previous step's value in a step that does not
+/// name it; step 0 must name every ramped rule. Aborted: 0 %.
+fn add_percent_ramps(
+    input: &JudgedInput<'_>,
+    control: &Arc<RolloutControl>,
+    scope: &mut CompileScope,
+) -> Result<()> {
+    let steps = &input.rollout.steps;
+    let mut rules: Vec<&str> = steps
+        .iter()
+        .flat_map(|s| s.percent.keys().map(String::as_str))
+        .collect();
+    rules.sort_unstable();
+    rules.dedup();
+    for rule in rules {
+        let mut thresholds = Vec::with_capacity(steps.len() + 1);
+        let mut last = None;
+        for (i, s) in steps.iter().enumerate() {
+            let path = format!(
+                "{}.steps[{i}].percent.{rule}",
+                input.path.trim_end_matches(".analysis")
+            );
+            match (s.percent.get(rule), last) {
+                (Some(&v), _) if (0.0..=100.0).contains(&v) => last = Some(sticky::threshold(v)),
+                (Some(v), _) => {
+                    return Err(Error::at(
+                        ErrorKind::InvalidValue,
+                        path,
+                        format!("percentage {v} must be between 0 and 100"),
+                    ))
+                }
+                (None, None) => {
+                    return Err(Error::at(
+                        ErrorKind::InvalidValue,
+                        path,
+                        "step 0 must give every rule a later step ramps its percentage",
+                    ))
+                }
+                (None, Some(_)) => {}
+            }
+            thresholds.push(last.unwrap_or(0));
+        }
+        thresholds.push(0);
+        if scope.ramps.contains_key(rule) {
+            return Err(Error::at(
+                ErrorKind::Duplicate,
+                format!("{}.steps", input.path.trim_end_matches(".analysis")),
+                format!("rule {rule:?} is ramped by two rollouts"),
+            ));
+        }
+        let ramp = Arc::new(PercentRamp {
+            control: control.clone(),
+            thresholds: thresholds.into(),
+        });
+        let path = format!(
+            "{}.steps[0].percent.{rule}",
+            input.path.trim_end_matches(".analysis")
+        );
+        scope.ramps.insert(rule.to_string(), (ramp, path));
+    }
+    Ok(())
 }

@@ -166,6 +166,10 @@ fn compile_percent(
     Ok(Cond::Percent {
         key,
         threshold: sticky::threshold(p.value),
+        ramp: sets.ramps.get(rule_id).map(|(r, _)| {
+            sets.ramped.insert(rule_id.to_string());
+            r.clone()
+        }),
         salted: sticky::salt_prefix(salt.as_bytes()),
         salt,
     })

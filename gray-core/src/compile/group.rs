@@ -7,10 +7,10 @@ use super::analysis::{compile_analysis, JudgedInput};
 use super::condition::compile_key;
 use super::names::GroupNames;
 use super::registry::StateRegistry;
+use super::scope::CompileScope;
 use crate::error::{Error, ErrorKind, Result};
 use crate::health::HealthPolicy;
 use crate::outcome::FailMask;
-use crate::request::field_index::FieldNamesBuilder;
 use crate::select::{Algorithm, Selector};
 use crate::snapshot::group::{Group, Node, Rollout};
 use crate::spec::{GroupSpec, NodeSpec, RolloutSpec, SelectSpec, Spec, MAX_WEIGHT};
@@ -21,12 +21,12 @@ pub(super) fn compile_groups(
     spec: &Spec,
     names: &GroupNames<'_>,
     registry: &StateRegistry,
-    fields: &mut FieldNamesBuilder,
+    scope: &mut CompileScope,
 ) -> Result<Vec<Group>> {
     let mut groups = Vec::with_capacity(spec.groups.len());
     for (name, g) in &spec.groups {
         let path = format!("groups.{name}");
-        groups.push(compile_group(name, g, &path, registry, names, fields)?);
+        groups.push(compile_group(name, g, &path, registry, names, scope)?);
     }
     check_fallback_cycles(&groups)?;
     Ok(groups)
@@ -47,7 +47,7 @@ fn compile_group(
     path: &str,
     registry: &StateRegistry,
     names: &GroupNames<'_>,
-    fields: &mut FieldNamesBuilder,
+    scope: &mut CompileScope,
 ) -> Result<Group> {
     if name.trim().is_empty() {
         return Err(Error::at(
@@ -70,9 +70,9 @@ fn compile_group(
         nodes.push(compile_node(n, g, name, &np, registry)?);
     }
     let hash_key = match (&g.hash_key, g.select) {
-        (Some(k), _) => {
-            Some(compile_key(k, fields).map_err(|e| e.within(&format!("{path}.hash_key")))?)
-        }
+        (Some(k), _) => Some(
+            compile_key(k, &mut scope.fields).map_err(|e| e.within(&format!("{path}.hash_key")))?,
+        ),
         (None, SelectSpec::Hash) => {
             return Err(Error::at(
                 ErrorKind::InvalidValue,
@@ -99,7 +99,7 @@ fn compile_group(
                     names,
                     registry,
                 };
-                let (aborted, j) = compile_analysis(a, &judged, &base)?;
+                let (aborted, j) = compile_analysis(a, &judged, &base, scope)?;
                 selectors.push(Selector::new(alg, &aborted, &ids));
                 rollout.judged = Some(j);
             }
@@ -179,6 +179,15 @@ fn compile_rollout(
     ids: &[&str],
     addrs: &HashMap<&str, usize>,
 ) -> Result<(Vec<Selector>, Option<Rollout>)> {
+    if r.analysis.is_none() {
+        if let Some(i) = r.steps.iter().position(|s| !s.percent.is_empty()) {
+            return Err(Error::at(
+                ErrorKind::InvalidValue,
+                format!("{rp}.steps[{i}].percent"),
+                "ramping a rule's percent needs an `analysis` section (a judged rollout)",
+            ));
+        }
+    }
     if r.steps.is_empty() {
         return Err(Error::at(
             ErrorKind::InvalidValue,

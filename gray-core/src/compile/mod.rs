@@ -56,7 +56,7 @@ pub(crate) fn compile(
     ip_sets::add_named_sets(&spec, &mut scope)?;
     let resolver = ip_sets::client_ip_resolver(&spec, &scope)?;
     let names = names::GroupNames::new(&spec);
-    let groups = group::compile_groups(&spec, &names, registry, &mut scope.fields)?;
+    let groups = group::compile_groups(&spec, &names, registry, &mut scope)?;
     let default_group = names.index(&spec.default, "default")?;
     let rules = rule::compile_rules(&spec, &names, registry, &mut scope)?;
     let (builtin_headers, routing_prefixes) = rule::compile_header_policy(&spec)?;

@@ -76,6 +76,15 @@ pub(super) fn compile_rules(
             traffic: registry.rule_traffic(&r.id),
         });
     }
+    for (rule, (_, path)) in &scope.ramps {
+        if !scope.ramped.contains(rule) {
+            return Err(Error::at(
+                ErrorKind::UnknownReference,
+                path.clone(),
+                format!("no rule {rule:?} with a `percent` condition to ramp"),
+            ));
+        }
+    }
     Ok(rules)
 }
 

@@ -1,13 +1,15 @@
 //! What the conditions of a snapshot share while it compiles: the IP sets and the request
 //! fields they read.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use ipnet::IpNet;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::ip::{self, IpTableBuilder};
 use crate::request::field_index::FieldNamesBuilder;
+use crate::snapshot::rule::PercentRamp;
 
 /// What the conditions of a snapshot share while it compiles: the IP sets (named ones plus
 /// anonymous inline ones) and the names of the request fields they read.
@@ -20,6 +22,11 @@ pub(crate) struct CompileScope {
     pub(crate) nets: Vec<Vec<IpNet>>,
     /// Cookie, header and query names, each given a slot (see [`crate::request::field_index`]).
     pub(crate) fields: FieldNamesBuilder,
+    /// Rule id → the percent ramp a judged rollout gives its `percent` conditions, and the
+    /// spec path that asked for it.
+    pub(crate) ramps: HashMap<String, (Arc<PercentRamp>, String)>,
+    /// Rules whose `percent` conditions took their ramp.
+    pub(crate) ramped: HashSet<String>,
 }
 
 impl CompileScope {
@@ -30,6 +37,8 @@ impl CompileScope {
             labels: Vec::new(),
             nets: Vec::new(),
             fields: FieldNamesBuilder::default(),
+            ramps: HashMap::new(),
+            ramped: HashSet::new(),
         }
     }
 

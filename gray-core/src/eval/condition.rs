@@ -157,9 +157,11 @@ pub(crate) fn eval<R: RequestView + ?Sized, T: Tracer>(
         Cond::Percent {
             key,
             threshold,
+            ramp,
             salt,
             salted,
         } => {
+            let threshold = &ramp.as_ref().map_or(*threshold, |r| r.threshold());
             let h = key.hash(ctx, *salted);
             let bucket = h.map(|h| (h % u64::from(sticky::BUCKETS)) as u32);
             let hit = bucket.is_some_and(|b| b < *threshold);

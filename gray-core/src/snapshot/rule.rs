@@ -6,6 +6,7 @@ use super::counter::Counter;
 use crate::expr::Expr;
 use crate::matcher::ValueMatcher;
 use crate::request::field_index::{Slot, VarSlots};
+use crate::rollout::RolloutControl;
 use crate::sticky;
 use crate::traffic::Traffic;
 
@@ -59,6 +60,8 @@ pub(crate) enum Cond {
     Percent {
         key: Key,
         threshold: u32,
+        /// A judged rollout's steps set the threshold instead of `threshold`.
+        ramp: Option<Arc<PercentRamp>>,
         salt: Box<str>,
         /// [`sticky::salt_prefix`] of `salt`.
         salted: sticky::StickyHasher,
@@ -82,5 +85,22 @@ impl Key {
             Key::Query(n, _) => format!("query {n:?}"),
             Key::ClientIp => "client IP".to_string(),
         }
+    }
+}
+
+/// The thresholds a judged rollout gives a rule's `percent` conditions, per selector (each
+/// step, then the aborted state: 0).
+#[derive(Debug)]
+pub(crate) struct PercentRamp {
+    pub(crate) control: Arc<RolloutControl>,
+    pub(crate) thresholds: Box<[u32]>,
+}
+
+impl PercentRamp {
+    /// The threshold in force.
+    #[inline]
+    pub(crate) fn threshold(&self) -> u32 {
+        let i = self.control.selector().min(self.thresholds.len() - 1);
+        self.thresholds[i]
     }
 }

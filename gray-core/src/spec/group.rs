@@ -290,11 +290,17 @@ pub struct RolloutSpec {
 }
 
 /// One step of a [`RolloutSpec`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RolloutStepSpec {
-    /// Weight per node address for this step.
+    /// Weight per node address for this step (nodes not named keep the group's weight).
+    #[serde(default)]
     pub weights: BTreeMap<String, u32>,
+    /// Percentage per rule id for this step: the `percent` conditions of that rule match this
+    /// share of the population instead of their own `value` (a judged rollout only). Ramps a
+    /// cookie- or user-keyed population: 1 → 5 → 25 → 100.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub percent: BTreeMap<String, f64>,
     /// How long the step holds (omit on the last step).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hold: Option<DurationSpec>,
