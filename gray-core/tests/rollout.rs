@@ -462,3 +462,12 @@ default: stable
     );
     assert!(Engine::from_str(&yaml("r", true), Format::Yaml).is_ok());
 }
+
+#[test]
+fn webhooks_must_be_plain_http_urls() {
+    for bad in ["https://hooks.example/x", "ftp://x", "http://", "http://a b/"] {
+        let err = Engine::new(spec(&format!("        webhook: \"{bad}\""))).unwrap_err();
+        assert_eq!(err.location().path, "groups.web.rollout.analysis.webhook", "{bad}: {err}");
+    }
+    assert!(Engine::new(spec("        webhook: \"http://10.0.0.9:8080/hook\"")).is_ok());
+}

@@ -64,6 +64,7 @@ use serde::Deserialize;
 
 use crate::proxy::ProxyStats;
 use crate::reload::Reloader;
+use crate::webhook::WebhookStats;
 
 const PAGE: &str = include_str!("admin.html");
 
@@ -75,6 +76,7 @@ pub struct AdminState {
     token: Option<Arc<str>>,
     proxy_stats: Option<Arc<ProxyStats>>,
     redis: Option<Arc<gray_redis::RedisSource>>,
+    webhooks: Option<Arc<WebhookStats>>,
     legacy_get: bool,
 }
 
@@ -97,8 +99,15 @@ impl AdminState {
             token: token.map(Into::into),
             proxy_stats: None,
             redis: None,
+            webhooks: None,
             legacy_get: false,
         }
+    }
+
+    /// Also reports rollout webhook deliveries on `/metrics`.
+    pub fn with_webhook_stats(mut self, stats: Arc<WebhookStats>) -> Self {
+        self.webhooks = Some(stats);
+        self
     }
 
     /// Also serves the seed-style `GET /upstream_add`, `/upstream_remove` and
@@ -524,6 +533,16 @@ async fn metrics(State(s): State<AdminState>) -> Response {
     }
     if let Some(source) = &s.redis {
         out.push_str(&source.metrics());
+    }
+    if let Some(w) = &s.webhooks {
+        out.push_str("# HELP gray_gateway_rollout_webhooks_total Rollout transition webhook POSTs by result.\n# TYPE gray_gateway_rollout_webhooks_total counter\n");
+        for (result, n) in [("delivered", &w.delivered), ("failed", &w.failed)] {
+            let _ = writeln!(
+                out,
+                "gray_gateway_rollout_webhooks_total{{result=\"{result}\"}} {}",
+                n.load(std::sync::atomic::Ordering::Relaxed)
+            );
+        }
     }
     let r = s.reloader.status();
     out.push_str("# HELP gray_gateway_config_reloads_total Config reload attempts by result.\n# TYPE gray_gateway_config_reloads_total counter\n");

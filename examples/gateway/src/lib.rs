@@ -40,6 +40,7 @@ pub mod tunnel;
 pub mod upload;
 pub mod upstream;
 pub mod upstream_tls;
+pub mod webhook;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -201,15 +202,20 @@ impl Drop for Gateway {
 const JUDGE_EVERY: Duration = Duration::from_secs(1);
 
 /// Ticks the engine's judged rollouts every [`JUDGE_EVERY`], on the blocking pool (a
-/// judgement sorts the windows' samples).
-fn spawn_judge(engine: Arc<Engine>) -> tokio::task::JoinHandle<()> {
+/// judgement sorts the windows' samples), and posts their transitions to their webhooks.
+fn spawn_judge(
+    engine: Arc<Engine>,
+    stats: Arc<webhook::WebhookStats>,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(JUDGE_EVERY);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut hooks = webhook::Webhooks::new(stats);
         loop {
             every.tick().await;
-            let engine = engine.clone();
-            let _ = tokio::task::spawn_blocking(move || engine.tick()).await;
+            let e = engine.clone();
+            let _ = tokio::task::spawn_blocking(move || e.tick()).await;
+            hooks.after_tick(&engine);
         }
     })
 }
@@ -287,6 +293,7 @@ impl Gateway {
             source,
         })?;
 
+        let webhook_stats = Arc::new(webhook::WebhookStats::default());
         let admin = match admin_listener {
             Some(l) => {
                 let addr = l.local_addr().map_err(|source| GatewayError::Bind {
@@ -299,7 +306,8 @@ impl Gateway {
                     reloader.clone(),
                     options.admin_token.clone(),
                 )
-                .with_proxy_stats(proxy_stats);
+                .with_proxy_stats(proxy_stats)
+                .with_webhook_stats(webhook_stats.clone());
                 if let Some(source) = &redis {
                     state = state.with_redis(source.clone());
                 }
@@ -315,7 +323,7 @@ impl Gateway {
             None => None,
         };
         let watcher = reloader.clone().spawn_watcher(options.watch_interval);
-        let judge = spawn_judge(engine.clone());
+        let judge = spawn_judge(engine.clone(), webhook_stats);
         Ok(Gateway {
             engine,
             reloader,

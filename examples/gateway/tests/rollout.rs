@@ -51,10 +51,44 @@ async fn flaky_canary() -> SocketAddr {
     addr
 }
 
+/// A webhook receiver: keeps every POSTed body.
+async fn webhook_sink() -> (SocketAddr, Arc<std::sync::Mutex<Vec<String>>>) {
+    use http_body_util::BodyExt;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let bodies = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = bodies.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let keep = keep.clone();
+            tokio::spawn(async move {
+                let svc = service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                    let keep = keep.clone();
+                    async move {
+                        let body = req.into_body().collect().await.unwrap().to_bytes();
+                        keep.lock()
+                            .unwrap()
+                            .push(String::from_utf8_lossy(&body).into_owned());
+                        Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::new())))
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    (addr, bodies)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flaky_canary_is_aborted_by_the_gateway_and_traffic_returns_to_stable() {
     let stable = upstream("stable").await;
     let canary = flaky_canary().await;
+    let (hook, posted) = webhook_sink().await;
     let gw = gateway(&format!(
         r#"
 version: 1
@@ -70,6 +104,7 @@ groups:
         canary: ["{canary}"]
         interval: 10s
         failure_limit: 1
+        webhook: "http://{hook}/rollout"
 default: web
 "#,
         stable = stable.addr()
@@ -125,6 +160,37 @@ default: web
     let resumed = admin(&gw, "POST", "/api/rollouts/web/resume", "").await;
     assert_eq!(resumed.status, StatusCode::OK, "{}", resumed.body);
     assert_eq!(resumed.json()["state"]["state"], "progressing");
+    // Both transitions reached the webhook, as JSON.
+    eventually("two webhook posts", 250, || {
+        let n = posted.lock().unwrap().len();
+        async move { n >= 2 }
+    })
+    .await;
+    let bodies = posted.lock().unwrap().clone();
+    let first: serde_json::Value = serde_json::from_str(&bodies[0]).unwrap();
+    assert_eq!(first["group"], "web");
+    assert_eq!(first["transition"]["to"]["state"], "aborted");
+    assert!(first["transition"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("error rate"));
+    let second: serde_json::Value = serde_json::from_str(&bodies[1]).unwrap();
+    assert_eq!(second["transition"]["to"]["state"], "progressing");
+    let delivered = "gray_gateway_rollout_webhooks_total{result=\"delivered\"} 2";
+    for _ in 0..100 {
+        if admin(&gw, "GET", "/metrics", "")
+            .await
+            .body
+            .contains(delivered)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(admin(&gw, "GET", "/metrics", "")
+        .await
+        .body
+        .contains(delivered));
     let bad = admin(&gw, "POST", "/api/rollouts/web/explode", "").await;
     assert_eq!(bad.status, StatusCode::NOT_FOUND);
     let none = admin(&gw, "POST", "/api/rollouts/nope/abort", "").await;

@@ -100,6 +100,18 @@ pub(super) fn compile_analysis(
     if a.failure_limit == 0 {
         return Err(invalid("failure_limit", "must be at least 1".into()));
     }
+    if let Some(url) = &a.webhook {
+        let ok = url
+            .strip_prefix("http://")
+            .is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/'))
+            && !url.bytes().any(|b| b <= b' ' || b == 0x7f);
+        if !ok {
+            return Err(invalid(
+                "webhook",
+                format!("{url:?} is not an http:// URL (https webhooks are not supported yet)"),
+            ));
+        }
+    }
     if a.error_rate.is_none() && a.latency.is_none() {
         return Err(invalid(
             "error_rate",

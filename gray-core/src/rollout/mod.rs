@@ -105,6 +105,8 @@ pub struct RolloutStatus {
     /// The last judgement, in words.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_judgement: Option<String>,
+    /// Transitions since the rollout started (more than `history` holds once it is full).
+    pub transitions: u64,
     /// The transitions so far, oldest first (the last 64).
     pub history: Vec<Transition>,
 }
@@ -123,6 +125,7 @@ pub(crate) struct Progress {
     pub(crate) passed_in_step: bool,
     pub(crate) last_judgement: Option<String>,
     pub(crate) history: VecDeque<Transition>,
+    pub(crate) transitions: u64,
 }
 
 /// The shared state of one rollout.
@@ -148,6 +151,7 @@ impl RolloutControl {
                 passed_in_step: false,
                 last_judgement: None,
                 history: VecDeque::new(),
+                transitions: 0,
             }),
         }
     }
@@ -197,6 +201,7 @@ impl RolloutControl {
             p.failures = 0;
         }
         self.selector.store(selector as u32, Ordering::Relaxed);
+        p.transitions += 1;
         if p.history.len() == HISTORY {
             p.history.pop_front();
         }
@@ -217,6 +222,7 @@ impl RolloutControl {
             steps: self.steps,
             failures: p.failures,
             last_judgement: p.last_judgement.clone(),
+            transitions: p.transitions,
             history: p.history.iter().cloned().collect(),
         }
     }
