@@ -3,7 +3,7 @@
 # load average before each run. Build the bench binaries of both trees first
 # (`cargo bench -p gray-benches --bench decide --bench reload --bench parts --no-run`) and copy
 # them to /tmp/bench/{decide,reload}-{before,after} and /tmp/bench/parts-after.
-cd /work/main/benches
+cd "$(dirname "$0")"
 for round in 1 2 3; do
   for side in before after; do
     echo "== round $round $side decide load $(cut -d' ' -f1-3 /proc/loadavg)"
