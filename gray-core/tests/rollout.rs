@@ -465,9 +465,18 @@ default: stable
 
 #[test]
 fn webhooks_must_be_plain_http_urls() {
-    for bad in ["https://hooks.example/x", "ftp://x", "http://", "http://a b/"] {
+    for bad in [
+        "https://hooks.example/x",
+        "ftp://x",
+        "http://",
+        "http://a b/",
+    ] {
         let err = Engine::new(spec(&format!("        webhook: \"{bad}\""))).unwrap_err();
-        assert_eq!(err.location().path, "groups.web.rollout.analysis.webhook", "{bad}: {err}");
+        assert_eq!(
+            err.location().path,
+            "groups.web.rollout.analysis.webhook",
+            "{bad}: {err}"
+        );
     }
     assert!(Engine::new(spec("        webhook: \"http://10.0.0.9:8080/hook\"")).is_ok());
 }
