@@ -82,6 +82,7 @@ mod instance;
 mod metrics;
 pub mod nepxion;
 pub mod release;
+pub mod what_if;
 
 /// Release-aware instance selection; see [`Engine::explain_instance`].
 pub mod service {

@@ -304,6 +304,35 @@ impl PyEngine {
             .map_err(|e| to_py(py, &e))
     }
 
+    /// How the candidate spec `text` would route `requests` (a list of request descriptions:
+    /// dicts with `peer`, `method`, `path`, `query`, `host`, `headers`, `cookies`, as
+    /// `explain` takes) compared with the running one, without applying it: a dict with
+    /// `requests`, `moved`, `moved_share`, `cells` (the group transition matrix) and `rules`.
+    /// A candidate that does not compile raises `ConfigError` with its line and column.
+    #[pyo3(
+        signature = (text, requests, format = None),
+        text_signature = "(self, /, text, requests, format='yaml')"
+    )]
+    fn what_if<'py>(
+        &self,
+        py: Python<'py>,
+        text: String,
+        requests: &Bound<'py, PyAny>,
+        format: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let format = format_of(format.as_deref().unwrap_or("yaml"))?;
+        let requests: Vec<gray_core::SimpleRequest> = py_to_serde(requests, "requests")?;
+        let report = py
+            .detach(|| {
+                let spec = gray_core::Spec::from_str(&text, format)?;
+                self.inner
+                    .what_if(spec, &requests)
+                    .map_err(|e| e.located_in(&text, format))
+            })
+            .map_err(|e| to_py(py, &e))?;
+        json_to_py(py, &report)
+    }
+
     /// Replaces the rules with a spec file. Atomic, like `reload`.
     fn reload_file(&self, py: Python<'_>, path: PathBuf) -> PyResult<u64> {
         py.detach(|| self.inner.reload_file(&path))

@@ -438,3 +438,20 @@ def test_judged_rollouts_are_listed_and_controlled() -> None:
         engine.rollout_action("web", 3)  # type: ignore[arg-type]
     with pytest.raises(gray.GrayError, match="no group named"):
         engine.rollout_action("nope", "abort")
+
+
+def test_what_if_reports_moves_without_applying() -> None:
+    live = "version: 1\ngroups: { web: {}, office: {} }\ndefault: web\n"
+    engine = gray.Engine.from_str(live)
+    candidate = live.replace(
+        "default: web", 'rules: [{ id: office, when: { ip: ["10.1.0.0/16"] }, route: office }]\ndefault: web'
+    )
+    report = engine.what_if(candidate, [{"peer": "10.1.2.3"}, {"peer": "192.0.2.1", "path": "/x"}])
+    assert (report["requests"], report["moved"], report["moved_share"]) == (2, 1, 0.5)
+    assert report["cells"][0] == {"from": "web", "to": "office", "requests": 1, "share": 0.5, "examples": [0]}
+    assert engine.generation == 1
+    with pytest.raises(gray.ConfigError) as e:
+        engine.what_if(candidate.replace("route: office", "route: nowhere"), [])
+    assert e.value.line == 3
+    with pytest.raises(ValueError, match="requests: unknown field `bogus`"):
+        engine.what_if(live, [{"peer": "10.1.2.3", "bogus": 1}])

@@ -19,6 +19,7 @@
 //! | `POST /api/reload` | re-read the config source; with a body: apply that YAML/JSON config |
 //! | `GET /api/config` | the running config as YAML |
 //! | `POST /api/explain[?format=text]` | explain the decision for a described request (`SimpleRequest` JSON) |
+//! | `POST /api/what-if` | how a candidate config would route given requests, without applying it: `{"config": "...", "format": "yaml", "requests": [...]}` → the group transition matrix and per-rule takes and losses |
 //! | `GET /metrics` | Prometheus text (engine counters, reloads — TLS certificates too — upstream failures, retries, Redis source) |
 //!
 //! Changes answer `{"generation": N}`. Every change is validated by compiling the new config;
@@ -156,6 +157,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/api/reload", post(reload))
         .route("/api/config", get(config))
         .route("/api/explain", post(explain))
+        .route("/api/what-if", post(what_if))
         .route("/metrics", get(metrics))
         .route("/upstream_add", get(upstream_add))
         .route("/upstream_remove", get(upstream_remove))
@@ -523,6 +525,58 @@ async fn explain(
         Some("text") => explanation.to_string().into_response(),
         None | Some("json") => Json(explanation).into_response(),
         Some(other) => bad(format!("unknown format {other:?} (use json or text)")),
+    }
+}
+
+/// The body of `POST /api/what-if`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WhatIfBody {
+    /// The candidate config text.
+    config: String,
+    /// `yaml` (default), `json`, `toml`, or `nepxion` (XML or JSON, applied to the running
+    /// spec as `reload_nepxion` would).
+    #[serde(default)]
+    format: Option<String>,
+    /// Request descriptions, the form `/api/explain` takes.
+    requests: Vec<SimpleRequest>,
+}
+
+async fn what_if(State(s): State<AdminState>, body: Bytes) -> Response {
+    let b: WhatIfBody = match parse_json(&body, "what-if") {
+        Ok(b) => b,
+        Err(e) => return bad(e),
+    };
+    let (candidate, format) = match b.format.as_deref().unwrap_or("yaml") {
+        "nepxion" => (
+            gray_core::nepxion::import(&b.config).map(|import| {
+                let mut spec = s.engine.snapshot().spec().clone();
+                import.apply_to(&mut spec);
+                spec
+            }),
+            None,
+        ),
+        name => match gray_core::Format::from_name(name) {
+            Some(format) => (gray_core::Spec::from_str(&b.config, format), Some(format)),
+            None => {
+                return bad(format!(
+                    "unknown format {name:?} (use yaml, json, toml or nepxion)"
+                ))
+            }
+        },
+    };
+    let report = candidate.and_then(|spec| {
+        s.engine
+            .what_if(spec, &b.requests)
+            .map_err(|e| match format {
+                // Compile errors of native text name its line and column.
+                Some(f) => e.located_in(&b.config, f),
+                None => e,
+            })
+    });
+    match report {
+        Ok(r) => Json(r).into_response(),
+        Err(e) => bad(e),
     }
 }
 

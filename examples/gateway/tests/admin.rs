@@ -330,3 +330,55 @@ async fn the_token_guards_the_api_and_non_loopback_admin_requires_one() {
     // The page itself holds no data and loads without the token.
     assert_eq!(admin(&gw, "GET", "/", "").await.status, StatusCode::OK);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_if_shows_which_requests_a_candidate_moves_without_applying_it() {
+    let (a, b) = (upstream("a").await, upstream("b").await);
+    let live = format!(
+        "version: 1\ngroups: {{ web: {{ nodes: [{{ address: \"{}\" }}] }}, office: {{ nodes: [{{ address: \"{}\" }}] }} }}\ndefault: web\n",
+        a.addr(),
+        b.addr()
+    );
+    let gw = gateway(&live).await;
+    let candidate = live.replace(
+        "default: web",
+        "rules: [{ id: office, when: { ip: [\"10.1.0.0/16\"] }, route: office }]\ndefault: web",
+    );
+    let body = serde_json::json!({
+        "config": candidate,
+        "requests": [{ "peer": "10.1.2.3" }, { "peer": "10.1.9.9" }, { "peer": "192.0.2.1" }],
+    });
+    let r = admin_with(
+        &gw,
+        "POST",
+        "/api/what-if",
+        &body.to_string(),
+        &[("content-type", "application/json")],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let report = r.json();
+    assert_eq!(report["moved"], 2);
+    assert_eq!(report["cells"][0]["from"], "web");
+    assert_eq!(report["cells"][0]["to"], "office");
+    assert_eq!(report["cells"][0]["examples"], serde_json::json!([0, 1]));
+    // Nothing was applied.
+    let status = admin(&gw, "GET", "/api/status", "").await.json();
+    assert_eq!(status["generation"], 1);
+    // A candidate that does not compile answers 400 with the located error.
+    let body = serde_json::json!({
+        "config": candidate.replace("route: office", "route: nowhere"),
+        "requests": [],
+    });
+    let r = admin_with(
+        &gw,
+        "POST",
+        "/api/what-if",
+        &body.to_string(),
+        &[("content-type", "application/json")],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("no group named \"nowhere\""), "{}", r.body);
+    assert!(r.body.contains("line"), "{}", r.body);
+}

@@ -52,6 +52,7 @@ mod nepxion;
 mod record;
 mod rollout;
 mod traffic;
+mod what_if;
 
 /// The routing engine. Cheap to share: wrap it in an `Arc` and call it from any thread.
 pub struct Engine {

@@ -254,6 +254,10 @@ class Engine:
     def record_node_error(
         self, group: str, address: str, kind: _ErrorKind, latency: Optional[float] = None
     ) -> None: ...
+    def what_if(
+        self, text: str, requests: list[dict[str, Any]], format: _Format = "yaml"
+    ) -> dict[str, Any]:
+        """How a candidate spec would route ``requests``, without applying it."""
     def tick(self) -> None:
         """Judges the rollouts with an ``analysis`` section whose interval ended."""
     def rollouts(self) -> list[dict[str, Any]]:
