@@ -14,6 +14,7 @@ gateway — gray's reverse proxy: routes every request with gray rules
 
 USAGE:
     gateway [FLAGS]
+    gateway what-if --config NEW --sample FILE [--live CURRENT] [--max-moved PCT]
 
 With no flags it serves the embedded default config on 127.0.0.1:18080 and starts two demo
 upstreams (stable on 127.0.0.1:18081, canary on 127.0.0.1:18082).

@@ -41,6 +41,7 @@ pub mod upload;
 pub mod upstream;
 pub mod upstream_tls;
 pub mod webhook;
+pub mod what_if_cli;
 
 use std::fmt;
 use std::net::SocketAddr;

@@ -17,6 +17,21 @@ macro_rules! say {
 }
 
 fn main() -> ExitCode {
+    if std::env::args().nth(1).as_deref() == Some("what-if") {
+        return match gray_gateway::what_if_cli::run(
+            std::env::args().skip(2),
+            gray_gateway::DEFAULT_CONFIG,
+        ) {
+            Ok(o) => {
+                say!("{}", o.text.trim_end());
+                ExitCode::from(u8::from(o.too_many_moved))
+            }
+            Err(e) => {
+                eprintln!("gateway what-if: {e}");
+                ExitCode::from(2)
+            }
+        };
+    }
     let args = match cli::parse(
         std::env::args().skip(1),
         std::env::var("GRAY_ADMIN_TOKEN").ok(),

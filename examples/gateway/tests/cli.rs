@@ -170,3 +170,67 @@ fn a_missing_certificate_stops_the_start_with_the_file_named() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("pairs"));
 }
+
+#[test]
+fn what_if_reports_moves_of_recorded_requests_and_refuses_too_many() {
+    let dir = std::env::temp_dir().join(format!("gray-what-if-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let live = "version: 1\ngroups: { stable: {}, canary: {}, office: {} }\n\
+                rules:\n  - { id: canary-cookie, when: { cookie: { name: canary, regex: \"aaa$\" } }, route: canary }\n\
+                default: stable\n";
+    let candidate = live.replace(
+        "rules:\n",
+        "rules:\n  - { id: office, when: { ip: [\"10.1.0.0/16\"] }, route: office }\n",
+    );
+    std::fs::write(dir.join("live.yaml"), live).unwrap();
+    std::fs::write(dir.join("new.yaml"), &candidate).unwrap();
+    std::fs::write(
+        dir.join("bad.yaml"),
+        candidate.replace("route: office", "route: nowhere"),
+    )
+    .unwrap();
+    let sample = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../testdata/what-if/requests.jsonl"
+    );
+    let run = |config: &str, extra: &[&str]| {
+        Command::new(BIN)
+            .args(["what-if", "--live"])
+            .arg(dir.join("live.yaml"))
+            .arg("--config")
+            .arg(dir.join(config))
+            .args(["--sample", sample])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    // 50 of the 200 recorded requests come from 10.1.0.0/16.
+    let out = run("new.yaml", &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.starts_with("50 of 200 requests would change group (25.0%)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("rule office: 0 -> 50 requests (takes 50, loses 0)"),
+        "{text}"
+    );
+    // --max-moved refuses a candidate that moves more.
+    let out = run("new.yaml", &["--max-moved", "5%"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("refused"));
+    assert_eq!(
+        run("new.yaml", &["--max-moved", "30%"]).status.code(),
+        Some(0)
+    );
+    // A candidate that does not compile: the located error, exit 2.
+    let out = run("bad.yaml", &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no group named \"nowhere\"") && err.contains("bad.yaml, line 4"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
