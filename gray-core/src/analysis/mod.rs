@@ -107,19 +107,20 @@ impl Default for LatencyCheck {
 }
 
 fn check_confidence(c: f64) -> Result<()> {
-    if c.is_finite() && c > 0.0 && c < 1.0 {
+    // Below one half a one-sided test would fail canaries that look better than the baseline.
+    if c.is_finite() && (0.5..1.0).contains(&c) {
         Ok(())
     } else {
         Err(Error::at(
             ErrorKind::InvalidValue,
             "confidence",
-            format!("confidence {c} must be between 0 and 1 (exclusive), e.g. 0.98"),
+            format!("confidence {c} must be from 0.5 to 1 (exclusive), e.g. 0.98"),
         ))
     }
 }
 
 impl ErrorRateCheck {
-    /// Checks the settings: confidence in (0, 1), `max_increase` in [0, 1), `max_rate` in
+    /// Checks the settings: confidence in [0.5, 1), `max_increase` in [0, 1), `max_rate` in
     /// (0, 1], `min_requests` ≥ 1.
     pub fn validate(&self) -> Result<()> {
         check_confidence(self.confidence)?;
@@ -151,8 +152,8 @@ impl ErrorRateCheck {
 }
 
 impl LatencyCheck {
-    /// Checks the settings: quantile and confidence in (0, 1), `max_ratio` ≥ 1,
-    /// `min_samples` ≥ 2.
+    /// Checks the settings: quantile in (0, 1), confidence in [0.5, 1), `max_ratio` ≥ 1,
+    /// `min_samples` ≥ 20 (the rank test's normal approximation needs that many).
     pub fn validate(&self) -> Result<()> {
         check_confidence(self.confidence)?;
         if !(self.quantile.is_finite() && self.quantile > 0.0 && self.quantile < 1.0) {
@@ -169,11 +170,11 @@ impl LatencyCheck {
                 format!("{} must be at least 1, e.g. 1.25", self.max_ratio),
             ));
         }
-        if self.min_samples < 2 {
+        if self.min_samples < 20 {
             return Err(Error::at(
                 ErrorKind::InvalidValue,
                 "min_samples",
-                "must be at least 2",
+                "must be at least 20 (the rank test's normal approximation)",
             ));
         }
         Ok(())
@@ -468,7 +469,7 @@ pub fn compare_latency(canary: &[f64], baseline: &[f64], check: &LatencyCheck) -
             reason: "latency samples include NaN or infinity".into(),
         };
     }
-    let min = check.min_samples.max(2) as usize;
+    let min = check.min_samples.max(20) as usize;
     if c.len() < min || b.len() < min {
         return Verdict::Inconclusive {
             figures: figures(None, None, None),

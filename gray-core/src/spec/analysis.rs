@@ -13,6 +13,7 @@ use super::duration::DurationSpec;
 /// new traffic to the baseline at once); an interval without enough evidence is
 /// inconclusive and changes nothing (or, with `inconclusive: { pause_after }`, pauses a step
 /// that stays inconclusive that long).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AnalysisSpec {
@@ -44,6 +45,7 @@ pub struct AnalysisSpec {
 }
 
 /// The canary's error rate against the baseline's (5xx, connect errors, resets, timeouts).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ErrorRateSpec {
@@ -74,6 +76,7 @@ impl Default for ErrorRateSpec {
 }
 
 /// A latency quantile of the canary against the baseline's.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LatencySpec {
@@ -92,6 +95,7 @@ pub struct LatencySpec {
 }
 
 /// See [`AnalysisSpec::inconclusive`].
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum InconclusiveSpec {

@@ -28,6 +28,7 @@ pub const HEADERS: [&str; 15] = [
 ];
 
 /// The dimension a route sets.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RouteKind {

@@ -85,3 +85,20 @@ impl<'de> Deserialize<'de> for DurationSpec {
         d.deserialize_any(V)
     }
 }
+
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for DurationSpec {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A duration: `500ms`, `30s`, `10m`, `2h`, `1d`, or a number of seconds.",
+            "oneOf": [
+                { "type": "string", "pattern": "^\\s*[0-9]+\\s*(ms|s|m|h|d)?\\s*$" },
+                { "type": "integer", "minimum": 0 }
+            ]
+        })
+    }
+}

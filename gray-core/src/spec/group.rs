@@ -13,6 +13,7 @@ use super::duration::DurationSpec;
 use super::key::KeySpec;
 
 /// How a group picks one of its nodes.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SelectSpec {
@@ -26,6 +27,7 @@ pub enum SelectSpec {
 }
 
 /// An upstream group.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GroupSpec {
@@ -214,6 +216,7 @@ impl Default for GroupSpec {
 }
 
 /// One upstream node.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NodeSpec {
@@ -244,6 +247,7 @@ fn default_weight() -> u32 {
 pub const MAX_WEIGHT: u32 = 10_000;
 
 /// Service metadata of a node (Nepxion's version / region / env / zone / group).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NodeMetadata {
@@ -277,6 +281,7 @@ impl NodeMetadata {
 ///
 /// Each step names a weight per node address (nodes not named keep their configured weight)
 /// and how long the step holds; the last step holds forever.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RolloutSpec {
@@ -290,6 +295,7 @@ pub struct RolloutSpec {
 }
 
 /// One step of a [`RolloutSpec`].
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RolloutStepSpec {
@@ -323,5 +329,21 @@ impl NodeSpec {
     pub fn with_weight(mut self, weight: u32) -> NodeSpec {
         self.weight = weight;
         self
+    }
+}
+
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for FailOn {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "FailOn".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let names: Vec<&str> = FailOn::ALL.iter().map(|f| f.name()).collect();
+        schemars::json_schema!({
+            "description": "An outcome that counts as a failure of the group's nodes.",
+            "type": "string",
+            "enum": names
+        })
     }
 }

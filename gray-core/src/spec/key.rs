@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Where a stickiness key comes from.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum KeySpec {

@@ -54,10 +54,20 @@ pub use rule::{ConditionSpec, PercentSpec, RangeSpec, RoutesSpec, RuleSpec, Valu
 use text::{clean_path, strip_position, toml_error};
 pub use text::{yaml_from_str, yaml_to_string};
 
+/// The JSON Schema (draft 2020-12) of the native format, generated from these types: point an
+/// editor at it to validate and complete configs (the repository keeps it as
+/// `schema/gray-spec.schema.json`; YAML language servers read it too).
+#[cfg(feature = "schema")]
+pub fn json_schema() -> String {
+    let schema = schemars::schema_for!(Spec);
+    serde_json::to_string_pretty(&schema).unwrap_or_default() + "\n"
+}
+
 /// The spec format version this library reads.
 pub const SPEC_VERSION: u32 = 1;
 
 /// A complete routing configuration.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Spec {
@@ -91,6 +101,7 @@ pub struct Spec {
 
 /// Where the client address comes from (nginx `set_real_ip_from` / `real_ip_header` /
 /// `real_ip_recursive`).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientIpSpec {
@@ -126,6 +137,7 @@ impl Default for ClientIpSpec {
 ///
 /// A set with neither is empty and matches nothing: a gray list that currently lists nobody, or
 /// one whose members come from a configuration source such as Redis.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IpSetSpec {

@@ -43,6 +43,7 @@ use super::rule::RoutesSpec;
 pub use super::dimensions::{RouteKind, HEADERS};
 
 /// The `release` section of a [`crate::Spec`].
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReleaseSpec {
@@ -78,6 +79,7 @@ pub struct ReleaseSpec {
 }
 
 /// One named route.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReleaseRouteSpec {
@@ -89,6 +91,7 @@ pub struct ReleaseRouteSpec {
 }
 
 /// A blue-green entry: a condition and the route id per dimension.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BlueGreenSpec {
@@ -128,6 +131,7 @@ impl BlueGreenSpec {
 }
 
 /// A gray entry: a condition and weighted route ids per dimension (`route-1=90;route-2=10`).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GraySpec {
@@ -160,6 +164,7 @@ impl GraySpec {
 }
 
 /// Failover and preference values (route value format). Setting a value enables it.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FailoverSpec {
@@ -194,6 +199,7 @@ impl FailoverSpec {
 }
 
 /// Instances excluded from selection (route value format, wildcards allowed).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BlacklistSpec {
@@ -213,6 +219,7 @@ impl BlacklistSpec {
 }
 
 /// Consumer → provider filters (Nepxion `<discovery>`), applied on every selection.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DiscoverySpec {
@@ -237,6 +244,7 @@ impl DiscoverySpec {
 /// `consumer` (in one of `consumer_values`) may call `provider` instances whose value is in
 /// `provider_values`. Empty lists mean "any". If a provider has entries but none matches the
 /// consumer's value, the consumer may call no instance of it.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderFilterSpec {
@@ -254,6 +262,7 @@ pub struct ProviderFilterSpec {
 
 /// Instance weights by version or region for calls to `provider` (all providers when
 /// omitted) from `consumer` (any consumer when omitted).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WeightRuleSpec {
@@ -271,6 +280,7 @@ pub struct WeightRuleSpec {
 }
 
 /// What a [`WeightRuleSpec`] weighs by.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum WeightKind {
@@ -281,6 +291,7 @@ pub enum WeightKind {
 }
 
 /// This process's own identity: the consumer in `discovery` filters and zone affinity.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LocalSpec {

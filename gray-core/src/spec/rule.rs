@@ -9,6 +9,7 @@ use super::dimensions::HEADERS;
 use super::key::KeySpec;
 
 /// One rule: a condition and what to do when it matches.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleSpec {
@@ -38,6 +39,7 @@ pub struct RuleSpec {
 /// `{"svc-a":"1.0","svc-b":"1.1"}` or a plain value that applies to every service (`1.0;1.1`).
 ///
 /// A weighted alternative (`gray`) lets the rule pick one of several route sets per request.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RoutesSpec {
@@ -84,6 +86,7 @@ impl RoutesSpec {
 }
 
 /// A condition tree.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum ConditionSpec {
@@ -121,6 +124,7 @@ pub enum ConditionSpec {
 /// Missing values: `present` is false, `absent` is true, every other operator is false —
 /// *also when `invert` is set* (`invert` means "present and not matching"). To match "missing
 /// or different", wrap the condition in `not`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ValueMatchSpec {
@@ -163,6 +167,7 @@ pub struct ValueMatchSpec {
 }
 
 /// A numeric range; either bound may be omitted. Both bounds are inclusive.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RangeSpec {
@@ -178,6 +183,7 @@ pub struct RangeSpec {
 ///
 /// `bucket` is documented in [`crate::sticky`]; it is the same in every process and in the
 /// Python binding, so a user keeps their bucket everywhere.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PercentSpec {
