@@ -25,11 +25,14 @@
 
 use std::collections::BTreeMap;
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
 use crate::eval::condition::NoTrace;
 use crate::eval::context::Ctx;
 use crate::eval::route::{match_rule, requested_group};
+use crate::explain::Explanation;
 use crate::request::RequestView;
 use crate::snapshot::Snapshot;
 
@@ -51,6 +54,20 @@ pub struct WhatIfCell {
     /// Indices (into the requests given) of up to three examples, for a changed cell.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub examples: Vec<usize>,
+    /// For each example, why the live config and the candidate route it where they do.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub traces: Vec<WhatIfTrace>,
+}
+
+/// The explanations of one example request under both configs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WhatIfTrace {
+    /// Index of the request.
+    pub request: usize,
+    /// The live config's explanation.
+    pub live: Explanation,
+    /// The candidate's explanation.
+    pub candidate: Explanation,
 }
 
 /// What one rule of either config would take and lose.
@@ -97,11 +114,13 @@ fn route_of<'s, R: RequestView + ?Sized>(
     )
 }
 
-/// Compares `live` and `candidate` on `requests`.
+/// Compares `live` and `candidate` on `requests`; `explain(snapshot, request)` explains the
+/// examples.
 pub(crate) fn compare<R: RequestView>(
-    live: &Snapshot,
-    candidate: &Snapshot,
+    live: &Arc<Snapshot>,
+    candidate: &Arc<Snapshot>,
     requests: &[R],
+    explain: &dyn Fn(&Arc<Snapshot>, &R) -> Explanation,
 ) -> WhatIf {
     let mut cells: BTreeMap<(&str, &str), (u64, Vec<usize>)> = BTreeMap::new();
     let mut rules: BTreeMap<&str, [u64; 4]> = BTreeMap::new();
@@ -150,6 +169,14 @@ pub(crate) fn compare<R: RequestView>(
             to: to.to_string(),
             requests: n,
             share: share(n),
+            traces: examples
+                .iter()
+                .map(|&i| WhatIfTrace {
+                    request: i,
+                    live: explain(live, &requests[i]),
+                    candidate: explain(candidate, &requests[i]),
+                })
+                .collect(),
             examples,
         })
         .collect();

@@ -111,3 +111,29 @@ fn the_same_config_moves_nothing() {
         .unwrap();
     assert_eq!((none.requests, none.moved_share), (0, 0.0));
 }
+
+#[test]
+fn examples_carry_both_explanations() {
+    let engine = Engine::from_str(LIVE, Format::Yaml).unwrap();
+    let candidate = Spec::from_str(
+        &LIVE.replace("regex: \"aaa$\"", "regex: \"bbb$\""),
+        Format::Yaml,
+    )
+    .unwrap();
+    let report = engine.what_if(candidate, &recorded()).unwrap();
+    let moved = &report.cells[0];
+    assert_eq!(
+        (moved.from.as_str(), moved.to.as_str()),
+        ("canary", "stable")
+    );
+    assert_eq!(moved.traces.len(), moved.examples.len());
+    let t = &moved.traces[0];
+    assert_eq!(t.request, moved.examples[0]);
+    assert_eq!(t.live.rule.as_deref(), Some("canary-cookie"));
+    assert_eq!(t.candidate.rule, None);
+    assert!(
+        t.candidate.to_string().contains("/bbb$/"),
+        "{}",
+        t.candidate
+    );
+}

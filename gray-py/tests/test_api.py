@@ -448,7 +448,16 @@ def test_what_if_reports_moves_without_applying() -> None:
     )
     report = engine.what_if(candidate, [{"peer": "10.1.2.3"}, {"peer": "192.0.2.1", "path": "/x"}])
     assert (report["requests"], report["moved"], report["moved_share"]) == (2, 1, 0.5)
-    assert report["cells"][0] == {"from": "web", "to": "office", "requests": 1, "share": 0.5, "examples": [0]}
+    cell = report["cells"][0]
+    assert {k: cell[k] for k in ("from", "to", "requests", "share", "examples")} == {
+        "from": "web",
+        "to": "office",
+        "requests": 1,
+        "share": 0.5,
+        "examples": [0],
+    }
+    (trace,) = cell["traces"]
+    assert (trace["live"]["rule"], trace["candidate"]["rule"]) == (None, "office")
     assert engine.generation == 1
     with pytest.raises(gray.ConfigError) as e:
         engine.what_if(candidate.replace("route: office", "route: nowhere"), [])
