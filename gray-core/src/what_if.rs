@@ -202,3 +202,42 @@ pub(crate) fn compare<R: RequestView>(
             .collect(),
     }
 }
+
+/// The report as text: the moved count, the changed cells (marked `*`, with the 1-based
+/// numbers of example requests), the unchanged ones, and each rule that takes or loses
+/// requests.
+impl std::fmt::Display for WhatIf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "{} of {} requests would change group ({:.1}%)",
+            self.moved,
+            self.requests,
+            self.moved_share * 100.0
+        )?;
+        for c in &self.cells {
+            let mark = if c.from == c.to { " " } else { "*" };
+            write!(
+                f,
+                "{mark} {:>16} -> {:<16} {:>8} {:>6.1}%",
+                c.from,
+                c.to,
+                c.requests,
+                c.share * 100.0
+            )?;
+            if !c.examples.is_empty() {
+                let n: Vec<String> = c.examples.iter().map(|i| (i + 1).to_string()).collect();
+                write!(f, "  e.g. requests {}", n.join(", "))?;
+            }
+            writeln!(f)?;
+        }
+        for r in self.rules.iter().filter(|r| r.takes > 0 || r.loses > 0) {
+            writeln!(
+                f,
+                "rule {}: {} -> {} requests (takes {}, loses {})",
+                r.rule, r.live, r.candidate, r.takes, r.loses
+            )?;
+        }
+        Ok(())
+    }
+}

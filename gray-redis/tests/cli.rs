@@ -163,3 +163,98 @@ fn ipset_subcommands() {
         "192.0.2.10\n192.0.2.11\n"
     );
 }
+
+#[test]
+fn publish_what_if_shows_the_moves_and_max_moved_refuses() {
+    let server = RedisServer::start();
+    let dir = TempDir::new("cli-what-if");
+    let live = dir.join("rules.yaml");
+    std::fs::write(&live, RULES).unwrap();
+    // The candidate sends 10.9.0.0/16 to canary too.
+    let candidate = dir.join("new.yaml");
+    std::fs::write(
+        &candidate,
+        RULES.replace(
+            "rules: [{ id: testers, when: { ip: [testers] }, route: canary }]",
+            "rules:\n  - { id: testers, when: { ip: [testers] }, route: canary }\n  - { id: lab, when: { ip: [\"10.9.0.0/16\"] }, route: canary }",
+        ),
+    )
+    .unwrap();
+    let sample = dir.join("requests.jsonl");
+    let lines: Vec<String> = (0..10)
+        .map(|i| {
+            let ip = if i < 3 {
+                format!("10.9.0.{i}")
+            } else {
+                format!("192.0.2.{i}")
+            };
+            format!("{{\"peer\": \"{ip}\"}}")
+        })
+        .collect();
+    std::fs::write(&sample, lines.join("\n")).unwrap();
+    let (live, candidate, sample) = (
+        live.to_str().unwrap(),
+        candidate.to_str().unwrap(),
+        sample.to_str().unwrap(),
+    );
+    // Nothing published yet: the what-if says so and the publish goes ahead.
+    let out = ok(&cli(
+        &server,
+        &["publish", live, "--what-if", sample, "--max-moved", "0%"],
+    ));
+    assert!(out.contains("nothing is published yet"), "{out}");
+    // 3 of the 10 sampled requests would move: over 20 % the publish is refused.
+    let err = fails(&cli(
+        &server,
+        &[
+            "publish",
+            candidate,
+            "--what-if",
+            sample,
+            "--max-moved",
+            "20%",
+        ],
+    ));
+    assert!(
+        err.contains("refused: 30.0% of the sample would change group"),
+        "{err}"
+    );
+    assert!(
+        !ok(&cli(&server, &["show"])).contains("lab"),
+        "nothing was written"
+    );
+    let out = ok(&cli(
+        &server,
+        &[
+            "publish",
+            candidate,
+            "--what-if",
+            sample,
+            "--max-moved",
+            "50%",
+        ],
+    ));
+    assert!(
+        out.contains("3 of 10 requests would change group (30.0%)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("rule lab: 0 -> 3 requests (takes 3, loses 0)"),
+        "{out}"
+    );
+    assert!(out.contains("published"), "{out}");
+    assert!(ok(&cli(&server, &["show"])).contains("lab"));
+    // A bad percentage is a usage error of the flag.
+    let err = fails(&cli(
+        &server,
+        &[
+            "publish",
+            candidate,
+            "--what-if",
+            sample,
+            "--max-moved",
+            "lots",
+        ],
+    ));
+    assert!(err.contains("--max-moved"), "{err}");
+}

@@ -94,44 +94,7 @@ pub fn run(
                 .in_file(config.display().to_string())
         )
     })?;
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{} of {} requests would change group ({:.1}%)",
-        report.moved,
-        report.requests,
-        report.moved_share * 100.0
-    );
-    for c in &report.cells {
-        let mark = if c.from == c.to { " " } else { "*" };
-        let _ = writeln!(
-            out,
-            "{mark} {:>16} -> {:<16} {:>8} {:>6.1}%{}",
-            c.from,
-            c.to,
-            c.requests,
-            c.share * 100.0,
-            if c.examples.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    "  e.g. lines {}",
-                    c.examples
-                        .iter()
-                        .map(|i| (i + 1).to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            }
-        );
-    }
-    for r in report.rules.iter().filter(|r| r.takes > 0 || r.loses > 0) {
-        let _ = writeln!(
-            out,
-            "rule {}: {} -> {} requests (takes {}, loses {})",
-            r.rule, r.live, r.candidate, r.takes, r.loses
-        );
-    }
+    let mut out = report.to_string();
     let too_many_moved = max_moved.is_some_and(|m| report.moved_share > m);
     if too_many_moved {
         let _ = writeln!(

@@ -6,6 +6,7 @@
 //! gray-redis --ns prod ipset load testers --file testers.txt
 //! gray-redis --ns prod publish rule.xml          # a Nepxion rule, applied on top of the spec
 //! gray-redis --ns prod show
+//! gray-redis --ns prod publish new.yaml --what-if requests.jsonl --max-moved 5%
 //! ```
 //!
 //! Exit status: 0 on success, 1 when the input is invalid or Redis fails (the message says
@@ -57,6 +58,15 @@ enum Command {
         /// Validate only; write nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Before publishing, route these recorded requests (JSON Lines of request
+        /// descriptions, as `explain` takes) through the fleet's live rules and the new ones,
+        /// and print which would change group.
+        #[arg(long, value_name = "FILE")]
+        what_if: Option<PathBuf>,
+        /// With --what-if: refuse to publish (exit 1) when more than this share of the
+        /// requests would change group, e.g. `5%`.
+        #[arg(long, value_name = "PCT", requires = "what_if")]
+        max_moved: Option<String>,
     },
     /// Edit or read an IP set.
     #[command(subcommand)]
@@ -146,17 +156,91 @@ fn read_list(path: &Path) -> Result<Vec<String>, Error> {
         .collect())
 }
 
+/// `5%` or `5` as 0.05.
+fn parse_share(s: &str) -> Result<f64, Error> {
+    s.trim_end_matches('%')
+        .parse::<f64>()
+        .ok()
+        .filter(|n| (0.0..=100.0).contains(n))
+        .map(|n| n / 100.0)
+        .ok_or_else(|| {
+            Error::at(
+                ErrorKind::InvalidValue,
+                "--max-moved",
+                format!("{s:?} is not a percentage from 0 to 100, e.g. 5%"),
+            )
+        })
+}
+
+/// Prints what `candidate` would move of the sample compared with the fleet's live rules, and
+/// refuses (an error) when more than `max_moved` would.
+fn what_if_guard(
+    (redis, ns): (&str, &str),
+    candidate: &gray_core::Spec,
+    sample: &Path,
+    max_moved: Option<f64>,
+) -> Result<(), Error> {
+    let text = read_text(sample)?;
+    let mut requests = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let r: gray_core::SimpleRequest = serde_json::from_str(line).map_err(|e| {
+            Error::new(
+                ErrorKind::Syntax,
+                gray_core::Location::new("request", Some(i + 1), None)
+                    .in_file(sample.display().to_string()),
+                format!("not a request description: {e}"),
+            )
+        })?;
+        requests.push(r);
+    }
+    let live = match load_spec(redis, ns) {
+        Ok(spec) => spec,
+        Err(e) if e.kind() == ErrorKind::Source && e.message().contains("no spec") => {
+            println!("what-if: nothing is published yet; every request is new");
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
+    let report = gray_core::Engine::new(live)?.what_if(candidate.clone(), &requests)?;
+    print!("{report}");
+    if let Some(max) = max_moved {
+        if report.moved_share > max {
+            return Err(Error::at(
+                ErrorKind::InvalidValue,
+                "--max-moved",
+                format!(
+                    "refused: {:.1}% of the sample would change group, more than {:.1}%",
+                    report.moved_share * 100.0,
+                    max * 100.0
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn run(cli: Cli) -> Result<(), Error> {
-    let connect = || Publisher::connect(&cli.redis, &cli.ns);
+    let (redis, ns) = (cli.redis.clone(), cli.ns.clone());
+    let connect = || Publisher::connect(&redis, &ns);
     match cli.command {
         Command::Publish {
             file,
             format,
             nepxion,
             dry_run,
+            what_if,
+            max_moved,
         } => {
             let text = read_text(&file)?;
+            let max_moved = max_moved.as_deref().map(parse_share).transpose()?;
             let mut p = connect()?;
+            let guard = |candidate: &gray_core::Spec| match &what_if {
+                Some(sample) => what_if_guard((&redis, &ns), candidate, sample, max_moved),
+                None => Ok(()),
+            };
             let in_file = |e: Error| e.in_file(file.display().to_string());
             let is_xml = file
                 .extension()
@@ -166,6 +250,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                 for w in &warnings {
                     eprintln!("{}: {w}", file.display());
                 }
+                guard(&spec)?;
                 if dry_run {
                     println!(
                         "{}: valid Nepxion rule ({})",
@@ -199,8 +284,9 @@ fn run(cli: Cli) -> Result<(), Error> {
                     )
                 })?,
             };
+            let spec = p.check_spec(&text, format).map_err(in_file)?;
+            guard(&spec)?;
             if dry_run {
-                let spec = p.check_spec(&text, format).map_err(in_file)?;
                 println!("{}: valid ({})", file.display(), summary(&spec));
             } else {
                 let done = p.publish_spec(&text, format).map_err(in_file)?;
