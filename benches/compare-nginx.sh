@@ -4,10 +4,11 @@
 # BENCHMARKS.md (section "Gateway vs nginx"). Not run by CI: it takes a few minutes and needs a
 # quiet machine for meaningful numbers.
 #
-#   bash benches/compare-nginx.sh [DURATION_SECONDS]   (default 10)
+#   bash benches/compare-nginx.sh [DURATION_SECONDS] [ROUNDS]   (defaults 10 and 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${1:-10}"
+ROUNDS="${2:-3}"
 CONNS=64
 THREADS=2
 
@@ -117,30 +118,70 @@ for url in "http://127.0.0.1:$NGX/" "http://127.0.0.1:$GRAY/"; do
     [ "$(curl -fsS "$url")" = stable ] || { echo "routing check failed for $url" >&2; exit 1; }
 done
 
-LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
-# wrk prints "Requests/sec:" and, with --latency, the percentiles.
-run() { # name url header
+# wrk prints "Requests/sec:" and, with --latency, the percentiles. Each run prints one line:
+# "<side> <case> <rps> <p99 in ms>".
+run() { # side case url header
     local out
-    if [ -n "$3" ]; then
-        out=$(wrk -t$THREADS -c$CONNS -d"${DURATION}s" --latency -H "$3" "$2")
+    if [ -n "$4" ]; then
+        out=$(wrk -t$THREADS -c$CONNS -d"${DURATION}s" --latency -H "$4" "$3")
     else
-        out=$(wrk -t$THREADS -c$CONNS -d"${DURATION}s" --latency "$2")
+        out=$(wrk -t$THREADS -c$CONNS -d"${DURATION}s" --latency "$3")
     fi
-    local rps avg p50 p99 errs
+    local rps p99 errs
     rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
-    avg=$(awk '/^    Latency/ {print $2; exit}' <<<"$out")
-    p50=$(awk '/^ +50%/ {print $2}' <<<"$out")
-    p99=$(awk '/^ +99%/ {print $2}' <<<"$out")
+    p99=$(awk '/^ +99%/ {v=$2; if (v ~ /us$/) {sub(/us$/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v=v*1000}; print v}' <<<"$out")
     errs=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out" | tr -s ' ' | paste -sd ';' -)
-    printf '| %s | %s | %s | %s | %s | %s |\n' "$1" "$rps" "$avg" "$p50" "$p99" "${errs:-none}"
+    [ -z "$errs" ] || echo "warning: $1 $2: $errs" >&2
+    echo "$1 $2 $rps $p99"
 }
 
-ROWS=$(
-    run "nginx, cookie canary" "http://127.0.0.1:$NGX/" "Cookie: canary=xaaa"
-    run "gray gateway, cookie canary" "http://127.0.0.1:$GRAY/" "Cookie: canary=xaaa"
-    run "nginx, no cookie (geo miss → stable)" "http://127.0.0.1:$NGX/" ""
-    run "gray gateway, no cookie (ip-set miss → stable)" "http://127.0.0.1:$GRAY/" ""
+load1() { cut -d' ' -f1 /proc/loadavg; }
+RESULTS="$WORK/results"
+LOADS="$WORK/loads"
+: >"$RESULTS"
+: >"$LOADS"
+# Interleaved: in every round each case runs on nginx, then on the gateway.
+# A saturating run keeps both cores busy, so the load average during a round is the benchmark's
+# own; what must be low is the load *before* each round: wait (up to 3 minutes) for the
+# 1-minute load to fall to 1.0 first.
+for round in $(seq "$ROUNDS"); do
+    for _ in $(seq 36); do
+        awk '{ exit !($1 > 1.0) }' /proc/loadavg || break
+        sleep 5
+    done
+    l=$(load1)
+    echo "$l" >>"$LOADS"
+    echo "round $round: load before $l" >&2
+    awk -v l="$l" 'BEGIN { if (l > 1.5) print "warning: load " l " is above 1.5: figures of this round are not a result" }' >&2
+    for case in cookie miss; do
+        if [ $case = cookie ]; then h="Cookie: canary=xaaa"; else h=""; fi
+        run nginx $case "http://127.0.0.1:$NGX/" "$h" >>"$RESULTS"
+        run gateway $case "http://127.0.0.1:$GRAY/" "$h" >>"$RESULTS"
+    done
+    echo "round $round: load after $(load1) (the benchmark's own)" >&2
+done
+
+ROWS=$(python3 - "$RESULTS" "$LOADS" <<'PY'
+import statistics, sys
+rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
+names = {"cookie": "cookie canary", "miss": "no cookie (miss → stable)"}
+for case in ("cookie", "miss"):
+    r = {side: [float(x[2]) for x in rows if x[0] == side and x[1] == case] for side in ("nginx", "gateway")}
+    p = {side: [float(x[3]) for x in rows if x[0] == side and x[1] == case] for side in ("nginx", "gateway")}
+    med = {k: statistics.median(v) for k, v in r.items()}
+    pmed = {k: statistics.median(v) for k, v in p.items()}
+    runs = lambda v: ", ".join(f"{x/1000:.1f}k" for x in v)
+    print(f"| {names[case]} | {med['nginx']/1000:.1f}k ({runs(r['nginx'])}) | {med['gateway']/1000:.1f}k ({runs(r['gateway'])}) "
+          f"| **{med['gateway']/med['nginx']:.2f}×** | {pmed['nginx']:.2f} ms / {pmed['gateway']:.2f} ms |")
+PY
 )
+LOAD_RANGE=$(sort -n "$LOADS" | sed -n '1p;$p' | paste -sd '-' -)
+HIGH=$(awk '$1 > 1.5 {h=1} END {print h+0}' "$LOADS")
+if [ "$HIGH" = 1 ]; then
+    VERDICT="**Measured under high load (above 1.5 before some round): not a result.**"
+else
+    VERDICT="The load before every round was at or below 1.5."
+fi
 
 SECTION=$(cat <<MD
 <!-- gateway-vs-nginx:start -->
@@ -152,11 +193,13 @@ and pooled keep-alive connections. Both upstreams are one nginx answering fixed 
 runs 2 workers, the gateway its default Tokio runtime (one worker thread per core); wrk
 \`-t$THREADS -c$CONNS -d${DURATION}s\` on loopback. Everything shares one $(nproc)-core machine
 ($(uname -m), $("$NGINX" -v 2>&1 | sed 's/^nginx version: //'), gateway release build), so
-the absolute numbers are indicative; compare the rows with each other. Measured $(date -u +%Y-%m-%d);
-load average before the runs: $LOAD_BEFORE (other processes were using the cores when this is high).
+the absolute numbers are indicative. Interleaved: $ROUNDS rounds, each running every case on
+nginx and then on the gateway; medians of the rounds, each round's figure in brackets.
+Measured $(date -u +%Y-%m-%d); 1-minute load average before the rounds $LOAD_RANGE (during a
+round both cores are saturated by the benchmark itself). $VERDICT
 
-| run | requests/s | latency avg | p50 | p99 | errors |
-|---|---|---|---|---|---|
+| case | nginx requests/s | gateway requests/s | gateway / nginx (median) | p99 nginx / gateway (median) |
+|---|---|---|---|---|
 $ROWS
 <!-- gateway-vs-nginx:end -->
 MD
