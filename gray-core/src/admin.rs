@@ -40,7 +40,13 @@ fn group_mut<'a>(spec: &'a mut Spec, group: &str) -> Result<&'a mut GroupSpec> {
             spec.groups.keys().map(String::as_str),
         ));
     }
-    Ok(spec.groups.get_mut(group).expect("checked above"))
+    spec.groups.get_mut(group).ok_or_else(|| {
+        Error::at(
+            ErrorKind::UnknownGroup,
+            "group",
+            format!("no group named {group:?}"),
+        )
+    })
 }
 
 fn no_node(group: &str, address: &str) -> Error {

@@ -1,7 +1,9 @@
 //! Tests of the parent module.
+use super::parse::{dotted_quad, parse_addr};
 use super::*;
 use crate::ip::parse_entry;
 use proptest::prelude::*;
+use std::net::Ipv4Addr;
 
 const TRUSTED_NETS: &[&str] = &[
     "10.0.0.0/8",
