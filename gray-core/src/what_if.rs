@@ -29,11 +29,12 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::error::{Error, ErrorKind, Location};
 use crate::eval::condition::NoTrace;
 use crate::eval::context::Ctx;
 use crate::eval::route::{match_rule, requested_group};
 use crate::explain::Explanation;
-use crate::request::RequestView;
+use crate::request::{RequestView, SimpleRequest};
 use crate::snapshot::Snapshot;
 
 /// Example requests kept per changed cell.
@@ -98,6 +99,27 @@ pub struct WhatIf {
     pub cells: Vec<WhatIfCell>,
     /// Per rule id (of either config, in id order).
     pub rules: Vec<WhatIfRule>,
+}
+
+/// Reads request descriptions from JSON Lines (the form `explain` takes, one per line; blank
+/// lines are skipped), e.g. a recorded sample for [`crate::Engine::what_if`]. A line that is
+/// not one is a `Syntax` error at path `request` with its line number.
+pub fn parse_requests(jsonl: &str) -> crate::Result<Vec<SimpleRequest>> {
+    let mut requests = Vec::new();
+    for (i, line) in jsonl.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let r = serde_json::from_str(line).map_err(|e| {
+            Error::new(
+                ErrorKind::Syntax,
+                Location::new("request", Some(i + 1), None),
+                format!("not a request description: {e}"),
+            )
+        })?;
+        requests.push(r);
+    }
+    Ok(requests)
 }
 
 /// The matched rule id and requested group name of `req` under `snap`.

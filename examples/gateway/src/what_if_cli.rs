@@ -12,7 +12,7 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use gray_core::{Engine, SimpleRequest, Spec};
+use gray_core::{Engine, Spec};
 
 /// The usage text of the subcommand.
 pub const USAGE: &str = "\
@@ -72,20 +72,8 @@ pub fn run(
     .map_err(|e| format!("live config: {e}"))?;
     let text = std::fs::read_to_string(&sample)
         .map_err(|e| format!("cannot read {}: {e}", sample.display()))?;
-    let mut requests = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let r: SimpleRequest = serde_json::from_str(line).map_err(|e| {
-            format!(
-                "{}:{}: not a request description: {e}",
-                sample.display(),
-                i + 1
-            )
-        })?;
-        requests.push(r);
-    }
+    let requests = gray_core::what_if::parse_requests(&text)
+        .map_err(|e| e.in_file(sample.display().to_string()).to_string())?;
     let (candidate, text, format) = read_spec(&config)?;
     let report = engine.what_if(candidate, &requests).map_err(|e| {
         format!(

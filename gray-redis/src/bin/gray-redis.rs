@@ -181,21 +181,8 @@ fn what_if_guard(
     max_moved: Option<f64>,
 ) -> Result<(), Error> {
     let text = read_text(sample)?;
-    let mut requests = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let r: gray_core::SimpleRequest = serde_json::from_str(line).map_err(|e| {
-            Error::new(
-                ErrorKind::Syntax,
-                gray_core::Location::new("request", Some(i + 1), None)
-                    .in_file(sample.display().to_string()),
-                format!("not a request description: {e}"),
-            )
-        })?;
-        requests.push(r);
-    }
+    let requests = gray_core::what_if::parse_requests(&text)
+        .map_err(|e| e.in_file(sample.display().to_string()))?;
     let live = match load_spec(redis, ns) {
         Ok(spec) => spec,
         Err(e) if e.kind() == ErrorKind::Source && e.message().contains("no spec") => {
