@@ -719,3 +719,56 @@ fn a_field_that_is_not_in_the_text_gets_no_line() {
         (Some(5), Some(47))
     );
 }
+
+/// A release whose entries write their dimensions beside `id` and `when`.
+const RELEASE_YAML: &str = r##"version: 1
+default: svc-a
+groups:
+  svc-a:
+    nodes:
+      - { address: "10.0.0.1:80", metadata: { version: "1.0" } }
+      - { address: "10.0.0.2:80", metadata: { version: "1.1" } }
+release:
+  routes:
+    new: { type: version, value: "1.1" }
+  blue_green:
+    - id: testers
+      when: "#H['user'] == 'tester'"
+      version: new
+  gray:
+    - id: some
+      version: new=100
+"##;
+
+#[test]
+fn release_entry_dimensions_are_checked_per_entry_kind_with_their_line() {
+    let engine = Engine::from_str(RELEASE_YAML, Format::Yaml).unwrap();
+    let tester =
+        gray_core::SimpleRequest::new("192.0.2.1".parse().unwrap()).with_header("user", "tester");
+    assert_eq!(engine.decide(&tester).node_address(), Some("10.0.0.2:80"));
+    let cases = [
+        // env is a dimension of routes and defaults, not of a blue-green entry; like every
+        // unknown key, it is reported at the entry that holds it.
+        ("      version: new\n  gray", "      env: new\n  gray", "release.blue_green[0]", (12, 7), "unknown field `env`, expected one of `id`, `when`, `version`, `region`, `address`, `version_weight`, `region_weight`"),
+        // gray entries have no weight dimensions.
+        ("      version: new=100", "      version_weight: new=100", "release.gray[0]", (16, 7), "unknown field `version_weight`, expected one of `id`, `when`, `version`, `region`, `address`"),
+        // A wrong type inside a dimension keeps its path.
+        ("      version: new\n  gray", "      version: [new]\n  gray", "release.blue_green[0].version", (14, 16), "string"),
+        ("      version: new\n  gray", "      version: new\n      version: old\n  gray", "release.blue_green[0]", (12, 7), "duplicate field `version`"),
+        ("    - id: testers\n      when", "    - when", "release.blue_green[0]", (12, 7), "missing field `id`"),
+        // A route id that does not exist.
+        ("      version: new\n  gray", "      version: old\n  gray", "release.blue_green[0] (id \"testers\").version", (14, 16), "old"),
+    ];
+    for (from, to, path, (line, column), says) in cases {
+        assert!(RELEASE_YAML.contains(from), "bad case {from:?}");
+        let bad = RELEASE_YAML.replacen(from, to, 1);
+        let e = Engine::from_str(&bad, Format::Yaml).unwrap_err();
+        let loc = e.location();
+        assert_eq!(
+            (loc.path.as_str(), loc.line, loc.column),
+            (path, Some(line), Some(column)),
+            "{to:?}: {e}"
+        );
+        assert!(e.to_string().contains(says), "{to:?}: {e}");
+    }
+}

@@ -14,6 +14,7 @@ use crate::error::{Error, ErrorKind, Location, Result};
 use crate::spec::release::{
     BlueGreenSpec, GraySpec, ProviderFilterSpec, WeightKind, WeightRuleSpec,
 };
+use crate::spec::Dimensions;
 
 type Other = BTreeMap<String, Json>;
 
@@ -464,16 +465,16 @@ fn release(r: &Release, d: &mut Draft) -> Result<()> {
                 .clone()
                 .unwrap_or_else(|| format!("blue-green-{}", i + 1)),
             when,
-            version: c.version_id.clone().filter(|s| !s.is_empty()),
-            region: c.region_id.clone().filter(|s| !s.is_empty()),
-            address: c.address_id.clone().filter(|s| !s.is_empty()),
-            version_weight: c.version_weight_id.clone().filter(|s| !s.is_empty()),
-            region_weight: c.region_weight_id.clone().filter(|s| !s.is_empty()),
+            routes: Dimensions {
+                version: c.version_id.clone().filter(|s| !s.is_empty()),
+                region: c.region_id.clone().filter(|s| !s.is_empty()),
+                address: c.address_id.clone().filter(|s| !s.is_empty()),
+                version_weight: c.version_weight_id.clone().filter(|s| !s.is_empty()),
+                region_weight: c.region_weight_id.clone().filter(|s| !s.is_empty()),
+                env: None,
+            },
         };
-        if crate::spec::release::RouteKind::ALL
-            .iter()
-            .all(|k| bg.route(*k).is_none())
-        {
+        if bg.routes.is_empty() {
             d.warn(&cp, "blue-green condition without any route id ignored");
             continue;
         }
@@ -495,11 +496,14 @@ fn release(r: &Release, d: &mut Draft) -> Result<()> {
         let g = GraySpec {
             id: c.id.clone().unwrap_or_else(|| format!("gray-{}", i + 1)),
             when,
-            version: w(&c.version_weight_entity, "versionWeightEntity")?,
-            region: w(&c.region_weight_entity, "regionWeightEntity")?,
-            address: w(&c.address_weight_entity, "addressWeightEntity")?,
+            routes: Dimensions {
+                version: w(&c.version_weight_entity, "versionWeightEntity")?,
+                region: w(&c.region_weight_entity, "regionWeightEntity")?,
+                address: w(&c.address_weight_entity, "addressWeightEntity")?,
+                ..Dimensions::default()
+            },
         };
-        if g.version.is_none() && g.region.is_none() && g.address.is_none() {
+        if g.routes.is_empty() {
             d.warn(&cp, "gray condition without weights ignored");
             continue;
         }

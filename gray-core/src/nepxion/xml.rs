@@ -4,8 +4,9 @@ use super::dom::{tree, El};
 use super::model::{self, err, Draft};
 use crate::error::{ErrorKind, Result};
 use crate::spec::release::{
-    BlueGreenSpec, GraySpec, ProviderFilterSpec, RouteKind, WeightKind, WeightRuleSpec,
+    BlueGreenSpec, GraySpec, ProviderFilterSpec, WeightKind, WeightRuleSpec,
 };
+use crate::spec::Dimensions;
 
 const SECTIONS: [&str; 7] = [
     "register",
@@ -456,11 +457,14 @@ fn condition(e: &El, gray: bool, d: &mut Draft) -> Result<()> {
         let g = GraySpec {
             id,
             when,
-            version: w("version-id")?,
-            region: w("region-id")?,
-            address: w("address-id")?,
+            routes: Dimensions {
+                version: w("version-id")?,
+                region: w("region-id")?,
+                address: w("address-id")?,
+                ..Dimensions::default()
+            },
         };
-        if g.version.is_none() && g.region.is_none() && g.address.is_none() {
+        if g.routes.is_empty() {
             d.warn(
                 &at,
                 "gray condition without version-id, region-id or address-id ignored",
@@ -473,13 +477,16 @@ fn condition(e: &El, gray: bool, d: &mut Draft) -> Result<()> {
         let bg = BlueGreenSpec {
             id,
             when,
-            version: v("version-id"),
-            region: v("region-id"),
-            address: v("address-id"),
-            version_weight: v("version-weight-id"),
-            region_weight: v("region-weight-id"),
+            routes: Dimensions {
+                version: v("version-id"),
+                region: v("region-id"),
+                address: v("address-id"),
+                version_weight: v("version-weight-id"),
+                region_weight: v("region-weight-id"),
+                env: None,
+            },
         };
-        if RouteKind::ALL.iter().all(|k| bg.route(*k).is_none()) {
+        if bg.routes.is_empty() {
             d.warn(&at, "blue-green condition without any *-id ignored");
             return Ok(());
         }

@@ -42,6 +42,7 @@ mod text;
 
 pub use crate::format::Format;
 pub use analysis::{AnalysisSpec, ErrorRateSpec, InconclusiveSpec, LatencySpec};
+pub use dimensions::{Dimensions, RouteKind};
 pub use duration::DurationSpec;
 pub use group::{
     default_fail_on, FailOn, GroupSpec, NodeMetadata, NodeSpec, RolloutSpec, RolloutStepSpec,

@@ -38,7 +38,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::defaults::is_false;
-use super::rule::RoutesSpec;
+#[cfg(feature = "schema")]
+use super::dimensions::entry_schema;
+use super::dimensions::{deserialize_entry, Dimensions, BLUE_GREEN_FIELDS, GRAY_FIELDS};
 
 pub use super::dimensions::{RouteKind, HEADERS};
 
@@ -59,8 +61,8 @@ pub struct ReleaseSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gray: Vec<GraySpec>,
     /// Values used when neither blue-green nor gray decides a dimension (Nepxion `<strategy>`).
-    #[serde(default, skip_serializing_if = "RoutesSpec::is_empty")]
-    pub defaults: RoutesSpec,
+    #[serde(default, skip_serializing_if = "Dimensions::is_empty")]
+    pub defaults: Dimensions,
     /// Fallbacks when a route matches no instance, and preferences when there is no route.
     #[serde(default, skip_serializing_if = "FailoverSpec::is_empty")]
     pub failover: FailoverSpec,
@@ -90,78 +92,89 @@ pub struct ReleaseRouteSpec {
     pub value: String,
 }
 
-/// A blue-green entry: a condition and the route id per dimension.
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// `Deserialize` (only the entry kind's `fields`, see `deserialize_entry`) and, with the
+/// `schema` feature, `JsonSchema` for a release entry with `id`, `when` and `routes`.
+macro_rules! entry_serde {
+    ($ty:ident, $fields:expr, $description:expr, $what:expr) => {
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let e = deserialize_entry(d, stringify!($ty), $fields)?;
+                Ok($ty {
+                    id: e.id,
+                    when: e.when,
+                    routes: e.routes,
+                })
+            }
+        }
+
+        #[cfg(feature = "schema")]
+        impl schemars::JsonSchema for $ty {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($ty).into()
+            }
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                entry_schema($description, $fields, $what)
+            }
+        }
+    };
+}
+
+/// A blue-green entry: a condition and the route id per dimension, written beside `id` and
+/// `when` (`{ id: testers, when: "...", version: new }`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct BlueGreenSpec {
     /// Shown in explanations.
     pub id: String,
     /// An expression (see [`crate::expr`]); omitted: the fallback entry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub when: Option<String>,
-    /// Route id of type `version`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version: Option<String>,
-    /// Route id of type `region`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub region: Option<String>,
-    /// Route id of type `address`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address: Option<String>,
-    /// Route id of type `version_weight`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version_weight: Option<String>,
-    /// Route id of type `region_weight`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub region_weight: Option<String>,
+    /// The route id per dimension (`env` is not one: a blue-green entry rejects it).
+    #[serde(flatten)]
+    pub routes: Dimensions,
 }
 
 impl BlueGreenSpec {
     /// The route id for a dimension.
     pub fn route(&self, kind: RouteKind) -> Option<&str> {
-        match kind {
-            RouteKind::Version => self.version.as_deref(),
-            RouteKind::Region => self.region.as_deref(),
-            RouteKind::Address => self.address.as_deref(),
-            RouteKind::VersionWeight => self.version_weight.as_deref(),
-            RouteKind::RegionWeight => self.region_weight.as_deref(),
-        }
+        self.routes.get(kind)
     }
 }
 
-/// A gray entry: a condition and weighted route ids per dimension (`route-1=90;route-2=10`).
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+entry_serde!(
+    BlueGreenSpec,
+    BLUE_GREEN_FIELDS,
+    "A blue-green entry: a condition and the route id per dimension.",
+    |f| format!("Route id of type `{f}`.")
+);
+
+/// A gray entry: a condition and weighted route ids per dimension (`route-1=90;route-2=10`),
+/// written beside `id` and `when`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct GraySpec {
     /// Shown in explanations.
     pub id: String,
     /// An expression; omitted: the fallback entry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub when: Option<String>,
-    /// Weighted `version` route ids.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version: Option<String>,
-    /// Weighted `region` route ids.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub region: Option<String>,
-    /// Weighted `address` route ids.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address: Option<String>,
+    /// Weighted route ids for `version`, `region` and `address` (the only dimensions a gray
+    /// entry accepts).
+    #[serde(flatten)]
+    pub routes: Dimensions,
 }
 
 impl GraySpec {
     /// The weighted route ids for a dimension (gray has no weight dimensions).
     pub fn routes(&self, kind: RouteKind) -> Option<&str> {
-        match kind {
-            RouteKind::Version => self.version.as_deref(),
-            RouteKind::Region => self.region.as_deref(),
-            RouteKind::Address => self.address.as_deref(),
-            _ => None,
-        }
+        self.routes.get(kind)
     }
 }
+
+entry_serde!(
+    GraySpec,
+    GRAY_FIELDS,
+    "A gray entry: a condition and weighted route ids per dimension (`route-1=90;route-2=10`).",
+    |f| format!("Weighted `{f}` route ids.")
+);
 
 /// Failover and preference values (route value format). Setting a value enables it.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]

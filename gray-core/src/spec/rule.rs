@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::defaults::{default_true, is_false, is_true};
-use super::dimensions::HEADERS;
+use super::dimensions::Dimensions;
 use super::key::KeySpec;
 
 /// One rule: a condition and what to do when it matches.
@@ -31,59 +31,12 @@ pub struct RuleSpec {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub set_headers: BTreeMap<String, String>,
     /// Per-service routes propagated down the call chain (version/region/address/... headers).
-    #[serde(default, skip_serializing_if = "RoutesSpec::is_empty")]
-    pub routes: RoutesSpec,
+    #[serde(default, skip_serializing_if = "Dimensions::is_empty")]
+    pub routes: Dimensions,
 }
 
-/// Per-service route values, in Nepxion's value format: either a JSON map
-/// `{"svc-a":"1.0","svc-b":"1.1"}` or a plain value that applies to every service (`1.0;1.1`).
-///
-/// A weighted alternative (`gray`) lets the rule pick one of several route sets per request.
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RoutesSpec {
-    /// `n-d-version`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version: Option<String>,
-    /// `n-d-region`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub region: Option<String>,
-    /// `n-d-address`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address: Option<String>,
-    /// `n-d-version-weight`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version_weight: Option<String>,
-    /// `n-d-region-weight`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub region_weight: Option<String>,
-    /// `n-d-env`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub env: Option<String>,
-}
-
-impl RoutesSpec {
-    /// True when no dimension is set.
-    pub fn is_empty(&self) -> bool {
-        *self == RoutesSpec::default()
-    }
-
-    /// The `n-d-*` headers that carry these routes down the call chain, in header order.
-    pub(crate) fn headers(&self) -> impl Iterator<Item = (&'static str, &str)> {
-        [
-            &self.version,
-            &self.region,
-            &self.address,
-            &self.version_weight,
-            &self.region_weight,
-            &self.env,
-        ]
-        .into_iter()
-        .zip(HEADERS)
-        .filter_map(|(v, h)| v.as_deref().map(|v| (h, v)))
-    }
-}
+/// The former name of [`Dimensions`], the per-service route values a rule sets.
+pub type RoutesSpec = Dimensions;
 
 /// A condition tree.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
