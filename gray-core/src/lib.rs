@@ -59,6 +59,7 @@ pub mod client_ip;
 pub mod expr;
 pub mod health;
 pub mod ip;
+pub mod lint;
 mod matcher;
 mod outcome;
 pub mod rollout;

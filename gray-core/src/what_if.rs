@@ -34,6 +34,7 @@ use crate::eval::condition::NoTrace;
 use crate::eval::context::Ctx;
 use crate::eval::route::{match_rule, requested_group};
 use crate::explain::Explanation;
+use crate::lint::Lint;
 use crate::request::{RequestView, SimpleRequest};
 use crate::snapshot::Snapshot;
 
@@ -99,6 +100,18 @@ pub struct WhatIf {
     pub cells: Vec<WhatIfCell>,
     /// Per rule id (of either config, in id order).
     pub rules: Vec<WhatIfRule>,
+    /// The candidate's lint warnings (see [`crate::lint`]); give them lines with
+    /// [`Lint::located_in`] and the candidate's text.
+    pub lints: Vec<Lint>,
+}
+
+impl WhatIf {
+    /// Gives the candidate's lints the line and column of their paths in `text`, the
+    /// candidate's source (what-if compiles a parsed spec, which has no positions).
+    pub fn located_in(mut self, text: &str, format: crate::Format) -> WhatIf {
+        crate::lint::locate(&mut self.lints, text, format, None);
+        self
+    }
 }
 
 /// Reads request descriptions from JSON Lines (the form `explain` takes, one per line; blank
@@ -222,6 +235,7 @@ pub(crate) fn compare<R: RequestView>(
                 loses,
             })
             .collect(),
+        lints: candidate.lints().to_vec(),
     }
 }
 
@@ -259,6 +273,9 @@ impl std::fmt::Display for WhatIf {
                 "rule {}: {} -> {} requests (takes {}, loses {})",
                 r.rule, r.live, r.candidate, r.takes, r.loses
             )?;
+        }
+        for l in &self.lints {
+            writeln!(f, "{l}")?;
         }
         Ok(())
     }

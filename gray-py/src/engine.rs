@@ -307,7 +307,8 @@ impl PyEngine {
     /// How the candidate spec `text` would route `requests` (a list of request descriptions:
     /// dicts with `peer`, `method`, `path`, `query`, `host`, `headers`, `cookies`, as
     /// `explain` takes) compared with the running one, without applying it: a dict with
-    /// `requests`, `moved`, `moved_share`, `cells` (the group transition matrix) and `rules`.
+    /// `requests`, `moved`, `moved_share`, `cells` (the group transition matrix), `rules` and
+    /// `lints` (the candidate's warnings, as `lints()` gives them).
     /// A candidate that does not compile raises `ConfigError` with its line and column.
     #[pyo3(
         signature = (text, requests, format = None),
@@ -327,10 +328,19 @@ impl PyEngine {
                 let spec = gray_core::Spec::from_str(&text, format)?;
                 self.inner
                     .what_if(spec, &requests)
+                    .map(|r| r.located_in(&text, format))
                     .map_err(|e| e.located_in(&text, format))
             })
             .map_err(|e| to_py(py, &e))?;
         json_to_py(py, &report)
+    }
+
+    /// Warnings about the running spec (it applied; these are configs that probably do not do
+    /// what was meant): a list of dicts with `kind` (`shadowed_rule`, `overlapping_ip_sets`,
+    /// `shared_percent_salt`, `empty_group`, `likely_typo`), `rule`, `message`, `path`, `file`,
+    /// `line` and `column`.
+    fn lints<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        json_to_py(py, &self.inner.lints())
     }
 
     /// Replaces the rules with a spec file. Atomic, like `reload`.

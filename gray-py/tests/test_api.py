@@ -464,3 +464,30 @@ def test_what_if_reports_moves_without_applying() -> None:
     assert e.value.line == 3
     with pytest.raises(ValueError, match="requests: unknown field `bogus`"):
         engine.what_if(live, [{"peer": "10.1.2.3", "bogus": 1}])
+
+
+def test_lints_list_warnings_of_the_running_spec_and_of_a_what_if_candidate() -> None:
+    text = """version: 1
+groups:
+  web: { nodes: [{ address: "10.0.0.1:80" }] }
+  office: { nodes: [{ address: "10.0.0.2:80" }] }
+rules:
+  - { id: office, when: { ip: ["10.0.0.0/8"] }, route: office }
+default: web
+"""
+    engine = gray.Engine.from_str(text)
+    assert engine.lints() == []
+    shadowed = text.replace(
+        "default: web", '  - { id: lab, when: { ip: ["10.1.0.0/16"] }, route: web }\ndefault: web'
+    )
+    report = engine.what_if(shadowed, [{"peer": "10.1.2.3"}])
+    (lint,) = report["lints"]
+    assert (lint["kind"], lint["rule"], lint["path"], lint["line"]) == (
+        "shadowed_rule",
+        "lab",
+        'rules[1] (id "lab").when',
+        7,
+    )
+    assert engine.lints() == []
+    engine.reload(shadowed)
+    assert [(l["kind"], l["rule"], l["line"]) for l in engine.lints()] == [("shadowed_rule", "lab", 7)]

@@ -18,8 +18,9 @@
 //! | `GET /upstream_list?upstream=NAME` | alias of `GET /api/groups/{group}` (legacy, as above) |
 //! | `POST /api/reload` | re-read the config source; with a body: apply that YAML/JSON config |
 //! | `GET /api/config` | the running config as YAML |
+//! | `GET /api/lints` | the running config's lint warnings (`kind`, `rule`, `message`, `path`, `file`, `line`, `column`; see `gray_core::lint`) |
 //! | `POST /api/explain[?format=text]` | explain the decision for a described request (`SimpleRequest` JSON) |
-//! | `POST /api/what-if` | how a candidate config would route given requests, without applying it: `{"config": "...", "format": "yaml", "requests": [...]}` → the group transition matrix and per-rule takes and losses |
+//! | `POST /api/what-if` | how a candidate config would route given requests, without applying it: `{"config": "...", "format": "yaml", "requests": [...]}` → the group transition matrix, per-rule takes and losses, and the candidate's lints |
 //! | `GET /metrics` | Prometheus text (engine counters, reloads — TLS certificates too — upstream failures, retries, Redis source) |
 //!
 //! Changes answer `{"generation": N}`. Every change is validated by compiling the new config;
@@ -156,6 +157,7 @@ pub fn router(state: AdminState) -> Router {
         )
         .route("/api/reload", post(reload))
         .route("/api/config", get(config))
+        .route("/api/lints", get(lints))
         .route("/api/explain", post(explain))
         .route("/api/what-if", post(what_if))
         .route("/metrics", get(metrics))
@@ -375,6 +377,7 @@ async fn status(State(s): State<AdminState>) -> Response {
         "generation": s.engine.generation(),
         "config": s.reloader.source().describe(),
         "reload": s.reloader.status(),
+        "lints": s.engine.snapshot().lints().len(),
     });
     if let Some(source) = &s.redis {
         let st = source.status();
@@ -390,6 +393,10 @@ async fn status(State(s): State<AdminState>) -> Response {
         });
     }
     Json(body).into_response()
+}
+
+async fn lints(State(s): State<AdminState>) -> Response {
+    Json(s.engine.lints()).into_response()
 }
 
 async fn groups(State(s): State<AdminState>) -> Response {
@@ -566,13 +573,14 @@ async fn what_if(State(s): State<AdminState>, body: Bytes) -> Response {
         },
     };
     let report = candidate.and_then(|spec| {
-        s.engine
-            .what_if(spec, &b.requests)
-            .map_err(|e| match format {
-                // Compile errors of native text name its line and column.
-                Some(f) => e.located_in(&b.config, f),
-                None => e,
-            })
+        let report = s.engine.what_if(spec, &b.requests);
+        // Compile errors and lints of native text name its line and column.
+        match format {
+            Some(f) => report
+                .map(|r| r.located_in(&b.config, f))
+                .map_err(|e| e.located_in(&b.config, f)),
+            None => report,
+        }
     });
     match report {
         Ok(r) => Json(r).into_response(),

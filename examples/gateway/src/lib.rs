@@ -264,6 +264,7 @@ impl Gateway {
             None => None,
         };
         let mut reloader = Reloader::new(engine.clone(), options.config.clone());
+        reloader.log_lints();
         if let Some(certs) = &certificates {
             reloader = reloader.with_certificates(certs.clone());
         }

@@ -167,6 +167,12 @@ impl Reloader {
             .clone()
     }
 
+    /// Logs the running config's lint warnings (once per load: at start and after each
+    /// reload), so they show where the reload is logged.
+    pub fn log_lints(&self) {
+        log_lints(&self.engine);
+    }
+
     /// Re-reads the source and swaps the new config in. Returns the new generation, or the
     /// error (the old config keeps serving). `why` names the trigger in the log. The TLS
     /// certificates, if any, are reloaded too; their outcome is in [`ReloadStatus::tls`].
@@ -221,6 +227,7 @@ impl Reloader {
                 s.reloads += 1;
                 s.last_error = None;
                 tracing::info!(source = %self.source.describe(), generation, trigger = why, "config reloaded");
+                log_lints(&self.engine);
             }
             Err(e) => {
                 s.rejected += 1;
@@ -310,4 +317,15 @@ fn stamp(path: &Path) -> Option<u64> {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     bytes.hash(&mut h);
     Some(h.finish())
+}
+
+/// One `warn` line per lint of the config `engine` serves.
+fn log_lints(engine: &Engine) {
+    for l in engine.lints() {
+        tracing::warn!(
+            kind = l.kind.name(),
+            rule = l.rule.as_deref().unwrap_or(""),
+            "{l}"
+        );
+    }
 }

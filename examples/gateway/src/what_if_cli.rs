@@ -75,13 +75,16 @@ pub fn run(
     let requests = gray_core::what_if::parse_requests(&text)
         .map_err(|e| e.in_file(sample.display().to_string()).to_string())?;
     let (candidate, text, format) = read_spec(&config)?;
-    let report = engine.what_if(candidate, &requests).map_err(|e| {
-        format!(
-            "{}",
-            e.located_in(&text, format)
-                .in_file(config.display().to_string())
-        )
-    })?;
+    let report = engine
+        .what_if(candidate, &requests)
+        .map(|r| r.located_in(&text, format))
+        .map_err(|e| {
+            format!(
+                "{}",
+                e.located_in(&text, format)
+                    .in_file(config.display().to_string())
+            )
+        })?;
     let mut out = report.to_string();
     let too_many_moved = max_moved.is_some_and(|m| report.moved_share > m);
     if too_many_moved {

@@ -331,14 +331,32 @@ async fn the_token_guards_the_api_and_non_loopback_admin_requires_one() {
     assert_eq!(admin(&gw, "GET", "/", "").await.status, StatusCode::OK);
 }
 
+/// Groups `web` and `office` on two upstreams, then `rules` (YAML lines), default `web`.
+fn web_and_office(
+    web: impl std::fmt::Display,
+    office: impl std::fmt::Display,
+    rules: &str,
+) -> String {
+    format!(
+        "version: 1\ngroups: {{ web: {{ nodes: [{{ address: \"{web}\" }}] }}, office: {{ nodes: [{{ address: \"{office}\" }}] }} }}\n{rules}default: web\n"
+    )
+}
+
+async fn what_if(gw: &Gateway, body: &serde_json::Value) -> Reply {
+    admin_with(
+        gw,
+        "POST",
+        "/api/what-if",
+        &body.to_string(),
+        &[("content-type", "application/json")],
+    )
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_if_shows_which_requests_a_candidate_moves_without_applying_it() {
     let (a, b) = (upstream("a").await, upstream("b").await);
-    let live = format!(
-        "version: 1\ngroups: {{ web: {{ nodes: [{{ address: \"{}\" }}] }}, office: {{ nodes: [{{ address: \"{}\" }}] }} }}\ndefault: web\n",
-        a.addr(),
-        b.addr()
-    );
+    let live = web_and_office(a.addr(), b.addr(), "");
     let gw = gateway(&live).await;
     let candidate = live.replace(
         "default: web",
@@ -348,14 +366,7 @@ async fn what_if_shows_which_requests_a_candidate_moves_without_applying_it() {
         "config": candidate,
         "requests": [{ "peer": "10.1.2.3" }, { "peer": "10.1.9.9" }, { "peer": "192.0.2.1" }],
     });
-    let r = admin_with(
-        &gw,
-        "POST",
-        "/api/what-if",
-        &body.to_string(),
-        &[("content-type", "application/json")],
-    )
-    .await;
+    let r = what_if(&gw, &body).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let report = r.json();
     assert_eq!(report["moved"], 2);
@@ -370,15 +381,49 @@ async fn what_if_shows_which_requests_a_candidate_moves_without_applying_it() {
         "config": candidate.replace("route: office", "route: nowhere"),
         "requests": [],
     });
-    let r = admin_with(
-        &gw,
-        "POST",
-        "/api/what-if",
-        &body.to_string(),
-        &[("content-type", "application/json")],
-    )
-    .await;
+    let r = what_if(&gw, &body).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.body.contains("no group named \"nowhere\""), "{}", r.body);
     assert!(r.body.contains("line"), "{}", r.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lints_of_the_running_config_and_of_a_what_if_candidate() {
+    let (a, b) = (upstream("a").await, upstream("b").await);
+    let live = web_and_office(
+        a.addr(),
+        b.addr(),
+        "rules:\n  - { id: office, when: { ip: [\"10.0.0.0/8\"] }, route: office }\n",
+    );
+    let gw = gateway(&live).await;
+    assert_eq!(
+        admin(&gw, "GET", "/api/lints", "").await.json(),
+        serde_json::json!([])
+    );
+    assert_eq!(
+        admin(&gw, "GET", "/api/status", "").await.json()["lints"],
+        0
+    );
+    let shadowed = live.replace(
+        "default: web",
+        "  - { id: lab, when: { ip: [\"10.1.0.0/16\"] }, route: web }\ndefault: web",
+    );
+    let body = serde_json::json!({ "config": shadowed, "requests": [{ "peer": "10.1.2.3" }] });
+    let r = what_if(&gw, &body).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let lints = &r.json()["lints"];
+    assert_eq!(lints[0]["kind"], "shadowed_rule", "{lints}");
+    assert_eq!(lints[0]["rule"], "lab");
+    assert_eq!(lints[0]["line"], 5);
+    // Applied, the same config lists the same warning, and the proxy still serves it.
+    let r = admin(&gw, "POST", "/api/reload", &shadowed).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let lints = admin(&gw, "GET", "/api/lints", "").await.json();
+    assert_eq!(lints.as_array().unwrap().len(), 1, "{lints}");
+    assert_eq!(lints[0]["rule"], "lab");
+    assert_eq!(lints[0]["line"], 5);
+    assert_eq!(
+        admin(&gw, "GET", "/api/status", "").await.json()["lints"],
+        1
+    );
 }

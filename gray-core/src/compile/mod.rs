@@ -15,12 +15,14 @@
 //! * `condition` — one condition tree, with `scope` (the IP sets and request fields that
 //!   conditions share while a snapshot compiles);
 //! * `release` — the `release` section;
+//! * `lint` — warnings about a valid spec (shadowed rules, overlapping IP sets, …);
 //! * `registry` — health and counters that outlive snapshots.
 
 mod analysis;
 mod condition;
 mod group;
 mod ip_sets;
+mod lint;
 mod names;
 pub(crate) mod registry;
 mod release;
@@ -31,6 +33,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::error::Result;
+use crate::format::Format;
 use crate::snapshot::Snapshot;
 use crate::spec::Spec;
 use registry::StateRegistry;
@@ -42,6 +45,16 @@ pub(crate) struct CompileInput<'a> {
     pub(crate) generation: u64,
     /// The snapshot being replaced: its IP table is reused when the IP sets did not change.
     pub(crate) previous: Option<&'a Snapshot>,
+    /// The text the spec was read from, to give lints a line and column.
+    pub(crate) source: Option<Source<'a>>,
+}
+
+/// A spec's text, its format and the file it came from.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Source<'a> {
+    pub(crate) text: &'a str,
+    pub(crate) format: Format,
+    pub(crate) file: Option<&'a str>,
 }
 
 /// Compiles a spec. `registry` supplies health/counter state that survives reloads.
@@ -66,6 +79,10 @@ pub(crate) fn compile(
     };
     let trusted_peers =
         ip_sets::nets_of(&spec.headers.trusted_peers, &scope, "headers.trusted_peers")?;
+    let mut lints = lint::lint(&spec, &scope);
+    if let Some(source) = input.source {
+        crate::lint::locate(&mut lints, source.text, source.format, source.file);
+    }
     let fields = std::mem::take(&mut scope.fields).build();
     // The IP table is the last thing built because conditions may add anonymous sets.
     let (ip_table, set_labels) = ip_sets::build_table(scope, &spec, input.previous);
@@ -85,6 +102,7 @@ pub(crate) fn compile(
         release,
         fields,
         compile_time: started.elapsed(),
+        lints: lints.into(),
         spec,
     })
 }

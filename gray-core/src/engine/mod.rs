@@ -36,7 +36,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use arc_swap::ArcSwap;
 
 use crate::compile::registry::StateRegistry;
-use crate::compile::{compile, CompileInput};
+use crate::compile::{compile, CompileInput, Source};
 use crate::decision::Decision;
 use crate::error::{Error, Result};
 use crate::eval::route::route;
@@ -88,7 +88,14 @@ impl Engine {
     /// Parses and compiles a spec from text. Every error has the line and column of the field
     /// it names, when that field is in the text (see [`Error::located_in`]).
     pub fn from_str(text: &str, format: Format) -> Result<Engine> {
-        Engine::new(Spec::from_str(text, format)?).map_err(|e| e.located_in(text, format))
+        let source = Source {
+            text,
+            format,
+            file: None,
+        };
+        Engine::builder()
+            .build_from(Spec::from_str(text, format)?, Some(source))
+            .map_err(|e| e.located_in(text, format))
     }
 
     /// Reads, parses and compiles a spec file (format from the extension). Every error names
@@ -96,7 +103,15 @@ impl Engine {
     pub fn from_file(path: impl AsRef<Path>) -> Result<Engine> {
         let path = path.as_ref();
         let (spec, text, format) = Spec::read_file(path)?;
-        Engine::new(spec).map_err(|e| in_text(e, &text, format, path))
+        let file = path.display().to_string();
+        let source = Source {
+            text: &text,
+            format,
+            file: Some(&file),
+        };
+        Engine::builder()
+            .build_from(spec, Some(source))
+            .map_err(|e| in_text(e, &text, format, path))
     }
 
     /// The current snapshot.
@@ -113,12 +128,26 @@ impl Engine {
     /// Returns the new generation.
     pub fn reload(&self, spec: Spec) -> Result<u64> {
         let _w = self.write_lock();
-        self.install(spec)
+        self.install(spec, None)
+    }
+
+    /// The warnings about the spec being served (see [`crate::lint`]): with file, line and
+    /// column when it was loaded from text by [`Engine::from_str`], [`Engine::from_file`],
+    /// [`Engine::reload_str`] or [`Engine::reload_file`].
+    pub fn lints(&self) -> Vec<crate::lint::Lint> {
+        self.current.load().lints().to_vec()
     }
 
     /// Parses and applies a spec from text; errors are located as in [`Engine::from_str`].
     pub fn reload_str(&self, text: &str, format: Format) -> Result<u64> {
-        self.reload(Spec::from_str(text, format)?)
+        let spec = Spec::from_str(text, format)?;
+        let source = Source {
+            text,
+            format,
+            file: None,
+        };
+        let _w = self.write_lock();
+        self.install(spec, Some(source))
             .map_err(|e| e.located_in(text, format))
     }
 
@@ -126,7 +155,14 @@ impl Engine {
     pub fn reload_file(&self, path: impl AsRef<Path>) -> Result<u64> {
         let path = path.as_ref();
         let (spec, text, format) = Spec::read_file(path)?;
-        self.reload(spec)
+        let file = path.display().to_string();
+        let source = Source {
+            text: &text,
+            format,
+            file: Some(&file),
+        };
+        let _w = self.write_lock();
+        self.install(spec, Some(source))
             .map_err(|e| in_text(e, &text, format, path))
     }
 
@@ -137,7 +173,7 @@ impl Engine {
         let _w = self.write_lock();
         let mut spec = (*self.current.load().spec).clone();
         let out = change(&mut spec)?;
-        let generation = self.install(spec)?;
+        let generation = self.install(spec, None)?;
         Ok((out, generation))
     }
 
@@ -146,13 +182,14 @@ impl Engine {
     }
 
     /// Compiles and swaps; caller holds the writer lock.
-    fn install(&self, spec: Spec) -> Result<u64> {
+    fn install(&self, spec: Spec, source: Option<Source<'_>>) -> Result<u64> {
         let prev = self.current.load_full();
         let snap = compile(
             spec,
             CompileInput {
                 generation: prev.generation + 1,
                 previous: Some(&prev),
+                source,
             },
             &self.registry,
         )?;
@@ -213,12 +250,17 @@ impl EngineBuilder {
 
     /// Compiles `spec` into generation 1.
     pub fn build(self, spec: Spec) -> Result<Engine> {
+        self.build_from(spec, None)
+    }
+
+    fn build_from(self, spec: Spec, source: Option<Source<'_>>) -> Result<Engine> {
         let registry = StateRegistry::default();
         let snap = compile(
             spec,
             CompileInput {
                 generation: 1,
                 previous: None,
+                source,
             },
             &registry,
         )?;

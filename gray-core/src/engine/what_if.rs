@@ -21,6 +21,7 @@ impl Engine {
             CompileInput {
                 generation: live.generation + 1,
                 previous: None,
+                source: None,
             },
             &StateRegistry::default(),
         )?;

@@ -24,6 +24,7 @@ use crate::format::Format;
 mod source_map;
 
 pub(crate) use source_map::line_col;
+pub(crate) use source_map::SourceMap;
 
 /// What kind of problem an [`Error`] reports.
 ///

@@ -69,34 +69,56 @@ pub(crate) fn locate(
     if path.is_empty() {
         return None;
     }
-    let root = match format {
-        Format::Yaml | Format::Json => yaml_tree(text)?,
-        Format::Toml => toml_tree(text)?,
-    };
-    let (node, key_pos) = walk(&root, path)?;
-    let pos = match (&*node.body, key_pos) {
-        (Body::Map(_) | Body::Seq(_), Some(k)) if node.block => k,
-        (Body::Map(entries), None) if node.block => entries.first().map_or(node.pos, |e| e.key_pos),
-        _ => node.pos,
-    };
-    if let (
-        Some(c),
-        Body::Scalar {
-            value,
-            verbatim_at: Some(start),
-        },
-    ) = (expr_column, &*node.body)
-    {
-        let before = c.saturating_sub(1);
-        let prefix: String = value.chars().take(before).collect();
-        if prefix.chars().count() == before && !prefix.contains('\n') {
-            return Some(Pos {
-                line: start.line,
-                column: start.column + before,
-            });
-        }
+    SourceMap::parse(text, format)?.locate(path, expr_column)
+}
+
+/// A text parsed once, to locate many paths in it (the lints of one compile).
+pub(crate) struct SourceMap {
+    root: Node,
+}
+
+impl SourceMap {
+    /// `None` when the text does not parse.
+    pub(crate) fn parse(text: &str, format: Format) -> Option<SourceMap> {
+        let root = match format {
+            Format::Yaml | Format::Json => yaml_tree(text)?,
+            Format::Toml => toml_tree(text)?,
+        };
+        Some(SourceMap { root })
     }
-    Some(pos)
+
+    /// As [`locate`].
+    pub(crate) fn locate(&self, path: &str, expr_column: Option<usize>) -> Option<Pos> {
+        if path.is_empty() {
+            return None;
+        }
+        let (node, key_pos) = walk(&self.root, path)?;
+        let pos = match (&*node.body, key_pos) {
+            (Body::Map(_) | Body::Seq(_), Some(k)) if node.block => k,
+            (Body::Map(entries), None) if node.block => {
+                entries.first().map_or(node.pos, |e| e.key_pos)
+            }
+            _ => node.pos,
+        };
+        if let (
+            Some(c),
+            Body::Scalar {
+                value,
+                verbatim_at: Some(start),
+            },
+        ) = (expr_column, &*node.body)
+        {
+            let before = c.saturating_sub(1);
+            let prefix: String = value.chars().take(before).collect();
+            if prefix.chars().count() == before && !prefix.contains('\n') {
+                return Some(Pos {
+                    line: start.line,
+                    column: start.column + before,
+                });
+            }
+        }
+        Some(pos)
+    }
 }
 
 /// Follows `path` from the root mapping; returns the node and, when it is a mapping's value,

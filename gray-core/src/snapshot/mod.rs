@@ -19,6 +19,7 @@ use std::time::Duration;
 use crate::client_ip::ClientIpResolver;
 use crate::error::{unknown_group, Error, ErrorKind, Result};
 use crate::ip::IpTable;
+use crate::lint::Lint;
 use crate::request::field_index::FieldNames;
 use crate::spec::{InboundPolicy, Spec};
 use group::Group;
@@ -48,6 +49,8 @@ pub struct Snapshot {
     /// The cookie, header and query names the conditions read, by slot.
     pub(crate) fields: FieldNames,
     pub(crate) compile_time: Duration,
+    /// Warnings about the spec (see [`crate::lint`]), located in its text when it had one.
+    pub(crate) lints: Box<[Lint]>,
 }
 
 impl Snapshot {
@@ -64,6 +67,11 @@ impl Snapshot {
     /// How long compilation took.
     pub fn compile_time(&self) -> Duration {
         self.compile_time
+    }
+
+    /// The warnings about this snapshot's spec, in spec order (see [`crate::lint`]).
+    pub fn lints(&self) -> &[Lint] {
+        &self.lints
     }
 
     /// Number of prefixes in the merged IP table.

@@ -258,6 +258,8 @@ class Engine:
         self, text: str, requests: list[dict[str, Any]], format: _Format = "yaml"
     ) -> dict[str, Any]:
         """How a candidate spec would route ``requests``, without applying it."""
+    def lints(self) -> list[dict[str, Any]]:
+        """Warnings about the running spec: kind, rule, message, path, file, line, column."""
     def tick(self) -> None:
         """Judges the rollouts with an ``analysis`` section whose interval ended."""
     def rollouts(self) -> list[dict[str, Any]]:
