@@ -27,6 +27,15 @@ impl Format {
         }
     }
 
+    /// `yaml`, `json` or `toml`: the name [`Format::from_name`] reads.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Yaml => "yaml",
+            Format::Json => "json",
+            Format::Toml => "toml",
+        }
+    }
+
     /// Parses `yaml`, `json` or `toml` (case-insensitive).
     pub fn from_name(name: &str) -> Option<Format> {
         match name.to_ascii_lowercase().as_str() {

@@ -83,6 +83,7 @@ mod instance;
 mod metrics;
 pub mod nepxion;
 pub mod release;
+pub mod sample;
 pub mod what_if;
 
 /// Release-aware instance selection; see [`Engine::explain_instance`].

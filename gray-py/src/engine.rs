@@ -310,19 +310,23 @@ impl PyEngine {
     /// `requests`, `moved`, `moved_share`, `cells` (the group transition matrix), `rules` and
     /// `lints` (the candidate's warnings, as `lints()` gives them).
     /// A candidate that does not compile raises `ConfigError` with its line and column.
+    /// `requests=None` uses the live sample (see `set_sampling`).
     #[pyo3(
-        signature = (text, requests, format = None),
-        text_signature = "(self, /, text, requests, format='yaml')"
+        signature = (text, requests = None, format = None),
+        text_signature = "(self, /, text, requests=None, format='yaml')"
     )]
     fn what_if<'py>(
         &self,
         py: Python<'py>,
         text: String,
-        requests: &Bound<'py, PyAny>,
+        requests: Option<&Bound<'py, PyAny>>,
         format: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let format = format_of(format.as_deref().unwrap_or("yaml"))?;
-        let requests: Vec<gray_core::SimpleRequest> = py_to_serde(requests, "requests")?;
+        let requests: Vec<gray_core::SimpleRequest> = match requests {
+            Some(r) => py_to_serde(r, "requests")?,
+            None => self.inner.sample(),
+        };
         let report = py
             .detach(|| {
                 let spec = gray_core::Spec::from_str(&text, format)?;
@@ -333,6 +337,36 @@ impl PyEngine {
             })
             .map_err(|e| to_py(py, &e))?;
         json_to_py(py, &report)
+    }
+
+    /// Keeps one routed request in `every` in a live sample for `what_if` (at most `capacity`
+    /// requests and `max_bytes` bytes; only the fields the config reads). `every=None` turns
+    /// sampling off and drops the sample. A zero raises `ConfigError`.
+    #[pyo3(signature = (every, capacity = 10_000, max_bytes = 8_388_608))]
+    fn set_sampling(
+        &self,
+        py: Python<'_>,
+        every: Option<u32>,
+        capacity: usize,
+        max_bytes: usize,
+    ) -> PyResult<()> {
+        let config = every.map(|every| gray_core::sample::SampleConfig {
+            every,
+            capacity,
+            max_bytes,
+        });
+        self.inner.set_sampling(config).map_err(|e| to_py(py, &e))
+    }
+
+    /// The live sample, oldest first: request descriptions as `explain` takes them.
+    fn sample<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        json_to_py(py, &self.inner.sample())
+    }
+
+    /// The live sample's state: `config` (or None when off), `kept`, `bytes`, `seen`,
+    /// `sampled`.
+    fn sample_stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        json_to_py(py, &self.inner.sample_stats())
     }
 
     /// Warnings about the running spec (it applied; these are configs that probably do not do

@@ -491,3 +491,25 @@ default: web
     assert engine.lints() == []
     engine.reload(shadowed)
     assert [(l["kind"], l["rule"], l["line"]) for l in engine.lints()] == [("shadowed_rule", "lab", 7)]
+
+
+def test_what_if_on_the_live_sample() -> None:
+    live = """version: 1
+groups: { web: { nodes: [{ address: "10.0.0.1:80" }] }, office: { nodes: [{ address: "10.0.0.2:80" }] } }
+rules: [{ id: office, when: { ip: ["10.9.0.0/16"] }, route: office }]
+default: web
+"""
+    engine = gray.Engine.from_str(live)
+    assert engine.sample_stats()["config"] is None
+    engine.set_sampling(2, capacity=100)
+    for i in range(20):
+        engine.decide("10.1.0.5" if i % 4 == 0 else "192.0.2.1", headers={"Cookie": "session=s3cret"})
+    stats = engine.sample_stats()
+    assert (stats["seen"], stats["kept"]) == (20, 10)
+    assert all("cookies" not in r for r in engine.sample()), engine.sample()
+    report = engine.what_if(live.replace("10.9.0.0/16", "10.1.0.0/16"))
+    assert (report["requests"], report["moved"]) == (10, 5)
+    with pytest.raises(gray.ConfigError, match="sample.every"):
+        engine.set_sampling(0)
+    engine.set_sampling(None)
+    assert engine.sample() == []

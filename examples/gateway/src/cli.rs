@@ -56,6 +56,10 @@ FLAGS:
     --admin-legacy-get       also serve the seed-style GET /upstream_add, /upstream_remove and
                              /upstream_list (state changes by GET: any web page can trigger
                              them; off by default)
+    --sample-every N         keep one routed request in N in a live sample for what-if
+                             (off by default; only the fields the config reads are kept)
+    --sample-capacity N      the most requests the live sample keeps (default 10000)
+    --sample-max-bytes N     the most bytes the live sample keeps (default 8388608)
     --watch-interval DUR     how often the config file is checked (default 1s)
     --shutdown-timeout DUR   on SIGTERM or Ctrl-C, stop accepting and give in-flight requests
                              and tunnels this long to finish, then cut them and exit
@@ -119,6 +123,7 @@ pub fn parse(
     options.admin_token = env_token.filter(|t| !t.is_empty());
     let mut demo = true;
     let (mut certs, mut keys) = (Vec::<PathBuf>::new(), Vec::<PathBuf>::new());
+    let (mut sample_every, mut sample) = (None::<u32>, gray_core::sample::SampleConfig::default());
     let mut it = args.into_iter();
     while let Some(flag) = it.next() {
         let (name, inline) = match flag.split_once('=') {
@@ -187,6 +192,21 @@ pub fn parse(
                     })?;
             }
             "--admin-legacy-get" => options.admin_legacy_get = true,
+            "--sample-every" | "--sample-capacity" | "--sample-max-bytes" => {
+                let v = value("a number")?;
+                let n = v.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    ArgsError::Invalid(format!("{name}: {v:?} is not a positive whole number"))
+                })?;
+                match name.as_str() {
+                    "--sample-every" => {
+                        sample_every = Some(u32::try_from(n).map_err(|_| {
+                            ArgsError::Invalid(format!("--sample-every: {v:?} is too large"))
+                        })?)
+                    }
+                    "--sample-capacity" => sample.capacity = n as usize,
+                    _ => sample.max_bytes = n as usize,
+                }
+            }
             "--tls-cert" => certs.push(PathBuf::from(value("a file")?)),
             "--tls-key" => keys.push(PathBuf::from(value("a file")?)),
             "--upstream-tls" => {
@@ -207,6 +227,13 @@ pub fn parse(
             }
             other => return Err(ArgsError::Invalid(format!("unknown flag {other:?}"))),
         }
+    }
+    if let Some(every) = sample_every {
+        options.sample = Some(gray_core::sample::SampleConfig { every, ..sample });
+    } else if sample != gray_core::sample::SampleConfig::default() {
+        return Err(ArgsError::Invalid(
+            "--sample-capacity and --sample-max-bytes need --sample-every (sampling is off)".into(),
+        ));
     }
     if certs.len() != keys.len() {
         return Err(ArgsError::Invalid(format!(
@@ -426,6 +453,27 @@ mod tests {
         let shown = format!("{:?}", a);
         assert!(!shown.contains("s3cret-value"), "{shown}");
         assert!(shown.contains("(set)"), "{shown}");
+    }
+
+    #[test]
+    fn sampling_flags() {
+        assert_eq!(p(&[]).unwrap().options.sample, None);
+        let a = p(&["--sample-every", "10", "--sample-capacity=500"]).unwrap();
+        let s = a.options.sample.unwrap();
+        assert_eq!((s.every, s.capacity, s.max_bytes), (10, 500, 8 << 20));
+        for (args, says) in [
+            (&["--sample-capacity", "5"][..], "need --sample-every"),
+            (
+                &["--sample-every", "0"][..],
+                "--sample-every: \"0\" is not a positive",
+            ),
+            (&["--sample-every", "99999999999"][..], "too large"),
+        ] {
+            match p(args) {
+                Err(ArgsError::Invalid(m)) => assert!(m.contains(says), "{m}"),
+                other => panic!("{args:?}: {other:?}"),
+            }
+        }
     }
 
     #[test]

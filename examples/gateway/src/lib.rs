@@ -88,6 +88,8 @@ pub struct GatewayOptions {
     pub tls: Option<TlsOptions>,
     /// Upstream nodes reached over HTTPS.
     pub upstream_tls: UpstreamTls,
+    /// Keep a live sample of routed requests for what-if (`None`: off).
+    pub sample: Option<gray_core::sample::SampleConfig>,
 }
 
 impl fmt::Debug for GatewayOptions {
@@ -103,6 +105,7 @@ impl fmt::Debug for GatewayOptions {
             .field("admin_legacy_get", &self.admin_legacy_get)
             .field("tls", &self.tls)
             .field("upstream_tls", &self.upstream_tls)
+            .field("sample", &self.sample)
             .finish()
     }
 }
@@ -123,6 +126,7 @@ impl GatewayOptions {
             admin_legacy_get: false,
             tls: None,
             upstream_tls: UpstreamTls::default(),
+            sample: None,
         }
     }
 }
@@ -263,6 +267,9 @@ impl Gateway {
             Some(tls) => Some(Certificates::load(tls.clone()).map_err(GatewayError::Tls)?),
             None => None,
         };
+        engine
+            .set_sampling(options.sample)
+            .map_err(GatewayError::Config)?;
         let mut reloader = Reloader::new(engine.clone(), options.config.clone());
         reloader.log_lints();
         if let Some(certs) = &certificates {

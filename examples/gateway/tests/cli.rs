@@ -234,3 +234,112 @@ fn what_if_reports_moves_of_recorded_requests_and_refuses_too_many() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_if_on_the_live_sample_of_a_running_gateway() {
+    let (web, office) = (upstream("web").await, upstream("office").await);
+    let live = format!(
+        "version: 1\nclient_ip: {{ trusted_proxies: [\"127.0.0.1\"] }}\n\
+         groups: {{ web: {{ nodes: [{{ address: \"{}\" }}] }}, office: {{ nodes: [{{ address: \"{}\" }}] }} }}\n\
+         rules:\n  - {{ id: office, when: {{ ip: [\"10.9.0.0/16\"] }}, route: office }}\ndefault: web\n",
+        web.addr(),
+        office.addr()
+    );
+    let gw = gateway_with(&live, |o| {
+        o.sample = Some(gray_core::sample::SampleConfig {
+            every: 1,
+            ..Default::default()
+        })
+    })
+    .await;
+    let c = client();
+    // Traffic flows: 40 requests, one in four from the office network the candidate adds.
+    for i in 0..40 {
+        let from = if i % 4 == 0 { "10.1.2.3" } else { "192.0.2.7" };
+        let r = get(&c, gw.proxy_addr(), "/", &[("x-forwarded-for", from)]).await;
+        assert_eq!(r.upstream(), "web");
+    }
+    let stats = admin(&gw, "GET", "/api/sample", "").await.json();
+    assert_eq!(
+        (stats["kept"].as_u64(), stats["seen"].as_u64()),
+        (Some(40), Some(40)),
+        "{stats}"
+    );
+
+    let dir = std::env::temp_dir().join(format!("gray-what-if-live-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let candidate = dir.join("new.yaml");
+    std::fs::write(&candidate, live.replace("10.9.0.0/16", "10.1.0.0/16")).unwrap();
+    let admin_url = format!("http://{}", gw.admin_addr().unwrap());
+    let run = |extra: &[&str]| {
+        Command::new(BIN)
+            .args(["what-if", "--config"])
+            .arg(&candidate)
+            .args(["--admin", &admin_url])
+            .args(extra)
+            .env_remove("GRAY_ADMIN_TOKEN")
+            .output()
+            .unwrap()
+    };
+    let out = tokio::task::block_in_place(|| run(&[]));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.starts_with("10 of 40 requests would change group (25.0%)"),
+        "{text}"
+    );
+    assert!(text.contains("web -> office"), "{text}");
+    let out = tokio::task::block_in_place(|| run(&["--max-moved", "10%"]));
+    assert_eq!(out.status.code(), Some(1));
+    // Nothing was applied, and the sample keeps serving what-if through the API too.
+    assert_eq!(
+        admin(&gw, "GET", "/api/status", "").await.json()["generation"],
+        1
+    );
+    let body = serde_json::json!({ "config": std::fs::read_to_string(&candidate).unwrap(), "sample": "live" });
+    let r = admin_with(
+        &gw,
+        "POST",
+        "/api/what-if",
+        &body.to_string(),
+        &[("content-type", "application/json")],
+    )
+    .await;
+    assert_eq!(r.json()["moved"], 10, "{}", r.body);
+    // Turned off, the sample is gone and what-if on it says why.
+    let r = admin_with(
+        &gw,
+        "PUT",
+        "/api/sample",
+        r#"{"off": true}"#,
+        &[("content-type", "application/json")],
+    )
+    .await;
+    assert_eq!(r.json()["kept"], 0, "{}", r.body);
+    let r = admin_with(
+        &gw,
+        "POST",
+        "/api/what-if",
+        &body.to_string(),
+        &[("content-type", "application/json")],
+    )
+    .await;
+    assert_eq!(r.status, http::StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("--sample-every"), "{}", r.body);
+    let r = admin_with(
+        &gw,
+        "PUT",
+        "/api/sample",
+        r#"{"every": 0}"#,
+        &[("content-type", "application/json")],
+    )
+    .await;
+    assert_eq!(r.status, http::StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("sample.every"), "{}", r.body);
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -43,6 +43,7 @@ use crate::eval::route::route;
 use crate::eval::sources::{RandomFn, Sources, UnixTimeFn};
 use crate::health::Clock;
 use crate::request::RequestView;
+use crate::sample::Sampler;
 use crate::snapshot::Snapshot;
 use crate::spec::{Format, Spec};
 
@@ -51,6 +52,7 @@ mod instance;
 mod nepxion;
 mod record;
 mod rollout;
+mod sample;
 mod traffic;
 mod what_if;
 
@@ -60,6 +62,7 @@ pub struct Engine {
     registry: StateRegistry,
     writer: Mutex<()>,
     sources: Sources,
+    sampler: Sampler,
 }
 
 impl fmt::Debug for Engine {
@@ -204,6 +207,7 @@ impl Engine {
     pub fn decide<R: RequestView + ?Sized>(&self, req: &R) -> Decision {
         let snap = self.current.load_full();
         let routed = route(&snap, &self.sources, req);
+        self.sampler.offer(&snap, req);
         Decision::new(snap, routed)
     }
 
@@ -269,6 +273,7 @@ impl EngineBuilder {
             registry,
             writer: Mutex::new(()),
             sources: Sources::new(self.clock, self.unix_ms, self.random),
+            sampler: Sampler::default(),
         })
     }
 }

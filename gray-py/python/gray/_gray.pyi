@@ -255,9 +255,19 @@ class Engine:
         self, group: str, address: str, kind: _ErrorKind, latency: Optional[float] = None
     ) -> None: ...
     def what_if(
-        self, text: str, requests: list[dict[str, Any]], format: _Format = "yaml"
+        self,
+        text: str,
+        requests: Optional[list[dict[str, Any]]] = None,
+        format: _Format = "yaml",
     ) -> dict[str, Any]:
-        """How a candidate spec would route ``requests``, without applying it."""
+        """How a candidate spec would route ``requests`` (None: the live sample), without
+        applying it."""
+    def set_sampling(
+        self, every: Optional[int], capacity: int = 10000, max_bytes: int = 8388608
+    ) -> None:
+        """Keeps one routed request in ``every`` for what-if; None turns sampling off."""
+    def sample(self) -> list[dict[str, Any]]: ...
+    def sample_stats(self) -> dict[str, Any]: ...
     def lints(self) -> list[dict[str, Any]]:
         """Warnings about the running spec: kind, rule, message, path, file, line, column."""
     def tick(self) -> None:
