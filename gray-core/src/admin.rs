@@ -145,6 +145,30 @@ impl Group {
     }
 }
 
+/// Admin view of a rule, in evaluation order ([`crate::Engine::rules`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RuleStatus {
+    /// Rule id.
+    pub id: String,
+    /// The rule's description, if it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The condition in words (`always` for a rule without one).
+    pub condition: String,
+    /// The group it routes to (the default group when it names none).
+    pub group: String,
+    /// Requests it matched (since the counter first existed; kept across reloads).
+    pub requests: u64,
+    /// Failures reported for those requests.
+    pub failures: u64,
+    /// `requests` over all requests routed (by any rule or the default).
+    pub share: f64,
+    /// When its count was last seen to grow (Unix ms), at the precision of
+    /// [`crate::Engine::tick`] or of calls to [`crate::Engine::rules`]; `None` before that.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_hit_unix_ms: Option<u64>,
+}
+
 /// Admin view of a group.
 #[derive(Debug, Clone, Serialize)]
 pub struct GroupStatus {

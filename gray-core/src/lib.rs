@@ -95,7 +95,7 @@ pub mod service {
 #[doc(hidden)]
 pub mod testing;
 
-pub use admin::{GroupStatus, NodeStatus};
+pub use admin::{GroupStatus, NodeStatus, RuleStatus};
 pub use decision::{Decision, HeadersKey, NodeRef};
 pub use engine::{Engine, EngineBuilder};
 pub use error::{Error, ErrorKind, Location, Result};

@@ -480,3 +480,35 @@ fn webhooks_must_be_plain_http_urls() {
     }
     assert!(Engine::new(spec("        webhook: \"http://10.0.0.9:8080/hook\"")).is_ok());
 }
+
+#[test]
+fn the_status_says_when_the_next_judgement_and_the_next_step_come() {
+    let rig = Rig::new("");
+    let s = &rig.engine.rollouts()[0];
+    assert_eq!(s.canary, [CANARY]);
+    assert_eq!(s.baseline, None, "the group's other nodes");
+    // The clock started at t = 0: the first 30 s interval is judged at 30 s; step 1 holds
+    // 60 s, so the earliest step change is the judgement at 60 s.
+    assert_eq!(
+        (s.next_judgement_in_ms, s.next_step_in_ms),
+        (Some(30_000), Some(60_000))
+    );
+    rig.slot(200, 1, 1, 20, 20);
+    let s = &rig.engine.rollouts()[0];
+    assert_eq!(
+        (s.next_judgement_in_ms, s.next_step_in_ms),
+        (Some(20_000), Some(50_000))
+    );
+    // The prediction holds: with passing traffic the step changes exactly then.
+    let predicted = rig.now_s() * 1000 + s.next_step_in_ms.unwrap();
+    while rig.state() == (RolloutState::Progressing { step: 0 }) {
+        rig.slot(200, 1, 1, 20, 20);
+    }
+    assert_eq!(rig.now_s() * 1000, predicted);
+    // Paused: no clock runs.
+    rig.engine
+        .rollout_action("web", gray_core::RolloutAction::Pause)
+        .unwrap();
+    let s = &rig.engine.rollouts()[0];
+    assert_eq!((s.next_judgement_in_ms, s.next_step_in_ms), (None, None));
+}

@@ -369,6 +369,13 @@ impl PyEngine {
         json_to_py(py, &self.inner.sample_stats())
     }
 
+    /// The enabled rules in order: dicts with `id`, `description`, `condition` (in words),
+    /// `group`, `requests`, `failures`, `share` and `last_hit_unix_ms` (noted by `tick` and by
+    /// each call).
+    fn rules<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        json_to_py(py, &self.inner.rules())
+    }
+
     /// Warnings about the running spec (it applied; these are configs that probably do not do
     /// what was meant): a list of dicts with `kind` (`shadowed_rule`, `overlapping_ip_sets`,
     /// `shared_percent_salt`, `empty_group`, `likely_typo`), `rule`, `message`, `path`, `file`,

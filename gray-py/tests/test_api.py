@@ -513,3 +513,23 @@ default: web
         engine.set_sampling(0)
     engine.set_sampling(None)
     assert engine.sample() == []
+
+
+def test_rules_lists_conditions_in_words_with_hits() -> None:
+    engine = gray.Engine.from_str(
+        """version: 1
+groups: { web: { nodes: [{ address: "10.0.0.1:80" }] }, beta: { nodes: [{ address: "10.0.0.2:80" }] } }
+rules: [{ id: b, when: { header: { name: x-beta, equals: "1" } }, route: beta }]
+default: web
+"""
+    )
+    engine.decide("192.0.2.1", headers={"x-beta": "1"})
+    engine.decide("192.0.2.1")
+    (rule,) = engine.rules()
+    assert (rule["id"], rule["condition"], rule["group"], rule["requests"], rule["share"]) == (
+        "b",
+        'header x-beta is "1"',
+        "beta",
+        1,
+        0.5,
+    )

@@ -2,7 +2,7 @@
 //! see [`crate::admin`]), status views and metrics.
 
 use super::Engine;
-use crate::admin::{self, GroupStatus};
+use crate::admin::{self, GroupStatus, RuleStatus};
 use crate::error::Result;
 use crate::spec::NodeSpec;
 
@@ -52,6 +52,65 @@ impl Engine {
         snap.groups
             .iter()
             .map(|g| g.status(now, unix, &snap.spec.groups[&*g.name]))
+            .collect()
+    }
+
+    /// The enabled rules in evaluation order, with their condition in words, hits, share of
+    /// all routed requests and last hit time. Only reads counters: nothing on the request
+    /// path records times; each call (and each [`Engine::tick`]) notes which counts grew.
+    pub fn rules(&self) -> Vec<RuleStatus> {
+        let snap = self.snapshot();
+        let last = self.note_rule_hits(&snap);
+        let total: u64 = snap.groups.iter().map(|g| g.counter.requests()).sum();
+        snap.rules
+            .iter()
+            .map(|r| {
+                let spec = snap.spec.rules.iter().find(|s| *s.id == *r.id);
+                let requests = r.counter.requests();
+                RuleStatus {
+                    id: r.id.to_string(),
+                    description: spec.and_then(|s| s.description.clone()),
+                    condition: spec
+                        .and_then(|s| s.when.as_ref())
+                        .map_or_else(|| "always".to_string(), |c| c.to_string()),
+                    group: snap.groups[r.group.unwrap_or(snap.default_group) as usize]
+                        .name
+                        .to_string(),
+                    requests,
+                    failures: r.counter.failures(),
+                    share: if total == 0 {
+                        0.0
+                    } else {
+                        requests as f64 / total as f64
+                    },
+                    last_hit_unix_ms: last.get(&*r.id).copied().flatten(),
+                }
+            })
+            .collect()
+    }
+
+    /// Notes the rules whose count grew since the last look; returns each rule's last hit.
+    pub(super) fn note_rule_hits(
+        &self,
+        snap: &crate::Snapshot,
+    ) -> std::collections::HashMap<String, Option<u64>> {
+        let now = self.sources.unix_ms();
+        let mut seen = self
+            .rule_hits
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        snap.rules
+            .iter()
+            .map(|r| {
+                let n = r.counter.requests();
+                // A count seen for the first time may be old: no time for it yet.
+                let e = seen.entry(r.id.to_string()).or_insert((n, None));
+                if n > e.0 {
+                    e.1 = Some(now);
+                }
+                e.0 = n;
+                (r.id.to_string(), e.1)
+            })
             .collect()
     }
 

@@ -63,6 +63,8 @@ pub struct Engine {
     writer: Mutex<()>,
     sources: Sources,
     sampler: Sampler,
+    /// Per rule id: the count last seen and when it last grew (see [`Engine::rules`]).
+    rule_hits: Mutex<std::collections::HashMap<String, (u64, Option<u64>)>>,
 }
 
 impl fmt::Debug for Engine {
@@ -274,6 +276,7 @@ impl EngineBuilder {
             writer: Mutex::new(()),
             sources: Sources::new(self.clock, self.unix_ms, self.random),
             sampler: Sampler::default(),
+            rule_hits: Mutex::default(),
         })
     }
 }

@@ -11,10 +11,13 @@ use crate::traffic::WindowCounts;
 
 impl Engine {
     /// Judges every rollout whose interval has ended and moves it (advance, promote, abort,
-    /// pause): call it every second or so (the gateway does). Reads the live windows of the
+    /// pause): call it every second or so (the gateway does). It also notes which rules
+    /// matched since the last tick, for [`Engine::rules`]. Reads the live windows of the
     /// canary and the baseline since the interval started. Cheap when no interval ended.
     pub fn tick(&self) {
         let snap = self.snapshot();
+        // Also the clock of the rules' last hit times.
+        self.note_rule_hits(&snap);
         let now = self.sources.now_ms();
         for g in snap.groups.iter() {
             let Some(j) = g.rollout.as_ref().and_then(|r| r.judged.as_ref()) else {
@@ -37,9 +40,22 @@ impl Engine {
             .iter()
             .filter_map(|g| {
                 let j = g.rollout.as_ref()?.judged.as_ref()?;
-                Some(j.control.status(&g.name))
+                Some(self.status_of(&snap, g, j))
             })
             .collect()
+    }
+
+    fn status_of(&self, snap: &Snapshot, g: &Group, j: &JudgedRollout) -> RolloutStatus {
+        let mut st = j
+            .control
+            .status_at(&g.name, &j.analysis, self.sources.now_ms());
+        st.canary = j
+            .canary
+            .iter()
+            .map(|&i| g.nodes[i as usize].address.to_string())
+            .collect();
+        st.baseline = j.baseline.map(|b| snap.groups[b as usize].name.to_string());
+        st
     }
 
     /// Pauses, resumes, promotes or aborts the judged rollout of `group`. Errors:
@@ -85,7 +101,7 @@ impl Engine {
                 j.control.transition(&mut p, to, why, now, unix);
             }
         }
-        Ok(j.control.status(group))
+        Ok(self.status_of(&snap, g, j))
     }
 }
 

@@ -109,6 +109,18 @@ pub struct RolloutStatus {
     pub transitions: u64,
     /// The transitions so far, oldest first (the last 64).
     pub history: Vec<Transition>,
+    /// The canary nodes (addresses in the group).
+    pub canary: Vec<String>,
+    /// The baseline: a group name, or `None` for the group's other nodes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<String>,
+    /// Time until the current interval is judged (progressing rollouts whose clock runs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_judgement_in_ms: Option<u64>,
+    /// The earliest the next step can start: the later of the next judgement and the end of
+    /// this step's hold (it starts then if that judgement passes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_step_in_ms: Option<u64>,
 }
 
 /// The mutable part, behind the lock (off the request path).
@@ -224,7 +236,40 @@ impl RolloutControl {
             last_judgement: p.last_judgement.clone(),
             transitions: p.transitions,
             history: p.history.iter().cloned().collect(),
+            canary: Vec::new(),
+            baseline: None,
+            next_judgement_in_ms: None,
+            next_step_in_ms: None,
         }
+    }
+
+    /// [`RolloutControl::status`] with the clocks of `analysis` at `now_ms`.
+    pub(crate) fn status_at(
+        &self,
+        group: &str,
+        analysis: &judge::Analysis,
+        now_ms: u64,
+    ) -> RolloutStatus {
+        let mut st = self.status(group);
+        let p = self.lock();
+        if let (RolloutState::Progressing { step }, false) =
+            (p.state, p.interval_started_ms == NOT_STARTED)
+        {
+            let judged_at = p.interval_started_ms.saturating_add(analysis.interval_ms);
+            let hold_ends = p
+                .step_started_ms
+                .saturating_add(analysis.holds_ms.get(step).copied().unwrap_or(0));
+            st.next_judgement_in_ms = Some(judged_at.saturating_sub(now_ms));
+            if step + 1 < self.steps {
+                // Judgements fall on interval ends: the first at or after the hold's end.
+                let mut at = judged_at;
+                while at < hold_ends {
+                    at = at.saturating_add(analysis.interval_ms.max(1));
+                }
+                st.next_step_in_ms = Some(at.saturating_sub(now_ms));
+            }
+        }
+        st
     }
 }
 

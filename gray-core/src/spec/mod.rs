@@ -39,6 +39,7 @@ mod key;
 pub mod release;
 mod rule;
 mod text;
+mod words;
 
 pub use crate::format::Format;
 pub use analysis::{AnalysisSpec, ErrorRateSpec, InconclusiveSpec, LatencySpec};

@@ -268,6 +268,8 @@ class Engine:
         """Keeps one routed request in ``every`` for what-if; None turns sampling off."""
     def sample(self) -> list[dict[str, Any]]: ...
     def sample_stats(self) -> dict[str, Any]: ...
+    def rules(self) -> list[dict[str, Any]]:
+        """The rules in order: condition in words, group, hits, share, last hit."""
     def lints(self) -> list[dict[str, Any]]:
         """Warnings about the running spec: kind, rule, message, path, file, line, column."""
     def tick(self) -> None:

@@ -19,6 +19,7 @@
 //! | `POST /api/reload` | re-read the config source; with a body: apply that YAML/JSON config |
 //! | `GET /api/config` | the running config as YAML |
 //! | `GET /api/sample`, `PUT /api/sample` | the live request sample's state (counts only, never requests); `{"every": 10, "capacity": 10000, "max_bytes": 8388608}` turns it on, `{"off": true}` off |
+//! | `GET /api/rules` | the rules in order: condition in words, group, hits, share of all requests, last hit time |
 //! | `GET /api/lints` | the running config's lint warnings (`kind`, `rule`, `message`, `path`, `file`, `line`, `column`; see `gray_core::lint`) |
 //! | `POST /api/explain[?format=text]` | explain the decision for a described request (`SimpleRequest` JSON) |
 //! | `POST /api/what-if` | how a candidate config would route given requests, without applying it: `{"config": "...", "format": "yaml", "requests": [...]}` (or `"sample": "live"` for the live sample; `?format=text` for the text report, counts in `x-gray-moved: MOVED/TOTAL`) → the group transition matrix, per-rule takes and losses, and the candidate's lints |
@@ -67,7 +68,7 @@ use guard::{auth, guard};
 use legacy::{upstream_add, upstream_list, upstream_remove};
 use nodes::{add_node, drain, group, groups, remove_node, set_weight};
 pub use state::AdminState;
-use status::{config, metrics, reload, rollout_action, rollouts, status, traffic};
+use status::{config, metrics, reload, rollout_action, rollouts, rules, status, traffic};
 
 const PAGE: &str = include_str!("admin.html");
 
@@ -78,6 +79,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/api/groups", get(groups))
         .route("/api/groups/{group}", get(group))
         .route("/api/traffic", get(traffic))
+        .route("/api/rules", get(rules))
         .route("/api/rollouts", get(rollouts))
         .route("/api/rollouts/{group}/{action}", post(rollout_action))
         .route("/api/groups/{group}/nodes", post(add_node))

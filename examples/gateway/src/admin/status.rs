@@ -62,6 +62,10 @@ pub(super) async fn rollout_action(
     }
 }
 
+pub(super) async fn rules(State(s): State<AdminState>) -> Response {
+    Json(s.engine.rules()).into_response()
+}
+
 pub(super) async fn traffic(State(s): State<AdminState>) -> Response {
     Json(s.engine.traffic()).into_response()
 }
