@@ -6,10 +6,15 @@ without a token: a page served from another origin tries what any web page can d
 CORS preflight (a text/plain POST, a form POST, an <img> GET of a seed-style alias) and changes
 nothing, while the console's own reload button still works.
 
+Then the console on a gateway with real upstreams and a judged rollout: rules with their hit
+counts after traffic, an explain, a what-if and its matrix, a rollout button whose effect the
+API shows, and a screenshot of the page (CONSOLE_SCREENSHOT, default target/console.png).
+
 Usage: admin_ui_test.py PATH/TO/gateway
 """
 
 import json
+import re
 import os
 import threading
 import shutil
@@ -96,6 +101,19 @@ class Browser:
         if clear:
             self.s("POST", f"/element/{e}/clear", {})
         self.s("POST", f"/element/{e}/value", {"text": text})
+
+    def js(self, script, *args):
+        return self.s("POST", "/execute/sync", {"script": script, "args": list(args)})
+
+    def set_value(self, element_id, value):
+        """Sets a field (textarea, select) as a user would and fires its change event."""
+        self.js("const e = document.getElementById(arguments[0]); e.value = arguments[1];"
+                "e.dispatchEvent(new Event('change'));", element_id, value)
+
+    def screenshot(self, path):
+        import base64
+        with open(path, "wb") as f:
+            f.write(base64.b64decode(self.s("GET", "/screenshot")))
 
     def quit(self):
         try:
@@ -230,6 +248,8 @@ Promise.allSettled(shots).then(() => {{ document.title = "sent"; }});
         status = json.loads(http("GET", open_admin + "/api/status")[1])
         assert status["generation"] == before + 1, status
         print("admin UI test: a hostile page on another origin changed nothing; the console's reload works")
+
+        console_test(gateway_bin, browser, tmp, procs)
     finally:
         if browser:
             browser.quit()
@@ -240,6 +260,153 @@ Promise.allSettled(shots).then(() => {{ document.title = "sent"; }});
             except subprocess.TimeoutExpired:
                 p.kill()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+class Upstream(SimpleHTTPRequestHandler):
+    """Answers every request with 200 and its own name."""
+
+    def do_GET(self):
+        body = self.server.name.encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def upstream(name):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
+    server.name = name
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"127.0.0.1:{server.server_address[1]}"
+
+
+def console_test(gateway_bin, browser, tmp, procs):
+    servers = [upstream(n) for n in ("stable", "canary", "office")]
+    (_, stable), (_, canary), (_, office) = servers
+    config = os.path.join(tmp, "console.yaml")
+    live = f"""version: 1
+client_ip: {{ trusted_proxies: ["127.0.0.1"] }}
+groups:
+  web:
+    nodes: [{{ address: "{stable}", weight: 1 }}, {{ address: "{canary}", weight: 0 }}]
+    rollout:
+      start: 0
+      steps:
+        - {{ weights: {{ "{canary}": 1 }}, hold: 10m }}
+        - {{ weights: {{ "{canary}": 1, "{stable}": 0 }} }}
+      analysis: {{ canary: ["{canary}"], interval: 10s, failure_limit: 2 }}
+  office: {{ nodes: [{{ address: "{office}" }}] }}
+rules:
+  - {{ id: beta-cookie, description: "testers' cookie", when: {{ cookie: {{ name: beta, regex: "aaa$" }} }}, route: office }}
+  - {{ id: office-net, when: {{ ip: ["10.8.0.0/16"] }}, route: office }}
+default: web
+"""
+    with open(config, "w") as f:
+        f.write(live)
+    proxy_port, admin_port = free_port(), free_port()
+    proxy, admin = f"http://127.0.0.1:{proxy_port}", f"http://127.0.0.1:{admin_port}"
+    gw = subprocess.Popen([gateway_bin, "--config", config, "--listen", f"127.0.0.1:{proxy_port}",
+                           "--admin-listen", f"127.0.0.1:{admin_port}", "--sample-every", "1"],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    procs.append(gw)
+    try:
+        wait_for("the console gateway", lambda: http("GET", admin + "/api/status")[0] == 200)
+        # Traffic: 6 requests with the testers' cookie, 4 from 10.8.x (the office network),
+        # 10 from elsewhere; 4 of those from 10.9.x, which the candidate below adds.
+        sent = []
+        for i in range(20):
+            headers = {"X-Forwarded-For": "192.0.2.10"}
+            if i < 6:
+                headers["Cookie"] = "beta=xaaa"
+            elif i < 10:
+                headers["X-Forwarded-For"] = "10.8.1.1"
+            elif i < 14:
+                headers["X-Forwarded-For"] = "10.9.3.3"
+            sent.append(http("GET", proxy + "/", headers=headers))
+        assert all(code == 200 for code, _ in sent), sent
+        assert [b for _, b in sent].count("office") == 10, sent
+
+        # Traffic keeps flowing while the console is open (its charts follow it): a request
+        # every 50 ms, a fifth of them with the testers' cookie.
+        stop = threading.Event()
+
+        def background():
+            i = 0
+            while not stop.is_set():
+                h = {"X-Forwarded-For": "192.0.2.20"}
+                if i % 5 == 0:
+                    h["Cookie"] = "beta=bgaaa"
+                http("GET", proxy + "/bg", headers=h)
+                i += 1
+                stop.wait(0.05)
+
+        traffic = threading.Thread(target=background, daemon=True)
+        browser.s("POST", "/window/rect", {"width": 1400, "height": 1100})
+        browser.s("POST", "/url", {"url": admin + "/"})
+        wait_for("the rules with their hits", lambda: browser.text("hits:beta-cookie") == "6")
+        assert browser.text("hits:office-net") == "4"
+        assert browser.text("cond:beta-cookie") == "cookie beta matches /aaa$/", browser.text("cond:beta-cookie")
+        assert browser.text("share:beta-cookie").startswith("30.0%"), browser.text("share:beta-cookie")
+        traffic.start()
+        wait_for("hits that follow the traffic", lambda: int(browser.text("hits:beta-cookie")) > 8)
+        wait_for("the share chart", lambda: browser.js(
+            "return document.querySelectorAll('#chart-share polyline').length") >= 2)
+        wait_for("a last hit time", lambda: browser.text("last:beta-cookie").endswith("ago"))
+        wait_for("the traffic chart", lambda: browser.js(
+            "return document.querySelectorAll('#chart-p99 polyline').length") >= 1)
+
+        # Explain: a request with the testers' cookie, from the browser's form.
+        browser.type("ex-cookies", "beta=zzaaa")
+        browser.type("ex-path", "/cart")
+        browser.click("ex-run")
+        wait_for("the explanation", lambda: "beta-cookie" in browser.text("ex-out"))
+        out = browser.text("ex-out")
+        assert "office" in out, out
+
+        # What-if: the candidate adds 10.9.0.0/16 to the office rule; on the live sample the 4
+        # requests from there move from web to office.
+        candidate = live.replace('ip: ["10.8.0.0/16"]', 'ip: ["10.8.0.0/16", "10.9.0.0/16"]')
+        browser.set_value("wi-config", candidate)
+        browser.set_value("wi-source", "live")
+        browser.click("wi-run")
+        wait_for("the what-if matrix", lambda: browser.find("cell:web:office"))
+        moved = browser.text("wi-moved")
+        # The sample also holds the background traffic (from 192.0.2.20, which stays put).
+        m = re.match(r"4 of (\d+) requests would change group", moved)
+        assert m and int(m.group(1)) > 20, moved
+        cell = browser.text("cell:web:office")
+        assert cell.startswith("web office 4 "), cell
+        # The same on pasted requests, with the candidate's lint warnings.
+        shadowing = candidate.replace("rules:\n", "rules:\n  - { id: all, route: web }\n")
+        browser.set_value("wi-config", shadowing)
+        browser.set_value("wi-source", "jsonl")
+        browser.set_value("wi-requests", '{"peer": "10.9.0.1"}\n{"peer": "192.0.2.1"}\n')
+        browser.click("wi-run")
+        wait_for("the candidate's lints", lambda: "shadowed_rule" in browser.text("wi-lints"))
+        assert browser.text("wi-moved").startswith("0 of 2 requests"), browser.text("wi-moved")
+        assert json.loads(http("GET", admin + "/api/status")[1])["generation"] == 1, "what-if applied something"
+
+        # A rollout button: pause, and the API agrees.
+        wait_for("the rollout row", lambda: browser.text("rstate:web") == "progressing")
+        browser.js("window.scrollTo(0, 0)")
+        browser.screenshot(os.environ.get("CONSOLE_SCREENSHOT", "target/console.png"))
+        stop.set()
+        traffic.join()
+        browser.click("pause:web")
+        wait_for("the paused state on the page", lambda: browser.text("rstate:web") == "paused")
+        (rollout,) = json.loads(http("GET", admin + "/api/rollouts")[1])
+        assert rollout["state"]["state"] == "paused", rollout
+        assert rollout["history"][-1]["reason"] == "operator: Pause", rollout
+        browser.click("resume:web")
+        wait_for("resumed", lambda: browser.text("rstate:web") == "progressing")
+        print("console test: rules and hits, explain, what-if (live sample and pasted requests, lints), "
+              "rollout pause/resume; screenshot saved")
+    finally:
+        for server, _ in servers:
+            server.shutdown()
 
 
 if __name__ == "__main__":

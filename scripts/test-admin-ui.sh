@@ -17,4 +17,5 @@ if ((${#need[@]})); then
 fi
 
 cargo build --quiet -p gray-gateway --bin gateway
-python3 scripts/admin_ui_test.py "${CARGO_TARGET_DIR:-target}/debug/gateway"
+CONSOLE_SCREENSHOT="${CONSOLE_SCREENSHOT:-${CARGO_TARGET_DIR:-target}/console.png}" \
+    python3 scripts/admin_ui_test.py "${CARGO_TARGET_DIR:-target}/debug/gateway"
