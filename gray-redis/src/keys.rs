@@ -10,6 +10,7 @@
 //! | `gray:{NS}:ipset:NAME` | set | members of IP set `NAME` (canonical IP or CIDR strings) |
 //! | `gray:{NS}:log` | stream | the change log engines follow (see [`crate::Change`]) |
 //! | `gray:{NS}:events` | pub/sub channel | one message per change, for people and tools watching |
+//! | `gray:{NS}:rollout:G:counts`, `:lease`, `:state`, `:version` | hash, strings | a judged rollout of group `G` shared by the fleet (see [`crate::FleetRollouts`]) |
 //!
 //! ```
 //! use gray_redis::Keys;
@@ -66,6 +67,26 @@ impl Keys {
     /// The change-log stream key.
     pub fn log(&self) -> String {
         format!("{}log", self.prefix)
+    }
+
+    /// The hash of every engine's traffic totals for group `group`'s judged rollout.
+    pub fn rollout_counts(&self, group: &str) -> String {
+        format!("{}rollout:{group}:counts", self.prefix)
+    }
+
+    /// The lease of the engine that judges group `group`'s rollout.
+    pub fn rollout_lease(&self, group: &str) -> String {
+        format!("{}rollout:{group}:lease", self.prefix)
+    }
+
+    /// The fleet's state of group `group`'s rollout.
+    pub fn rollout_state(&self, group: &str) -> String {
+        format!("{}rollout:{group}:state", self.prefix)
+    }
+
+    /// The version counter of that state.
+    pub fn rollout_version(&self, group: &str) -> String {
+        format!("{}rollout:{group}:version", self.prefix)
     }
 
     /// The pub/sub channel announcing changes.

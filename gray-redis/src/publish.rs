@@ -189,6 +189,70 @@ impl Publisher {
         Ok(Published { changed: 0, log_id })
     }
 
+    /// The fleet's state of group `group`'s judged rollout and the engine judging it (`None`
+    /// until an engine of the fleet has judged or an operator has acted).
+    pub fn rollout_status(
+        &mut self,
+        group: &str,
+    ) -> Result<(Option<crate::FleetRolloutState>, Option<String>)> {
+        let state = self.get(&self.keys.rollout_state(group))?;
+        let lease = self.get(&self.keys.rollout_lease(group))?;
+        let state = state
+            .map(|t| {
+                serde_json::from_str(&t).map_err(|e| {
+                    Error::at(
+                        ErrorKind::InvalidValue,
+                        self.keys.rollout_state(group),
+                        format!("not a rollout state: {e}"),
+                    )
+                })
+            })
+            .transpose()?;
+        Ok((state, lease))
+    }
+
+    /// An operator's call on the fleet's rollout of `group`: a new state version that every
+    /// engine follows within a second. The rules are [`gray_core::rollout::RolloutState::after`]'s,
+    /// applied to the fleet's state (a rollout the fleet has not moved yet is at step 1).
+    /// Returns the state written, or the current one when the action changes nothing.
+    pub fn rollout_action(
+        &mut self,
+        group: &str,
+        action: gray_core::RolloutAction,
+    ) -> Result<crate::FleetRolloutState> {
+        let (current, _) = self.rollout_status(group)?;
+        let state = current.as_ref().map_or(
+            gray_core::rollout::RolloutState::Progressing { step: 0 },
+            |c| c.state,
+        );
+        let Some(next) = state.after(action)? else {
+            return Ok(current.unwrap_or(crate::FleetRolloutState {
+                version: 0,
+                state,
+                reason: String::new(),
+                by: String::new(),
+            }));
+        };
+        let version: u64 = self
+            .con
+            .incr(self.keys.rollout_version(group), 1)
+            .map_err(|e| redis_error("cannot version the rollout state", &e))?;
+        let out = crate::FleetRolloutState {
+            version,
+            state: next,
+            reason: format!("{action:?}"),
+            by: "operator".to_string(),
+        };
+        let () = self
+            .con
+            .set(
+                self.keys.rollout_state(group),
+                serde_json::to_string(&out).expect("state serialises"),
+            )
+            .map_err(|e| redis_error("cannot write the rollout state", &e))?;
+        Ok(out)
+    }
+
     /// Adds members (addresses or CIDRs; stored in canonical form) to IP set `name`.
     pub fn ip_set_add<S: AsRef<str>>(
         &mut self,

@@ -258,3 +258,31 @@ fn publish_what_if_shows_the_moves_and_max_moved_refuses() {
     ));
     assert!(err.contains("--max-moved"), "{err}");
 }
+
+#[test]
+fn rollout_controls_move_the_fleets_state() {
+    let server = RedisServer::start();
+    let out = ok(&cli(&server, &["rollout", "status", "web"]));
+    assert!(out.contains("web: no fleet state yet"), "{out}");
+    assert!(out.contains("no engine holds the lease"), "{out}");
+    let out = ok(&cli(&server, &["rollout", "pause", "web"]));
+    assert_eq!(
+        out.trim(),
+        "web: paused at step 1 (version 1, by operator): Pause"
+    );
+    // Pausing a paused rollout is refused and writes nothing.
+    let err = fails(&cli(&server, &["rollout", "pause", "web"]));
+    assert!(
+        err.contains("cannot Pause a rollout that is paused"),
+        "{err}"
+    );
+    let out = ok(&cli(&server, &["rollout", "abort", "web"]));
+    assert!(out.starts_with("web: aborted (version 2"), "{out}");
+    let out = ok(&cli(&server, &["rollout", "status", "web"]));
+    assert!(out.starts_with("web: aborted (version 2"), "{out}");
+    let err = fails(&cli(&server, &["rollout", "restart", "web"]));
+    assert!(
+        err.contains("use status, pause, resume, promote or abort"),
+        "{err}"
+    );
+}

@@ -194,12 +194,34 @@ pub struct Gateway {
     certificates: Option<Arc<Certificates>>,
     watcher: tokio::task::JoinHandle<()>,
     judge: tokio::task::JoinHandle<()>,
+    /// With rules from Redis: the fleet's judged rollouts (see `gray_redis::FleetRollouts`).
+    _fleet: Option<gray_redis::FleetHandle>,
 }
 
 impl Drop for Gateway {
     fn drop(&mut self) {
         self.watcher.abort();
         self.judge.abort();
+    }
+}
+
+/// This machine's name for a fleet engine id (`HOSTNAME`, else `/etc/hostname`), reduced to the
+/// characters an id may hold.
+fn host_name() -> String {
+    let raw = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .unwrap_or_default();
+    let name: String = raw
+        .trim()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        .take(64)
+        .collect();
+    if name.is_empty() {
+        "gateway".to_string()
+    } else {
+        name
     }
 }
 
@@ -211,11 +233,12 @@ const JUDGE_EVERY: Duration = Duration::from_secs(1);
 fn spawn_judge(
     engine: Arc<Engine>,
     stats: Arc<webhook::WebhookStats>,
+    tls: rustls::ClientConfig,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(JUDGE_EVERY);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut hooks = webhook::Webhooks::new(stats);
+        let mut hooks = webhook::Webhooks::new(stats, tls);
         loop {
             every.tick().await;
             let e = engine.clone();
@@ -302,6 +325,31 @@ impl Gateway {
             source,
         })?;
 
+        let fleet = match &options.config {
+            ConfigSource::Redis(config) => {
+                // One engine of the fleet judges each rollout on the fleet's traffic; this
+                // one takes part under a fleet-unique id.
+                let id = format!("{}-{}", host_name(), std::process::id());
+                let (engine, url, ns) =
+                    (engine.clone(), config.url.clone(), config.namespace.clone());
+                let joined = tokio::task::spawn_blocking(move || {
+                    gray_redis::FleetRollouts::connect(engine, &url, &ns, &id)
+                })
+                .await;
+                match joined {
+                    Ok(Ok(f)) => Some(f.spawn(JUDGE_EVERY)),
+                    Ok(Err(e)) => {
+                        tracing::warn!("fleet rollouts are off (each engine judges alone): {e}");
+                        None
+                    }
+                    Err(e) => {
+                        tracing::warn!("fleet rollouts are off: {e}");
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
         let webhook_stats = Arc::new(webhook::WebhookStats::default());
         let admin = match admin_listener {
             Some(l) => {
@@ -320,6 +368,9 @@ impl Gateway {
                 if let Some(source) = &redis {
                     state = state.with_redis(source.clone());
                 }
+                if let (ConfigSource::Redis(c), true) = (&options.config, fleet.is_some()) {
+                    state = state.with_fleet(c.url.clone(), c.namespace.clone());
+                }
                 let app = admin::router(state.with_legacy_get(options.admin_legacy_get));
                 let server = server::serve_with(l, app, ServerLimits::admin(&options.limits))
                     .map_err(|source| GatewayError::Bind {
@@ -332,7 +383,11 @@ impl Gateway {
             None => None,
         };
         let watcher = reloader.clone().spawn_watcher(options.watch_interval);
-        let judge = spawn_judge(engine.clone(), webhook_stats);
+        let webhook_tls = options
+            .upstream_tls
+            .client_config()
+            .map_err(GatewayError::Tls)?;
+        let judge = spawn_judge(engine.clone(), webhook_stats, webhook_tls);
         Ok(Gateway {
             engine,
             reloader,
@@ -343,6 +398,7 @@ impl Gateway {
             certificates,
             watcher,
             judge,
+            _fleet: fleet,
         })
     }
 

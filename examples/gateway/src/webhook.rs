@@ -3,6 +3,8 @@
 //! `{"group": "web", "transition": {"at_unix_ms": …, "from": {…}, "to": {"state": "aborted"},
 //! "reason": "…"}, "status": {…}}`. Delivery is best effort: one attempt with a 5 s timeout, a
 //! failure is logged and counted, never retried (the history stays in `/api/rollouts`).
+//! `https://` URLs are verified against the CA of `--upstream-ca`, else the bundled Mozilla
+//! roots (the upstreams' trust, [`crate::UpstreamTls`]).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,8 +14,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use gray_core::Engine;
 use http_body_util::Full;
-use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+
+use crate::upstream_tls::Connector;
 
 /// Delivery counters, for `/metrics`.
 #[derive(Debug, Default)]
@@ -26,18 +30,17 @@ pub struct WebhookStats {
 
 /// Sends the transitions not sent yet.
 pub(crate) struct Webhooks {
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<Connector, Full<Bytes>>,
     /// Per group: transitions seen so far.
     seen: HashMap<String, u64>,
     stats: Arc<WebhookStats>,
 }
 
 impl Webhooks {
-    pub(crate) fn new(stats: Arc<WebhookStats>) -> Webhooks {
-        let mut c = HttpConnector::new();
-        c.set_connect_timeout(Some(Duration::from_secs(5)));
+    pub(crate) fn new(stats: Arc<WebhookStats>, tls: rustls::ClientConfig) -> Webhooks {
         Webhooks {
-            client: Client::builder(TokioExecutor::new()).build(c),
+            client: Client::builder(TokioExecutor::new())
+                .build(Connector::new(tls, Duration::from_secs(5))),
             seen: HashMap::new(),
             stats,
         }

@@ -91,3 +91,61 @@ async fn a_gateway_follows_redis_and_survives_its_outage() {
     assert_eq!(status["redis"]["origin"], "dump", "{status}");
     assert_eq!(status["redis"]["connected"], false, "{status}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_on_redis_joins_the_fleets_rollouts() {
+    let (stable, canary) = (upstream("stable").await, upstream("canary").await);
+    let server = redis_server::RedisServer::start();
+    let mut publisher = Publisher::connect(&server.url(), "fleetgw").unwrap();
+    let spec = format!(
+        r#"version: 1
+groups:
+  web:
+    nodes: [{{ address: "{s}", weight: 1 }}, {{ address: "{c}", weight: 0 }}]
+    rollout:
+      start: 0
+      steps:
+        - {{ weights: {{ "{c}": 1 }}, hold: 10m }}
+        - {{ weights: {{ "{c}": 1, "{s}": 0 }} }}
+      analysis: {{ canary: ["{c}"], interval: 10s }}
+default: web
+"#,
+        s = stable.addr(),
+        c = canary.addr()
+    );
+    publisher
+        .publish_spec(&spec, gray_core::Format::Yaml)
+        .unwrap();
+    let source = SourceConfig::new(server.url(), "fleetgw").block(Duration::from_millis(200));
+    let gw = Gateway::start(options(ConfigSource::Redis(source)))
+        .await
+        .expect("start gateway");
+    // The gateway takes the lease of the fleet's only judge.
+    eventually("the gateway judges for the fleet", 250, || {
+        let mut p = Publisher::connect(&server.url(), "fleetgw").unwrap();
+        async move {
+            p.rollout_status("web")
+                .unwrap()
+                .1
+                .is_some_and(|id| id.ends_with(&std::process::id().to_string()))
+        }
+    })
+    .await;
+    // Its admin API moves the fleet's state; the gateway follows it like every engine.
+    let r = admin_with(
+        &gw,
+        "POST",
+        "/api/rollouts/web/pause",
+        "",
+        &[("x-gray-admin", "1")],
+    )
+    .await;
+    assert_eq!(r.status, http::StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["fleet"]["state"]["state"], "paused", "{}", r.body);
+    eventually("the engine follows the fleet's state", 250, || async {
+        admin(&gw, "GET", "/api/rollouts", "").await.json()[0]["state"]["state"] == "paused"
+    })
+    .await;
+    let (state, _) = publisher.rollout_status("web").unwrap();
+    assert_eq!(state.unwrap().by, "operator");
+}

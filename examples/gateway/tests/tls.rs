@@ -296,3 +296,63 @@ async fn https_upstreams_are_verified_with_the_ca_file() {
     assert!(err.contains(&*bad.to_string_lossy()), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollout_webhooks_reach_https_urls_verified_like_upstreams() {
+    let ca = TestCa::new("gray webhook CA");
+    let dir = tempdir("tls-webhook");
+    let files = write_leaf(&dir, "hook", &ca.issue(&["127.0.0.1"]));
+    let certs = Certificates::load(TlsOptions {
+        certificates: vec![files],
+    })
+    .unwrap();
+    let hook = DemoUpstream::start_tls("hook", ([127, 0, 0, 1], 0).into(), certs.server_config())
+        .await
+        .unwrap();
+    let (stable, canary) = (upstream("stable").await, upstream("canary").await);
+    let config = format!(
+        r#"version: 1
+groups:
+  web:
+    nodes: [{{ address: "{s}", weight: 1 }}, {{ address: "{c}", weight: 0 }}]
+    rollout:
+      start: 0
+      steps:
+        - {{ weights: {{ "{c}": 1 }}, hold: 10m }}
+        - {{ weights: {{ "{c}": 1, "{s}": 0 }} }}
+      analysis: {{ canary: ["{c}"], interval: 10s, webhook: "https://{h}/rollout" }}
+default: web
+"#,
+        s = stable.addr(),
+        c = canary.addr(),
+        h = hook.addr()
+    );
+    let ca_file = dir.join("ca.pem");
+    std::fs::write(&ca_file, ca.pem()).unwrap();
+    let delivered = |m: &str, result: &str| {
+        m.contains(&format!(
+            "gray_gateway_rollout_webhooks_total{{result=\"{result}\"}} 1"
+        ))
+    };
+    // Trusting the CA (as for upstreams): the POST is delivered.
+    let gw = gateway_with(&config, |o| o.upstream_tls.ca_file = Some(ca_file.clone())).await;
+    let r = admin(&gw, "POST", "/api/rollouts/web/pause", "").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    eventually("the https webhook delivered", 250, || async {
+        delivered(&admin(&gw, "GET", "/metrics", "").await.body, "delivered")
+    })
+    .await;
+    assert!(hook.connections() >= 1);
+    // Without that CA the certificate is not trusted and nothing is delivered.
+    let untrusting = gateway(&config).await;
+    let r = admin(&untrusting, "POST", "/api/rollouts/web/pause", "").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    eventually("the untrusted webhook failed", 250, || async {
+        delivered(
+            &admin(&untrusting, "GET", "/metrics", "").await.body,
+            "failed",
+        )
+    })
+    .await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -103,12 +103,13 @@ pub(super) fn compile_analysis(
     if let Some(url) = &a.webhook {
         let ok = url
             .strip_prefix("http://")
+            .or_else(|| url.strip_prefix("https://"))
             .is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/'))
             && !url.bytes().any(|b| b <= b' ' || b == 0x7f);
         if !ok {
             return Err(invalid(
                 "webhook",
-                format!("{url:?} is not an http:// URL (https webhooks are not supported yet)"),
+                format!("{url:?} is not an http:// or https:// URL"),
             ));
         }
     }

@@ -65,6 +65,8 @@ pub struct Engine {
     sampler: Sampler,
     /// Per rule id: the count last seen and when it last grew (see [`Engine::rules`]).
     rule_hits: Mutex<std::collections::HashMap<String, (u64, Option<u64>)>>,
+    /// Rollouts are judged by a fleet, not by [`Engine::tick`] (see `set_fleet_judged`).
+    fleet_judged: std::sync::atomic::AtomicBool,
 }
 
 impl fmt::Debug for Engine {
@@ -277,6 +279,7 @@ impl EngineBuilder {
             sources: Sources::new(self.clock, self.unix_ms, self.random),
             sampler: Sampler::default(),
             rule_hits: Mutex::default(),
+            fleet_judged: Default::default(),
         })
     }
 }

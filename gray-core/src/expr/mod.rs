@@ -108,6 +108,21 @@ pub use limits::{MAX_DEPTH, MAX_NUMBER_DIGITS, MAX_SOURCE_LEN, MAX_STRING_LEN, M
 
 use eval::Node;
 
+/// The distinct `#H['name']` variables of `src` in order of first appearance, read by the
+/// lexer alone: no parse, no regex compiled (for questions about a spec, such as which request
+/// fields it reads). Stops at the first lexical error.
+pub(crate) fn variable_names(src: &str) -> Vec<Box<str>> {
+    let mut out: Vec<Box<str>> = Vec::new();
+    for t in lexer::tokenize(src) {
+        match t.kind {
+            lexer::Tok::Var(v) if !out.contains(&v) => out.push(v),
+            lexer::Tok::Error(_) | lexer::Tok::Eof => break,
+            _ => {}
+        }
+    }
+    out
+}
+
 /// A parsed, validated condition expression.
 ///
 /// Cheap to clone (the compiled regular expressions are shared) and safe to

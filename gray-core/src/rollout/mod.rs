@@ -13,7 +13,9 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, ErrorKind, Result};
 
 use crate::traffic::SLOT_MS;
 
@@ -37,7 +39,7 @@ const HISTORY: usize = 64;
 pub(crate) const NOT_STARTED: u64 = u64::MAX;
 
 /// Where a rollout is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "state")]
 pub enum RolloutState {
     /// Step `step` is in force and the canary is judged.
@@ -65,6 +67,47 @@ impl RolloutState {
             RolloutState::Promoted => "promoted",
             RolloutState::Aborted => "aborted",
         }
+    }
+
+    /// The state an operator's `action` leads to: `None` when it is there already (promote a
+    /// promoted rollout, abort an aborted one); an `InvalidValue` error (path `action`) when
+    /// the action does not apply (pause a paused rollout, resume a progressing one, pause a
+    /// promoted one).
+    ///
+    /// ```
+    /// use gray_core::rollout::RolloutState;
+    /// use gray_core::RolloutAction;
+    ///
+    /// let s = RolloutState::Progressing { step: 1 };
+    /// assert_eq!(s.after(RolloutAction::Pause)?, Some(RolloutState::Paused { step: 1 }));
+    /// assert_eq!(RolloutState::Aborted.after(RolloutAction::Resume)?, Some(RolloutState::Progressing { step: 0 }));
+    /// assert_eq!(RolloutState::Promoted.after(RolloutAction::Promote)?, None);
+    /// assert!(RolloutState::Promoted.after(RolloutAction::Pause).is_err());
+    /// # Ok::<(), gray_core::Error>(())
+    /// ```
+    pub fn after(self, action: RolloutAction) -> Result<Option<RolloutState>> {
+        Ok(match (action, self) {
+            (RolloutAction::Pause, RolloutState::Progressing { step }) => {
+                Some(RolloutState::Paused { step })
+            }
+            (RolloutAction::Resume, RolloutState::Paused { step }) => {
+                Some(RolloutState::Progressing { step })
+            }
+            (RolloutAction::Resume, RolloutState::Aborted) => {
+                Some(RolloutState::Progressing { step: 0 })
+            }
+            (RolloutAction::Promote, RolloutState::Promoted)
+            | (RolloutAction::Abort, RolloutState::Aborted) => None,
+            (RolloutAction::Promote, _) => Some(RolloutState::Promoted),
+            (RolloutAction::Abort, _) => Some(RolloutState::Aborted),
+            (_, state) => {
+                return Err(Error::at(
+                    ErrorKind::InvalidValue,
+                    "action",
+                    format!("cannot {action:?} a rollout that is {}", state.name()),
+                ))
+            }
+        })
     }
 
     /// The gauge value of `gray_rollout_state`: 0 progressing, 1 paused, 2 promoted, 3 aborted.

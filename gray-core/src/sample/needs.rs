@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::expr::Expr;
+use crate::expr::variable_names;
 use crate::spec::release::HEADERS;
 use crate::spec::{ConditionSpec, KeySpec, Spec};
 
@@ -85,12 +85,10 @@ impl Needs {
 
     /// An expression's `#H['name']` is looked up as query parameter, cookie and header.
     fn expression(&mut self, src: &str) {
-        if let Ok(e) = Expr::parse(src) {
-            for v in e.variables() {
-                self.query.insert(v.to_string());
-                self.cookies.insert(v.to_string());
-                self.headers.insert(v.to_ascii_lowercase());
-            }
+        for v in variable_names(src) {
+            self.query.insert(v.to_string());
+            self.cookies.insert(v.to_string());
+            self.headers.insert(v.to_ascii_lowercase());
         }
     }
 }

@@ -38,7 +38,7 @@ pub struct AnalysisSpec {
     /// What an inconclusive step does. Default: keep holding.
     #[serde(default)]
     pub inconclusive: InconclusiveSpec,
-    /// An `http://` URL that gets a JSON POST on each transition of the rollout (sent by the
+    /// An `http://` or `https://` URL that gets a JSON POST on each transition of the rollout (sent by the
     /// gateway; an engine embedded elsewhere reads the transitions from `Engine::rollouts`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook: Option<String>,

@@ -148,7 +148,87 @@ impl Default for WindowCounts {
     }
 }
 
+/// JSON form, to move counts between processes (a fleet's judge sums them):
+/// `{"requests": 120, "errors": 3, "latency": [[bucket, count], …]}` with only the non-empty
+/// fine buckets.
+impl serde::Serialize for WindowCounts {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let latency: Vec<(usize, u64)> = self
+            .latency
+            .iter()
+            .enumerate()
+            .filter(|(_, &n)| n > 0)
+            .map(|(i, &n)| (i, n))
+            .collect();
+        let mut m = s.serialize_struct("WindowCounts", 3)?;
+        m.serialize_field("requests", &self.requests)?;
+        m.serialize_field("errors", &self.errors)?;
+        m.serialize_field("latency", &latency)?;
+        m.end()
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for WindowCounts {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Wire {
+            requests: u64,
+            errors: u64,
+            #[serde(default)]
+            latency: Vec<(usize, u64)>,
+        }
+        let w = Wire::deserialize(d)?;
+        if w.errors > w.requests {
+            return Err(serde::de::Error::custom(format!(
+                "{} errors of {} requests",
+                w.errors, w.requests
+            )));
+        }
+        let mut c = WindowCounts {
+            requests: w.requests,
+            errors: w.errors,
+            ..WindowCounts::default()
+        };
+        for (i, n) in w.latency {
+            let slot = c.latency.get_mut(i).ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "latency bucket {i} does not exist (0 to {})",
+                    FINE_BUCKETS - 1
+                ))
+            })?;
+            *slot = slot.saturating_add(n);
+        }
+        Ok(c)
+    }
+}
+
 impl WindowCounts {
+    /// What `self` holds beyond `earlier`, a reading of the same running total taken before:
+    /// each count less the earlier one, never below zero (a total that restarted counts from
+    /// zero again).
+    pub fn since(&self, earlier: &WindowCounts) -> WindowCounts {
+        if self.requests < earlier.requests {
+            return self.clone();
+        }
+        let mut out = WindowCounts {
+            requests: self.requests - earlier.requests,
+            errors: self.errors.saturating_sub(earlier.errors),
+            ..WindowCounts::default()
+        };
+        for ((o, a), b) in out
+            .latency
+            .iter_mut()
+            .zip(&self.latency)
+            .zip(&earlier.latency)
+        {
+            *o = a.saturating_sub(*b);
+        }
+        out.errors = out.errors.min(out.requests);
+        out
+    }
+
     /// Adds `other` (another node of the same group, say).
     pub fn merge(&mut self, other: &WindowCounts) {
         self.requests += other.requests;
@@ -206,6 +286,34 @@ mod tests {
         let mut c = WindowCounts::default();
         w.read_into(now, since, u64::MAX, &mut c);
         c
+    }
+
+    #[test]
+    fn counts_travel_as_json_and_subtract() {
+        let w = Window::default();
+        for i in 0..40u64 {
+            w.record(1_000 + i, i % 4 == 0, Some(1_000 + 100 * i));
+        }
+        let total = read(&w, 5_000, 0);
+        let json = serde_json::to_string(&total).unwrap();
+        let back: WindowCounts = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, total);
+        let mut more = total.clone();
+        more.merge(&total);
+        let d = more.since(&total);
+        assert_eq!(d, total);
+        assert_eq!(
+            total.since(&more),
+            total,
+            "a restarted total counts from zero"
+        );
+        for bad in [
+            r#"{"requests": 1, "errors": 2}"#,
+            r#"{"requests": 1, "errors": 0, "latency": [[9999, 1]]}"#,
+            r#"{"requests": 1, "errors": 0, "extra": 1}"#,
+        ] {
+            assert!(serde_json::from_str::<WindowCounts>(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -75,6 +75,14 @@ enum Command {
     Show,
     /// Delete the Nepxion rule, so that the spec alone applies.
     RemoveNepxion,
+    /// Read or move the fleet's judged rollout of a group (every engine follows within a
+    /// second).
+    Rollout {
+        /// status, pause, resume, promote or abort.
+        action: String,
+        /// The group whose rollout it is.
+        group: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -209,10 +217,56 @@ fn what_if_guard(
     Ok(())
 }
 
+fn rollout(p: &mut Publisher, action: &str, group: &str) -> Result<(), Error> {
+    use gray_core::RolloutAction as A;
+    let print = |s: &gray_redis::FleetRolloutState| {
+        let step = match s.state {
+            gray_core::rollout::RolloutState::Progressing { step }
+            | gray_core::rollout::RolloutState::Paused { step } => format!(" at step {}", step + 1),
+            _ => String::new(),
+        };
+        println!(
+            "{group}: {}{step} (version {}, by {}): {}",
+            s.state.name(),
+            s.version,
+            s.by,
+            s.reason
+        );
+    };
+    let action = match action {
+        "status" => {
+            let (state, lease) = p.rollout_status(group)?;
+            match &state {
+                Some(s) => print(s),
+                None => println!("{group}: no fleet state yet (the rollout has not moved)"),
+            }
+            match lease {
+                Some(id) => println!("judged by engine {id}"),
+                None => println!("no engine holds the lease"),
+            }
+            return Ok(());
+        }
+        "pause" => A::Pause,
+        "resume" => A::Resume,
+        "promote" => A::Promote,
+        "abort" => A::Abort,
+        other => {
+            return Err(Error::at(
+                ErrorKind::InvalidValue,
+                "action",
+                format!("{other:?}: use status, pause, resume, promote or abort"),
+            ))
+        }
+    };
+    print(&p.rollout_action(group, action)?);
+    Ok(())
+}
+
 fn run(cli: Cli) -> Result<(), Error> {
     let (redis, ns) = (cli.redis.clone(), cli.ns.clone());
     let connect = || Publisher::connect(&redis, &ns);
     match cli.command {
+        Command::Rollout { action, group } => rollout(&mut connect()?, &action, &group)?,
         Command::Publish {
             file,
             format,

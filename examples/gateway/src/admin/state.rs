@@ -18,6 +18,9 @@ pub struct AdminState {
     pub(super) redis: Option<Arc<gray_redis::RedisSource>>,
     pub(super) webhooks: Option<Arc<WebhookStats>>,
     pub(super) legacy_get: bool,
+    /// The Redis URL and namespace of a fleet whose rollouts are judged together: rollout
+    /// calls then move the fleet's state.
+    pub(super) fleet: Option<(String, String)>,
 }
 
 impl std::fmt::Debug for AdminState {
@@ -41,6 +44,7 @@ impl AdminState {
             redis: None,
             webhooks: None,
             legacy_get: false,
+            fleet: None,
         }
     }
 
@@ -61,6 +65,13 @@ impl AdminState {
     /// Also reports the Redis source on `/api/status` and `/metrics`.
     pub fn with_redis(mut self, source: Arc<gray_redis::RedisSource>) -> Self {
         self.redis = Some(source);
+        self
+    }
+
+    /// Rollout calls move the fleet's rollout (Redis `url`, `namespace`) rather than this
+    /// engine's alone.
+    pub fn with_fleet(mut self, url: String, namespace: String) -> Self {
+        self.fleet = Some((url, namespace));
         self
     }
 

@@ -56,6 +56,21 @@ pub(super) async fn rollout_action(
                 .into_response()
         }
     };
+    if let Some((url, ns)) = s.fleet.clone() {
+        // The fleet's state: every engine, this one included, follows it within a second.
+        let g = group.clone();
+        let done = tokio::task::spawn_blocking(move || {
+            gray_redis::Publisher::connect(&url, &ns)?.rollout_action(&g, action)
+        })
+        .await;
+        return match done {
+            Ok(Ok(state)) => {
+                Json(serde_json::json!({ "group": group, "fleet": state })).into_response()
+            }
+            Ok(Err(e)) => bad(e),
+            Err(e) => bad(e),
+        };
+    }
     match s.engine.rollout_action(&group, action) {
         Ok(status) => Json(status).into_response(),
         Err(e) => bad(e),

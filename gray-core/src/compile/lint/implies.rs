@@ -168,20 +168,17 @@ fn value_implies(a: &ValueMatchSpec, b: &ValueMatchSpec, host: bool) -> bool {
     if a.invert || b.invert || (a.ignore_case && !b.ignore_case && !host) {
         return false;
     }
-    let Ok(bm) = ValueMatcher::compile(b, host) else {
-        return false;
-    };
-    // Exact values: each must pass `b`.
+    // Exact values: each must pass `b` (compiled only here: a regex costs a compile).
     let exact: Option<Vec<&str>> = match (&a.equals, &a.one_of) {
         (Some(v), _) => Some(vec![v.as_str()]),
         (_, Some(list)) => Some(list.iter().map(String::as_str).collect()),
         _ => None,
     };
     if let Some(values) = exact {
-        return (!a.ignore_case
-            || host
-            || values.iter().all(|v| !v.chars().any(char::is_alphabetic)))
-            && values.iter().all(|v| bm.matches(Some(v)));
+        let Ok(bm) = ValueMatcher::compile(b, host) else {
+            return false;
+        };
+        return values.iter().all(|v| bm.matches(Some(v)));
     }
     // Affixes: a longer prefix (suffix, substring) of a shorter one.
     let fold = |s: &str| {

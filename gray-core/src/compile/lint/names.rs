@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 
 use crate::error::Location;
-use crate::expr::Expr;
+use crate::expr::variable_names;
 use crate::lint::{Lint, LintKind};
 use crate::spec::{ConditionSpec, KeySpec, RuleSpec, Spec};
 
@@ -67,14 +67,12 @@ fn condition_uses(c: &ConditionSpec, rule: usize, out: &mut Vec<Use>) {
         C::Expr(src) => {
             // Expression variables are header (or parameter) names; they count as uses,
             // not as names to check.
-            if let Ok(e) = Expr::parse(src) {
-                for v in e.variables() {
-                    out.push(Use {
-                        kind: Kind::Header,
-                        name: Kind::Header.norm(v),
-                        rule: None,
-                    });
-                }
+            for v in variable_names(src) {
+                out.push(Use {
+                    kind: Kind::Header,
+                    name: Kind::Header.norm(&v),
+                    rule: None,
+                });
             }
             return;
         }
