@@ -24,6 +24,20 @@ pub(crate) fn redis_error(what: &str, e: &RedisError) -> Error {
     Error::at(ErrorKind::Source, "redis", format!("{what}: {e}"))
 }
 
+/// Opens a connection to `url` (5 s to connect) with `read_timeout`; a bad URL is an
+/// `InvalidValue` error, a failed connect a `Source` error.
+pub(crate) fn open(url: &str, read_timeout: Duration) -> gray_core::Result<Connection> {
+    let client = redis::Client::open(url).map_err(|e| {
+        Error::at(
+            ErrorKind::InvalidValue,
+            "redis",
+            format!("bad Redis URL: {e}"),
+        )
+    })?;
+    connect(&client, Duration::from_secs(5), read_timeout)
+        .map_err(|e| redis_error("cannot connect", &e))
+}
+
 /// Opens a connection with connect and read timeouts.
 pub(crate) fn connect(
     client: &redis::Client,

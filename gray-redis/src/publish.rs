@@ -59,15 +59,7 @@ impl Publisher {
     /// Connects (5 s timeout).
     pub fn connect(url: &str, namespace: &str) -> Result<Publisher> {
         let keys = Keys::new(namespace)?;
-        let client = redis::Client::open(url).map_err(|e| {
-            Error::at(
-                ErrorKind::InvalidValue,
-                "redis",
-                format!("bad Redis URL: {e}"),
-            )
-        })?;
-        let con = fetch::connect(&client, Duration::from_secs(5), Duration::from_secs(60))
-            .map_err(|e| redis_error("cannot connect", &e))?;
+        let con = fetch::open(url, Duration::from_secs(60))?;
         Ok(Publisher { con, keys })
     }
 

@@ -115,15 +115,7 @@ impl FleetRollouts {
     pub fn connect(engine: Arc<Engine>, url: &str, namespace: &str, id: &str) -> Result<Self> {
         let keys = Keys::new(namespace)?;
         crate::keys::check_name("engine id", id)?;
-        let client = redis::Client::open(url).map_err(|e| {
-            Error::at(
-                ErrorKind::InvalidValue,
-                "redis",
-                format!("bad Redis URL: {e}"),
-            )
-        })?;
-        let con = fetch::connect(&client, Duration::from_secs(5), Duration::from_secs(5))
-            .map_err(|e| redis_error("cannot connect", &e))?;
+        let con = fetch::open(url, Duration::from_secs(5))?;
         engine.set_fleet_judged(true);
         Ok(FleetRollouts {
             engine,

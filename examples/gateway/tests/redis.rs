@@ -97,22 +97,7 @@ async fn a_gateway_on_redis_joins_the_fleets_rollouts() {
     let (stable, canary) = (upstream("stable").await, upstream("canary").await);
     let server = redis_server::RedisServer::start();
     let mut publisher = Publisher::connect(&server.url(), "fleetgw").unwrap();
-    let spec = format!(
-        r#"version: 1
-groups:
-  web:
-    nodes: [{{ address: "{s}", weight: 1 }}, {{ address: "{c}", weight: 0 }}]
-    rollout:
-      start: 0
-      steps:
-        - {{ weights: {{ "{c}": 1 }}, hold: 10m }}
-        - {{ weights: {{ "{c}": 1, "{s}": 0 }} }}
-      analysis: {{ canary: ["{c}"], interval: 10s }}
-default: web
-"#,
-        s = stable.addr(),
-        c = canary.addr()
-    );
+    let spec = judged_rollout(stable.addr(), canary.addr(), "");
     publisher
         .publish_spec(&spec, gray_core::Format::Yaml)
         .unwrap();

@@ -310,22 +310,10 @@ async fn rollout_webhooks_reach_https_urls_verified_like_upstreams() {
         .await
         .unwrap();
     let (stable, canary) = (upstream("stable").await, upstream("canary").await);
-    let config = format!(
-        r#"version: 1
-groups:
-  web:
-    nodes: [{{ address: "{s}", weight: 1 }}, {{ address: "{c}", weight: 0 }}]
-    rollout:
-      start: 0
-      steps:
-        - {{ weights: {{ "{c}": 1 }}, hold: 10m }}
-        - {{ weights: {{ "{c}": 1, "{s}": 0 }} }}
-      analysis: {{ canary: ["{c}"], interval: 10s, webhook: "https://{h}/rollout" }}
-default: web
-"#,
-        s = stable.addr(),
-        c = canary.addr(),
-        h = hook.addr()
+    let config = judged_rollout(
+        stable.addr(),
+        canary.addr(),
+        &format!(", webhook: \"https://{}/rollout\"", hook.addr()),
     );
     let ca_file = dir.join("ca.pem");
     std::fs::write(&ca_file, ca.pem()).unwrap();

@@ -200,3 +200,22 @@ default: stable
         nodes(canary, "1.1")
     )
 }
+
+/// Group `web` with a judged two-step rollout of node `canary` against `stable` (10-second
+/// intervals); `analysis` adds to the analysis map (`, webhook: "..."`).
+pub fn judged_rollout(stable: SocketAddr, canary: SocketAddr, analysis: &str) -> String {
+    format!(
+        r#"version: 1
+groups:
+  web:
+    nodes: [{{ address: "{stable}", weight: 1 }}, {{ address: "{canary}", weight: 0 }}]
+    rollout:
+      start: 0
+      steps:
+        - {{ weights: {{ "{canary}": 1 }}, hold: 10m }}
+        - {{ weights: {{ "{canary}": 1, "{stable}": 0 }} }}
+      analysis: {{ canary: ["{canary}"], interval: 10s{analysis} }}
+default: web
+"#
+    )
+}
