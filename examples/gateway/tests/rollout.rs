@@ -89,25 +89,10 @@ async fn a_flaky_canary_is_aborted_by_the_gateway_and_traffic_returns_to_stable(
     let stable = upstream("stable").await;
     let canary = flaky_canary().await;
     let (hook, posted) = webhook_sink().await;
-    let gw = gateway(&format!(
-        r#"
-version: 1
-groups:
-  web:
-    nodes: [{{ address: "{stable}", weight: 1 }}, {{ address: "{canary}", weight: 0 }}]
-    rollout:
-      start: 0
-      steps:
-        - {{ weights: {{ "{canary}": 1 }}, hold: 10m }}
-        - {{ weights: {{ "{canary}": 1, "{stable}": 0 }} }}
-      analysis:
-        canary: ["{canary}"]
-        interval: 10s
-        failure_limit: 1
-        webhook: "http://{hook}/rollout"
-default: web
-"#,
-        stable = stable.addr()
+    let gw = gateway(&judged_rollout(
+        stable.addr(),
+        canary,
+        &format!(", failure_limit: 1, webhook: \"http://{hook}/rollout\""),
     ))
     .await;
     let c = client();
