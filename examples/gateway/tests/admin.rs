@@ -288,7 +288,17 @@ async fn explain_config_and_metrics() {
         m.body
     );
     let page = admin(&gw, "GET", "/", "").await;
-    assert!(page.body.contains("<title>gray gateway admin</title>"));
+    assert!(page.body.contains("<title>gray console</title>"));
+    // The console is one page that reads everything through the admin API.
+    for api in [
+        "/api/rules",
+        "/api/traffic",
+        "/api/rollouts",
+        "/api/what-if",
+        "/api/explain",
+    ] {
+        assert!(page.body.contains(api), "the console does not call {api}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
