@@ -81,6 +81,7 @@ mod engine;
 pub mod explain;
 mod instance;
 mod metrics;
+pub mod mirror;
 pub mod nepxion;
 pub mod release;
 pub mod sample;

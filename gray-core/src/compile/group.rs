@@ -117,6 +117,16 @@ fn compile_group(
         Some(f) => Some(names.index(f, &format!("{path}.fallback"))?),
         None => None,
     };
+    let mirror = match &g.mirror {
+        Some(m) => Some(Box::new(super::mirror::compile_mirror(
+            m,
+            &format!("{path}.mirror"),
+            &format!("group {name}"),
+            names,
+            scope,
+        )?)),
+        None => None,
+    };
     Ok(Group {
         name: name.into(),
         nodes: nodes.into(),
@@ -127,6 +137,7 @@ fn compile_group(
         fallback,
         fail_on: FailMask::new(&g.fail_on),
         counter: registry.group(name),
+        mirror,
     })
 }
 

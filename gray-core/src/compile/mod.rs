@@ -23,6 +23,7 @@ mod condition;
 mod group;
 mod ip_sets;
 mod lint;
+mod mirror;
 mod names;
 pub(crate) mod registry;
 mod release;

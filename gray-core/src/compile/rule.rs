@@ -64,6 +64,16 @@ pub(super) fn compile_rules(
             check_header(k, v, &format!("{path}.routes"))?;
             headers.push((k.into(), v.into()));
         }
+        let mirror = match &r.mirror {
+            Some(m) => Some(Box::new(super::mirror::compile_mirror(
+                m,
+                &format!("{path}.mirror"),
+                &format!("rule {}", r.id),
+                names,
+                scope,
+            )?)),
+            None => None,
+        };
         if !r.enabled {
             continue;
         }
@@ -74,6 +84,7 @@ pub(super) fn compile_rules(
             headers: headers.into(),
             counter: registry.rule(&r.id),
             traffic: registry.rule_traffic(&r.id),
+            mirror,
         });
     }
     for (rule, (_, path)) in &scope.ramps {

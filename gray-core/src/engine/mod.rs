@@ -49,6 +49,7 @@ use crate::spec::{Format, Spec};
 
 mod admin;
 mod instance;
+mod mirror;
 mod nepxion;
 mod record;
 mod rollout;

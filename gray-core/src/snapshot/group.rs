@@ -76,6 +76,8 @@ pub(crate) struct Group {
     /// The compiled `fail_on` list ([`crate::Engine::record`]).
     pub(crate) fail_on: FailMask,
     pub(crate) counter: Arc<Counter>,
+    /// Copies of some of its requests (see [`crate::spec::MirrorSpec`]).
+    pub(crate) mirror: Option<Box<super::mirror::Mirror>>,
 }
 
 impl Group {

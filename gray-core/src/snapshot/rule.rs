@@ -21,6 +21,8 @@ pub(crate) struct Rule {
     pub(crate) counter: Arc<Counter>,
     /// Live window of the requests this rule matched that were recorded.
     pub(crate) traffic: Arc<Traffic>,
+    /// Copies of some of its requests (see [`crate::spec::MirrorSpec`]).
+    pub(crate) mirror: Option<Box<super::mirror::Mirror>>,
 }
 
 /// Where a request key comes from (stickiness, hash selection).

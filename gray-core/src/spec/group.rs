@@ -61,6 +61,10 @@ pub struct GroupSpec {
         skip_serializing_if = "is_default_fail_on"
     )]
     pub fail_on: Vec<FailOn>,
+    /// Copy a share of the requests this group serves to another group (see
+    /// [`super::MirrorSpec`]); a matching rule's own `mirror` takes precedence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mirror: Option<super::MirrorSpec>,
 }
 
 /// One kind of upstream outcome that a group's `fail_on` counts as a failure, after nginx's
@@ -211,6 +215,7 @@ impl Default for GroupSpec {
             fail_timeout: default_fail_timeout(),
             rollout: None,
             fail_on: default_fail_on(),
+            mirror: None,
         }
     }
 }

@@ -36,6 +36,7 @@ mod duration;
 mod group;
 mod headers;
 mod key;
+mod mirror;
 pub mod release;
 mod rule;
 mod text;
@@ -51,6 +52,7 @@ pub use group::{
 };
 pub use headers::{HeaderPolicySpec, InboundPolicy};
 pub use key::KeySpec;
+pub use mirror::{MirrorSpec, SAFE_METHODS};
 pub use release::ReleaseSpec;
 pub use rule::{ConditionSpec, PercentSpec, RangeSpec, RoutesSpec, RuleSpec, ValueMatchSpec};
 use text::{clean_path, strip_position, toml_error};

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::defaults::{default_true, is_false, is_true};
 use super::dimensions::Dimensions;
 use super::key::KeySpec;
+use super::mirror::MirrorSpec;
 
 /// One rule: a condition and what to do when it matches.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -33,6 +34,10 @@ pub struct RuleSpec {
     /// Per-service routes propagated down the call chain (version/region/address/... headers).
     #[serde(default, skip_serializing_if = "Dimensions::is_empty")]
     pub routes: Dimensions,
+    /// Copy a share of the requests this rule matches to another group (see [`MirrorSpec`]);
+    /// it takes precedence over the target group's own `mirror`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mirror: Option<MirrorSpec>,
 }
 
 /// The former name of [`Dimensions`], the per-service route values a rule sets.

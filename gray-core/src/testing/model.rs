@@ -552,6 +552,7 @@ pub fn generate(data: &[u8]) -> (Spec, Vec<SimpleRequest>) {
             route: c.flag().then(|| c.pick(&["g0", "g1", "g2"]).to_string()),
             set_headers: Default::default(),
             routes: Default::default(),
+            mirror: None,
         });
     }
     let requests = (0..=c.below(4)).map(|_| gen_request(&mut c)).collect();
