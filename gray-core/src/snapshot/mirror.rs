@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::rule::Key;
+use super::key::Key;
 use crate::sticky::StickyHasher;
 
 /// Where copies of some requests go, and how many.

@@ -8,6 +8,7 @@
 
 pub(crate) mod counter;
 pub(crate) mod group;
+pub(crate) mod key;
 pub(crate) mod mirror;
 pub(crate) mod release;
 pub(crate) mod rule;

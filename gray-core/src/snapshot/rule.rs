@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+pub(crate) use super::key::Key;
+
 use super::counter::Counter;
 use crate::expr::Expr;
 use crate::matcher::ValueMatcher;
@@ -23,15 +25,6 @@ pub(crate) struct Rule {
     pub(crate) traffic: Arc<Traffic>,
     /// Copies of some of its requests (see [`crate::spec::MirrorSpec`]).
     pub(crate) mirror: Option<Box<super::mirror::Mirror>>,
-}
-
-/// Where a request key comes from (stickiness, hash selection).
-#[derive(Debug, Clone)]
-pub(crate) enum Key {
-    Cookie(Box<str>, Slot),
-    Header(Box<str>, Slot),
-    Query(Box<str>, Slot),
-    ClientIp,
 }
 
 /// A compiled condition.
@@ -76,18 +69,6 @@ pub(crate) enum Cond {
     All(Box<[Cond]>),
     Any(Box<[Cond]>),
     Not(Box<Cond>),
-}
-
-impl Key {
-    /// How explanations name the key.
-    pub(crate) fn label(&self) -> String {
-        match self {
-            Key::Cookie(n, _) => format!("cookie {n:?}"),
-            Key::Header(n, _) => format!("header {n:?}"),
-            Key::Query(n, _) => format!("query {n:?}"),
-            Key::ClientIp => "client IP".to_string(),
-        }
-    }
 }
 
 /// The thresholds a judged rollout gives a rule's `percent` conditions, per selector (each
