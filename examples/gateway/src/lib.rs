@@ -32,6 +32,7 @@ pub mod body;
 pub mod cli;
 pub mod forward;
 pub mod ingress;
+pub mod mirror;
 pub mod proxy;
 pub mod reload;
 pub mod server;

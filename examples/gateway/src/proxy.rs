@@ -50,6 +50,7 @@ use crate::upload::{ClientBody, ClientFailure, Upload};
 use crate::upstream_tls::{Connector, UpstreamTls};
 
 pub use crate::body::{text_response, Body, BoxError};
+use crate::mirror::Mirrors;
 
 /// Timeouts and pool settings of the upstream client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +91,7 @@ struct Inner {
     timeouts: ProxyTimeouts,
     upstream_tls: UpstreamTls,
     stats: Arc<ProxyStats>,
+    mirrors: Mirrors,
 }
 
 /// Counters of upstream failures and retries, exported by the admin `/metrics`.
@@ -104,6 +106,8 @@ pub struct ProxyStats {
     retries_ok: AtomicU64,
     client_body_timeout: AtomicU64,
     client_aborted: AtomicU64,
+    /// The mirrors' counters (see [`crate::mirror`]).
+    mirrors: std::sync::OnceLock<Mirrors>,
 }
 
 impl ProxyStats {
@@ -121,6 +125,9 @@ impl ProxyStats {
 
     /// Appends the counters in the Prometheus text format.
     pub fn write_prometheus(&self, out: &mut String) {
+        if let Some(m) = self.mirrors.get() {
+            m.write_prometheus(out);
+        }
         use std::fmt::Write as _;
         out.push_str("# HELP gray_gateway_upstream_failures_total Failed upstream attempts by kind.\n# TYPE gray_gateway_upstream_failures_total counter\n");
         for (kind, c) in [
@@ -266,16 +273,21 @@ impl Proxy {
         upstream_tls: UpstreamTls,
         config: rustls::ClientConfig,
     ) -> Self {
+        let connector = Connector::new(config, timeouts.connect);
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(timeouts.pool_idle)
-            .build(Connector::new(config, timeouts.connect));
+            .build(connector.clone());
+        let mirrors = Mirrors::new(connector, upstream_tls.clone());
+        let stats = Arc::new(ProxyStats::default());
+        let _ = stats.mirrors.set(mirrors.clone());
         Proxy {
             inner: Arc::new(Inner {
                 engine,
                 client,
                 timeouts,
                 upstream_tls,
-                stats: Arc::default(),
+                stats,
+                mirrors,
             }),
         }
     }
@@ -348,16 +360,33 @@ impl Proxy {
         };
         let node = node.to_owned();
         let peer = peer_addr(req.extensions()).map(|a| a.ip());
+        // A copy for the mirror, if one applies (never of an upgrade: a tunnel is no request).
+        let ticket = if req.extensions().get::<Upgrade>().is_none() {
+            let mirroring = self
+                .inner
+                .engine
+                .mirror(&decision, &HttpRequestView::new(&req));
+            self.inner.mirrors.ticket(mirroring)
+        } else {
+            None
+        };
         let (parts, body) = req.into_parts();
         let replayable = idempotent(&parts.method) && body.is_end_stream();
         let (body, upload): (Body, _) = if replayable {
+            if let Some(t) = ticket {
+                t.send_now(&parts);
+            }
             (
                 Empty::new().map_err(|never| match never {}).boxed(),
                 Upload::done(),
             )
         } else {
             let (body, upload) = ClientBody::new(body, self.inner.timeouts.client_body);
-            (body.boxed(), upload)
+            let body = match ticket {
+                Some(t) => t.send_with_body(&parts, body.boxed()),
+                None => body.boxed(),
+            };
+            (body, upload)
         };
         let sent = Instant::now();
         let first = match self.upstream_request(&parts, peer, decision.group(), &node, body) {
