@@ -36,7 +36,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# shellcheck source=loopback.sh
+source benches/loopback.sh
 STABLE=$(free_port); CANARY=$(free_port); NGX=$(free_port); GRAY=$(free_port); ADMIN=$(free_port)
 
 # 10,000 deterministic CIDRs from 11.0.0.0 up (never loopback, so wrk's 127.0.0.1 misses).
@@ -56,18 +57,7 @@ with open(f"{work}/gray-list.txt", "w") as f:
 PY
 
 # The upstreams: one nginx answering fixed bodies, shared by both runs.
-cat > "$WORK/backend.conf" <<NGX
-worker_processes 1;
-pid $WORK/backend.pid;
-error_log $WORK/backend-error.log;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    server { listen 127.0.0.1:$STABLE; keepalive_requests 100000; location / { return 200 "stable\n"; } }
-    server { listen 127.0.0.1:$CANARY; keepalive_requests 100000; location / { return 200 "canary\n"; } }
-}
-NGX
-"$NGINX" -c "$WORK/backend.conf" -p "$WORK"
+start_backends "$STABLE" "$CANARY"
 
 # nginx as the gray proxy: cookie map first, then the geo set, as in the seeds.
 cat > "$WORK/proxy.conf" <<NGX
@@ -129,7 +119,7 @@ run() { # side case url header
     fi
     local rps p99 errs
     rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
-    p99=$(awk '/^ +99%/ {v=$2; if (v ~ /us$/) {sub(/us$/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v=v*1000}; print v}' <<<"$out")
+    p99=$(wrk_p99 <<<"$out")
     errs=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out" | tr -s ' ' | paste -sd ';' -)
     [ -z "$errs" ] || echo "warning: $1 $2: $errs" >&2
     echo "$1 $2 $rps $p99"

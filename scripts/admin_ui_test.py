@@ -284,8 +284,8 @@ def upstream(name):
 
 
 def console_test(gateway_bin, browser, tmp, procs):
-    servers = [upstream(n) for n in ("stable", "canary", "office")]
-    (_, stable), (_, canary), (_, office) = servers
+    servers = [upstream(n) for n in ("stable", "canary", "office", "office-next")]
+    (_, stable), (_, canary), (_, office), (_, office_next) = servers
     config = os.path.join(tmp, "console.yaml")
     live = f"""version: 1
 client_ip: {{ trusted_proxies: ["127.0.0.1"] }}
@@ -298,7 +298,10 @@ groups:
         - {{ weights: {{ "{canary}": 1 }}, hold: 10m }}
         - {{ weights: {{ "{canary}": 1, "{stable}": 0 }} }}
       analysis: {{ canary: ["{canary}"], interval: 10s, failure_limit: 2 }}
-  office: {{ nodes: [{{ address: "{office}" }}] }}
+  office:
+    nodes: [{{ address: "{office}" }}]
+    mirror: {{ to: office-next, compare: {{ body: exact }} }}
+  office-next: {{ nodes: [{{ address: "{office_next}" }}] }}
 rules:
   - {{ id: beta-cookie, description: "testers' cookie", when: {{ cookie: {{ name: beta, regex: "aaa$" }} }}, route: office }}
   - {{ id: office-net, when: {{ ip: ["10.8.0.0/16"] }}, route: office }}
@@ -355,6 +358,10 @@ default: web
         wait_for("the share chart", lambda: browser.js(
             "return document.querySelectorAll('#chart-share polyline').length") >= 2)
         wait_for("a last hit time", lambda: browser.text("last:beta-cookie").endswith("ago"))
+        # The office group mirrors to a next build that answers differently: the console
+        # lists the differences.
+        wait_for("the mirror's differences", lambda: browser.js(
+            "return document.querySelectorAll('.mirror-diff').length") >= 1)
         wait_for("the traffic chart", lambda: browser.js(
             "return document.querySelectorAll('#chart-p99 polyline').length") >= 1)
 

@@ -123,7 +123,12 @@ impl ProxyStats {
         c.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Appends the counters in the Prometheus text format.
+    /// The mirrors of this proxy (their counters and latest differences).
+    pub fn mirrors(&self) -> Option<&Mirrors> {
+        self.mirrors.get()
+    }
+
+    /// The counters in the Prometheus text format.
     pub fn write_prometheus(&self, out: &mut String) {
         if let Some(m) = self.mirrors.get() {
             m.write_prometheus(out);
@@ -372,21 +377,20 @@ impl Proxy {
         };
         let (parts, body) = req.into_parts();
         let replayable = idempotent(&parts.method) && body.is_end_stream();
-        let (body, upload): (Body, _) = if replayable {
-            if let Some(t) = ticket {
-                t.send_now(&parts);
-            }
+        let (body, upload, tap): (Body, _, _) = if replayable {
+            let tap = ticket.and_then(|t| t.send_now(&parts));
             (
                 Empty::new().map_err(|never| match never {}).boxed(),
                 Upload::done(),
+                tap,
             )
         } else {
             let (body, upload) = ClientBody::new(body, self.inner.timeouts.client_body);
-            let body = match ticket {
+            let (body, tap) = match ticket {
                 Some(t) => t.send_with_body(&parts, body.boxed()),
-                None => body.boxed(),
+                None => (body.boxed(), None),
             };
-            (body, upload)
+            (body, upload, tap)
         };
         let sent = Instant::now();
         let first = match self.upstream_request(&parts, peer, decision.group(), &node, body) {
@@ -395,7 +399,11 @@ impl Proxy {
         };
         self.record(&decision, &first, sent.elapsed());
         match first {
-            Ok(resp) => resp,
+            // With a comparing mirror the client's answer is tapped on its way (unchanged).
+            Ok(resp) => match tap {
+                Some(tap) => tap.wrap(resp),
+                None => resp,
+            },
             Err(f) if f.is_retryable() && replayable => {
                 self.inner.stats.failed(&f);
                 tracing::warn!(node, error = %f.reason(&node, &self.inner.timeouts), "upstream failed; retrying once");

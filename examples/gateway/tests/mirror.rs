@@ -277,3 +277,128 @@ async fn bodies_are_copied_within_the_limit_and_a_large_upload_is_not() {
     .await;
     assert_eq!(shadow.seen().len(), 1);
 }
+
+/// A JSON backend: `{"version": V, "ts": <a fresh value each time>, "items": [1, 2]}` with a
+/// `content-type` and a `set-cookie` of its own.
+async fn json_backend(version: u32, cookie: &'static str) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    // Each backend's clock reads differently (as two real servers' would).
+    let counter = Arc::new(std::sync::atomic::AtomicU64::new(
+        u64::from(version) * 1_000_000 + u64::from(addr.port()),
+    ));
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                let svc = service_fn(move |req: Request<hyper::body::Incoming>| {
+                    let counter = counter.clone();
+                    async move {
+                        let _ = req.into_body().collect().await;
+                        let ts = counter.fetch_add(7, std::sync::atomic::Ordering::Relaxed);
+                        let body =
+                            format!(r#"{{"version": {version}, "ts": {ts}, "items": [1, 2]}}"#);
+                        let mut r = Response::new(Full::new(Bytes::from(body)));
+                        r.headers_mut()
+                            .insert("content-type", "application/json".parse().unwrap());
+                        r.headers_mut()
+                            .insert("set-cookie", cookie.parse().unwrap());
+                        r.headers_mut()
+                            .insert("x-upstream", format!("v{version}").parse().unwrap());
+                        Ok::<_, std::convert::Infallible>(r)
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_different_field_is_reported_and_noise_between_baselines_is_not() {
+    let stable = json_backend(1, "sid=stable-secret").await;
+    let stable2 = json_backend(1, "sid=stable-secret").await;
+    let canary = json_backend(2, "sid=canary-secret").await;
+    let spec = format!(
+        "version: 1\ngroups:\n  stable:\n    nodes: [{{ address: \"{stable}\" }}]\n    mirror: {{ to: canary, compare: {{ baseline: baseline, headers: [content-type, set-cookie] }} }}\n  canary:\n    nodes: [{{ address: \"{canary}\" }}]\n  baseline:\n    nodes: [{{ address: \"{stable2}\" }}]\ndefault: stable\n"
+    );
+    let gw = gateway(&spec).await;
+    let c = client();
+    for _ in 0..4 {
+        let r = get(
+            &c,
+            gw.proxy_addr(),
+            "/api/item",
+            &[("authorization", "Bearer user-token")],
+        )
+        .await;
+        assert_eq!(
+            (r.status, r.upstream()),
+            (StatusCode::OK, "v1"),
+            "the client always gets stable's answer"
+        );
+        assert_eq!(r.json()["version"], 1);
+    }
+    eventually("four comparisons", 250, || async {
+        counter(
+            &admin(&gw, "GET", "/metrics", "").await.body,
+            "gray_gateway_mirror_compared_total{mirror=\"group stable\",result=\"different\"}",
+        ) == 4
+    })
+    .await;
+    let m = admin(&gw, "GET", "/metrics", "").await.body;
+    // `version` and the cookie differ on every copy; `ts` differs between the two stables too,
+    // so it is noise and never counted.
+    assert_eq!(
+        counter(
+            &m,
+            "gray_gateway_mirror_differences_total{mirror=\"group stable\",kind=\"field\"}"
+        ),
+        4,
+        "{m}"
+    );
+    assert_eq!(
+        counter(
+            &m,
+            "gray_gateway_mirror_differences_total{mirror=\"group stable\",kind=\"header\"}"
+        ),
+        4,
+        "{m}"
+    );
+    assert_eq!(
+        counter(
+            &m,
+            "gray_gateway_mirror_differences_total{mirror=\"group stable\",kind=\"status\"}"
+        ),
+        0
+    );
+    let latest = admin(&gw, "GET", "/api/mirrors", "").await;
+    let l = latest.json();
+    let first = &l["latest"][0];
+    assert_eq!(first["path"], "/api/item");
+    let diffs = first["differences"].as_array().unwrap();
+    let places: Vec<String> = diffs
+        .iter()
+        .map(|d| {
+            format!(
+                "{} {}",
+                d["kind"].as_str().unwrap(),
+                d["path"].as_str().or(d["name"].as_str()).unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(places, ["header set-cookie", "field version"], "{l}");
+    assert_eq!(first["noise"], serde_json::json!(["ts"]));
+    // Secrets never reach the API.
+    assert!(
+        !latest.body.contains("secret") && !latest.body.contains("user-token"),
+        "{}",
+        latest.body
+    );
+}

@@ -4,7 +4,7 @@ use super::condition::compile_key;
 use super::names::GroupNames;
 use super::scope::CompileScope;
 use crate::error::{Error, ErrorKind, Result};
-use crate::snapshot::mirror::Mirror;
+use crate::snapshot::mirror::{Compare, Mirror};
 use crate::spec::{MirrorSpec, SAFE_METHODS};
 use crate::validate::{check_header, is_token};
 
@@ -66,6 +66,34 @@ pub(super) fn compile_mirror(
         }
         None => None,
     };
+    let compare = match &m.compare {
+        Some(c) => {
+            let baseline = match &c.baseline {
+                Some(b) => Some(names.index(b, &format!("{path}.compare.baseline"))?),
+                None => None,
+            };
+            for (i, h) in c.headers.iter().enumerate() {
+                if !is_token(h) {
+                    return invalid(
+                        &format!("compare.headers[{i}]"),
+                        format!("{h:?} is not a header name"),
+                    );
+                }
+            }
+            Some(Compare {
+                baseline,
+                headers: c
+                    .headers
+                    .iter()
+                    .map(|h| h.to_ascii_lowercase().into())
+                    .collect(),
+                body: c.body,
+                ignore: c.ignore.clone().into(),
+                max_body: c.max_body,
+            })
+        }
+        None => None,
+    };
     Ok(Mirror {
         id: id.into(),
         to,
@@ -78,5 +106,6 @@ pub(super) fn compile_mirror(
         timeout: m.timeout.0,
         header: m.header.to_ascii_lowercase().into(),
         host: m.host.as_deref().map(Into::into),
+        compare,
     })
 }

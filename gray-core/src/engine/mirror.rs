@@ -4,7 +4,7 @@ use super::Engine;
 use crate::decision::Decision;
 use crate::eval::context::Ctx;
 use crate::eval::route::{pick, RouteInput};
-use crate::mirror::{MirrorPlan, Mirroring, SkipReason};
+use crate::mirror::{ComparePlan, MirrorPlan, Mirroring, SkipReason};
 use crate::request::RequestView;
 use crate::snapshot::release::Choice;
 use crate::sticky;
@@ -64,8 +64,35 @@ impl Engine {
         let (Some(g), Some(n)) = (group.filter(|g| *g == m.to), node) else {
             return skipped(SkipReason::NoNode);
         };
+        let compare = m.compare.as_ref().map(|c| {
+            // The baseline copy goes to another node than the primary's when there is one.
+            let baseline = c.baseline.and_then(|b| {
+                let mut tries = 0;
+                loop {
+                    let (bg, bn) =
+                        pick(snap, &self.sources, &mut ctx, b, &input, &mut |_| {}, None);
+                    let (bg, bn) = (bg.filter(|x| *x == b)?, bn?);
+                    let same = Some(bg) == decision.served && Some(bn) == decision.node;
+                    tries += 1;
+                    if !same || tries >= 3 {
+                        let group = &snap.groups[bg as usize];
+                        break Some((
+                            group.name.to_string(),
+                            group.nodes[bn as usize].address.to_string(),
+                        ));
+                    }
+                }
+            });
+            ComparePlan {
+                baseline,
+                headers: c.headers.iter().map(|h| h.to_string()).collect(),
+                body: c.body,
+                ignore: c.ignore.to_vec(),
+                max_body: c.max_body,
+            }
+        });
         let group = &snap.groups[g as usize];
-        Some(Mirroring::Send(MirrorPlan {
+        Some(Mirroring::Send(Box::new(MirrorPlan {
             mirror: m.id.to_string(),
             group: group.name.to_string(),
             node: group.nodes[n as usize].address.to_string(),
@@ -74,6 +101,7 @@ impl Engine {
             timeout: m.timeout,
             header: m.header.to_string(),
             host: m.host.as_deref().map(str::to_string),
-        }))
+            compare,
+        })))
     }
 }

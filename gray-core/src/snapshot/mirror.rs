@@ -26,4 +26,17 @@ pub(crate) struct Mirror {
     /// Lower-case marker header name.
     pub(crate) header: Box<str>,
     pub(crate) host: Option<Box<str>>,
+    pub(crate) compare: Option<Compare>,
+}
+
+/// A compiled `compare` section.
+#[derive(Debug, Clone)]
+pub(crate) struct Compare {
+    /// The group of the baseline copy.
+    pub(crate) baseline: Option<u32>,
+    /// Lower-case header names.
+    pub(crate) headers: Box<[Box<str>]>,
+    pub(crate) body: crate::spec::CompareBody,
+    pub(crate) ignore: Box<[String]>,
+    pub(crate) max_body: u64,
 }

@@ -51,6 +51,60 @@ pub struct MirrorSpec {
     /// The copy's `Host`; omitted: the request's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
+    /// Compare the copy's answer with the client's (see [`CompareSpec`]); omitted: the copy's
+    /// answer is only read and dropped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compare: Option<CompareSpec>,
+}
+
+/// How a mirror's answer is compared with the primary's (Diffy's approach).
+///
+/// ```yaml
+/// compare:
+///   baseline: stable      # a second copy to this group, to tell noise from differences
+///   headers: [content-type, cache-control]
+///   body: json            # json (field by field), exact, or none
+///   ignore: [meta.request_id]   # JSON paths never compared
+///   max_body: 1048576     # bodies compared up to this size; longer ones are not compared
+/// ```
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompareSpec {
+    /// A group that gets a second copy: where the primary and this baseline differ is noise
+    /// (timestamps, ids) and not reported as the candidate's difference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<String>,
+    /// Response headers compared (case-insensitive); the status is always compared.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<String>,
+    /// How bodies are compared.
+    #[serde(default)]
+    pub body: CompareBody,
+    /// JSON paths left out (`a.b`, `items[0].id`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignore: Vec<String>,
+    /// Longest body compared, in bytes; an answer with a longer one is not compared.
+    #[serde(default = "default_compare_max_body")]
+    pub max_body: u64,
+}
+
+/// How response bodies are compared.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CompareBody {
+    /// As JSON, field by field (bodies that are not JSON: byte by byte).
+    #[default]
+    Json,
+    /// Byte by byte.
+    Exact,
+    /// Not at all.
+    None,
+}
+
+fn default_compare_max_body() -> u64 {
+    1 << 20
 }
 
 /// The methods mirrored when none are listed.

@@ -52,7 +52,7 @@ pub use group::{
 };
 pub use headers::{HeaderPolicySpec, InboundPolicy};
 pub use key::KeySpec;
-pub use mirror::{MirrorSpec, SAFE_METHODS};
+pub use mirror::{CompareBody, CompareSpec, MirrorSpec, SAFE_METHODS};
 pub use release::ReleaseSpec;
 pub use rule::{ConditionSpec, PercentSpec, RangeSpec, RoutesSpec, RuleSpec, ValueMatchSpec};
 use text::{clean_path, strip_position, toml_error};

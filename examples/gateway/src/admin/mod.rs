@@ -19,6 +19,7 @@
 //! | `POST /api/reload` | re-read the config source; with a body: apply that YAML/JSON config |
 //! | `GET /api/config` | the running config as YAML |
 //! | `GET /api/sample`, `PUT /api/sample` | the live request sample's state (counts only, never requests); `{"every": 10, "capacity": 10000, "max_bytes": 8388608}` turns it on, `{"off": true}` off |
+//! | `GET /api/mirrors` | the latest mirror copies whose answer differed from the primary's: request method and path, the differences (noise left out), secret headers redacted |
 //! | `GET /api/rules` | the rules in order: condition in words, group, hits, share of all requests, last hit time |
 //! | `GET /api/lints` | the running config's lint warnings (`kind`, `rule`, `message`, `path`, `file`, `line`, `column`; see `gray_core::lint`) |
 //! | `POST /api/explain[?format=text]` | explain the decision for a described request (`SimpleRequest` JSON) |
@@ -68,7 +69,7 @@ use guard::{auth, guard};
 use legacy::{upstream_add, upstream_list, upstream_remove};
 use nodes::{add_node, drain, group, groups, remove_node, set_weight};
 pub use state::AdminState;
-use status::{config, metrics, reload, rollout_action, rollouts, rules, status, traffic};
+use status::{config, metrics, mirrors, reload, rollout_action, rollouts, rules, status, traffic};
 
 const PAGE: &str = include_str!("admin.html");
 
@@ -80,6 +81,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/api/groups/{group}", get(group))
         .route("/api/traffic", get(traffic))
         .route("/api/rules", get(rules))
+        .route("/api/mirrors", get(mirrors))
         .route("/api/rollouts", get(rollouts))
         .route("/api/rollouts/{group}/{action}", post(rollout_action))
         .route("/api/groups/{group}/nodes", post(add_node))

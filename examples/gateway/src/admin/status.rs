@@ -77,6 +77,17 @@ pub(super) async fn rollout_action(
     }
 }
 
+/// The latest copies whose answer differed from the primary's (secret headers redacted).
+pub(super) async fn mirrors(State(s): State<AdminState>) -> Response {
+    let latest = s
+        .proxy_stats
+        .as_ref()
+        .and_then(|p| p.mirrors())
+        .map(|m| m.latest())
+        .unwrap_or_default();
+    Json(serde_json::json!({ "latest": latest })).into_response()
+}
+
 pub(super) async fn rules(State(s): State<AdminState>) -> Response {
     Json(s.engine.rules()).into_response()
 }

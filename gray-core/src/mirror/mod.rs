@@ -31,6 +31,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod compare;
+
 use std::time::Duration;
 
 /// One copy to send.
@@ -52,13 +54,30 @@ pub struct MirrorPlan {
     pub header: String,
     /// The copy's `Host`, when it is rewritten.
     pub host: Option<String>,
+    /// When the copy's answer is compared with the primary's.
+    pub compare: Option<ComparePlan>,
+}
+
+/// How to compare a copy's answer (see [`compare`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComparePlan {
+    /// The baseline copy's `(group, node)`, when one is configured and has a node.
+    pub baseline: Option<(String, String)>,
+    /// Lower-case names of the compared response headers.
+    pub headers: Vec<String>,
+    /// How bodies are compared.
+    pub body: compare::BodyMode,
+    /// JSON paths left out.
+    pub ignore: Vec<String>,
+    /// Longest body compared.
+    pub max_body: u64,
 }
 
 /// What [`crate::Engine::mirror`] says of one request that a mirror applies to and samples.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mirroring {
     /// Send this copy.
-    Send(MirrorPlan),
+    Send(Box<MirrorPlan>),
     /// The request is not copied, for this reason (count it).
     Skipped {
         /// Which mirror.
