@@ -8,6 +8,8 @@
 //!   extensions; inbound routing headers are stripped or kept per the spec
 //!   ([`apply_decision`]); the decision's headers are set.
 //! * [`GroupSteer`] dispatches each request to the service of its decided group.
+//! * [`MirrorLayer`] sends copies of the requests a `mirror` section samples through a service of
+//!   yours, beside the request ([`mirror`]).
 //! * [`ReportLayer`] records response outcomes (statuses, errors) for passive health, classified
 //!   by the served group's `fail_on`.
 //! * [`HttpRequestView`] implements [`gray_core::RequestView`] for `http::Request` without
@@ -59,6 +61,7 @@
 
 mod headers;
 mod layer;
+pub mod mirror;
 mod peer;
 pub mod report;
 mod steer;
@@ -67,6 +70,7 @@ mod view;
 
 pub use headers::apply_decision;
 pub use layer::{Gray, GrayLayer};
+pub use mirror::{Mirror, MirrorCounts, MirrorLayer};
 pub use peer::{peer_addr, PeerAddr};
 pub use report::{Report, ReportLayer};
 pub use steer::GroupSteer;
