@@ -149,6 +149,15 @@ async fn the_client_gets_stables_answer_without_waiting_for_the_mirror() {
         ) == 5
     })
     .await;
+    let m = admin(&gw, "GET", "/metrics", "").await.body;
+    assert_eq!(
+        counter(
+            &m,
+            "gray_gateway_mirror_duration_seconds_count{mirror=\"group stable\"}"
+        ),
+        5,
+        "{m}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

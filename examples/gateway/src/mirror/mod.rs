@@ -9,8 +9,10 @@
 //! and a copy whose body grows past the limit is dropped, so the primary never waits for it.
 //!
 //! Counters on `/metrics`: `gray_gateway_mirror_requests_total{mirror,result}` (`ok`, `failed`,
-//! `timeout`) and `gray_gateway_mirror_dropped_total{mirror,reason}` (`in_flight`,
-//! `body_too_large`, `method`, `no_node`).
+//! `timeout`), `gray_gateway_mirror_dropped_total{mirror,reason}` (`in_flight`,
+//! `body_too_large`, `method`, `no_node`), `gray_gateway_mirror_compared_total`,
+//! `gray_gateway_mirror_differences_total` and the histogram
+//! `gray_gateway_mirror_duration_seconds`.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -63,6 +65,7 @@ impl Mirrors {
             slots: Arc::new(Semaphore::new(bound as usize)),
             bound,
             counts: Arc::default(),
+            latency: Arc::default(),
         });
         if e.bound != bound {
             // The config changed the bound: a new semaphore (copies in flight finish on the
@@ -112,6 +115,7 @@ impl Mirrors {
                 slots: Arc::new(Semaphore::new(1)),
                 bound: 1,
                 counts: Arc::default(),
+                latency: Arc::default(),
             })
             .clone()
     }
@@ -165,6 +169,10 @@ impl Mirrors {
                     map[*name].counts[i].load(Ordering::Relaxed)
                 );
             }
+        }
+        out.push_str("# HELP gray_gateway_mirror_duration_seconds How long mirror copies took, from sending to the end of the answer (or the failure).\n# TYPE gray_gateway_mirror_duration_seconds histogram\n");
+        for name in &names {
+            map[*name].latency.write(name, out);
         }
         out.push_str("# HELP gray_gateway_mirror_dropped_total Requests a mirror sampled but did not copy, by reason.\n# TYPE gray_gateway_mirror_dropped_total counter\n");
         for name in &names {

@@ -137,6 +137,12 @@ impl Ticket {
                     _ => None,
                 }
             };
+            let started = std::time::Instant::now();
+            let candidate = async {
+                let r = candidate.await;
+                entry.latency.record(started.elapsed());
+                r
+            };
             let (candidate, baseline) = tokio::join!(candidate, baseline);
             let i = match &candidate {
                 Ok(_) => OK,

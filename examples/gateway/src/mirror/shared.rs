@@ -2,7 +2,9 @@
 //! ring of differences every copy uses.
 
 use std::collections::VecDeque;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use gray_core::traffic::PROMETHEUS_BOUNDS_MS;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
@@ -18,6 +20,57 @@ pub(super) struct Entry {
     pub(super) slots: Arc<Semaphore>,
     pub(super) bound: u32,
     pub(super) counts: Arc<[AtomicU64; COUNTS]>,
+    /// How long copies took (answered or not), in Envoy's millisecond buckets.
+    pub(super) latency: Arc<Latency>,
+}
+
+/// A fixed-bucket latency histogram (cumulative at export): lock-free, allocation-free.
+#[derive(Debug, Default)]
+pub(super) struct Latency {
+    /// Per bound of [`PROMETHEUS_BOUNDS_MS`] (not cumulative), then above the last.
+    buckets: [AtomicU64; PROMETHEUS_BOUNDS_MS.len() + 1],
+    sum_us: AtomicU64,
+}
+
+impl Latency {
+    pub(super) fn record(&self, d: std::time::Duration) {
+        let ms = d.as_secs_f64() * 1000.0;
+        let i = PROMETHEUS_BOUNDS_MS
+            .iter()
+            .position(|b| ms <= *b)
+            .unwrap_or(PROMETHEUS_BOUNDS_MS.len());
+        self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        self.sum_us
+            .fetch_add(d.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    /// Prometheus lines for `mirror`.
+    pub(super) fn write(&self, mirror: &str, out: &mut String) {
+        use std::fmt::Write as _;
+        let mut seen = 0;
+        for (le, b) in PROMETHEUS_BOUNDS_MS.iter().zip(&self.buckets) {
+            seen += b.load(Ordering::Relaxed);
+            let _ = writeln!(
+                out,
+                "gray_gateway_mirror_duration_seconds_bucket{{mirror=\"{mirror}\",le=\"{}\"}} {seen}",
+                le / 1000.0
+            );
+        }
+        seen += self.buckets[PROMETHEUS_BOUNDS_MS.len()].load(Ordering::Relaxed);
+        let _ = writeln!(
+            out,
+            "gray_gateway_mirror_duration_seconds_bucket{{mirror=\"{mirror}\",le=\"+Inf\"}} {seen}"
+        );
+        let _ = writeln!(
+            out,
+            "gray_gateway_mirror_duration_seconds_sum{{mirror=\"{mirror}\"}} {}",
+            self.sum_us.load(Ordering::Relaxed) as f64 / 1e6
+        );
+        let _ = writeln!(
+            out,
+            "gray_gateway_mirror_duration_seconds_count{{mirror=\"{mirror}\"}} {seen}"
+        );
+    }
 }
 
 pub(super) const OK: usize = 0;
