@@ -162,7 +162,7 @@ async fn the_client_gets_stables_answer_without_waiting_for_the_mirror() {
             &m,
             "gray_gateway_mirror_duration_seconds_count{mirror=\"group stable\"}"
         ),
-        5,
+        6,
         "{m}"
     );
 }
