@@ -8,9 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${1:-10}"
 ROUNDS="${2:-3}"
-command -v wrk >/dev/null && { command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; } || {
-    echo "needs wrk and nginx (apt-get install wrk nginx)" >&2; exit 2; }
-NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
+# shellcheck source=loopback.sh
+source benches/loopback.sh
+ensure_tools
 cargo build --release --quiet -p gray-gateway --bin gateway
 GATEWAY="${CARGO_TARGET_DIR:-target}/release/gateway"
 WORK="$(mktemp -d)"
@@ -21,8 +21,6 @@ cleanup() {
     rm -rf "$WORK"
 }
 trap cleanup EXIT
-# shellcheck source=loopback.sh
-source benches/loopback.sh
 STABLE=$(free_port); CANARY=$(free_port); PLAIN=$(free_port); MIRRORED=$(free_port)
 start_backends "$STABLE" "$CANARY"
 for side in plain mirrored; do

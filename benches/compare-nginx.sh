@@ -12,16 +12,9 @@ ROUNDS="${2:-3}"
 CONNS=64
 THREADS=2
 
-need=()
-command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
-command -v wrk >/dev/null 2>&1 || need+=(wrk)
-if ((${#need[@]})); then
-    sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    $sudo apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
-NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
+# shellcheck source=loopback.sh
+source benches/loopback.sh
+ensure_tools
 
 cargo build --release --quiet -p gray-gateway --bin gateway
 GATEWAY="${CARGO_TARGET_DIR:-target}/release/gateway"
@@ -36,8 +29,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# shellcheck source=loopback.sh
-source benches/loopback.sh
 STABLE=$(free_port); CANARY=$(free_port); NGX=$(free_port); GRAY=$(free_port); ADMIN=$(free_port)
 
 # 10,000 deterministic CIDRs from 11.0.0.0 up (never loopback, so wrk's 127.0.0.1 misses).

@@ -1,5 +1,19 @@
 # Shared by the loopback load comparisons (compare-nginx.sh, compare-mirror.sh); sourced, not
-# run. Needs $WORK and $NGINX set.
+# run. `start_backends` needs $WORK and $NGINX set.
+
+# Installs nginx and wrk from Debian packages when missing; sets $NGINX.
+ensure_tools() {
+    local need=()
+    command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
+    command -v wrk >/dev/null 2>&1 || need+=(wrk)
+    if ((${#need[@]})); then
+        local sudo=""
+        [ "$(id -u)" -eq 0 ] || sudo="sudo"
+        $sudo apt-get update -qq >/dev/null
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+    fi
+    NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
+}
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 

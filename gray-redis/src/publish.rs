@@ -187,18 +187,11 @@ impl Publisher {
         &mut self,
         group: &str,
     ) -> Result<(Option<crate::FleetRolloutState>, Option<String>)> {
-        let state = self.get(&self.keys.rollout_state(group))?;
+        let key = self.keys.rollout_state(group);
+        let state = self.get(&key)?;
         let lease = self.get(&self.keys.rollout_lease(group))?;
         let state = state
-            .map(|t| {
-                serde_json::from_str(&t).map_err(|e| {
-                    Error::at(
-                        ErrorKind::InvalidValue,
-                        self.keys.rollout_state(group),
-                        format!("not a rollout state: {e}"),
-                    )
-                })
-            })
+            .map(|t| crate::FleetRolloutState::parse(&t, &key))
             .transpose()?;
         Ok((state, lease))
     }

@@ -54,6 +54,20 @@ pub struct FleetRolloutState {
     pub by: String,
 }
 
+impl FleetRolloutState {
+    /// Reads the JSON of the state key `key`; a bad value is an `InvalidValue` error naming
+    /// the key.
+    pub fn parse(text: &str, key: &str) -> Result<FleetRolloutState> {
+        serde_json::from_str(text).map_err(|e| {
+            Error::at(
+                ErrorKind::InvalidValue,
+                key,
+                format!("not a rollout state: {e}"),
+            )
+        })
+    }
+}
+
 /// One engine's totals, as stored in the `counts` hash.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Totals {
@@ -183,13 +197,7 @@ impl FleetRollouts {
             .get(&state_key)
             .map_err(|e| redis_error("cannot read the rollout state", &e))?;
         if let Some(text) = state {
-            let fleet: FleetRolloutState = serde_json::from_str(&text).map_err(|e| {
-                Error::at(
-                    ErrorKind::InvalidValue,
-                    state_key.clone(),
-                    format!("not a rollout state: {e}"),
-                )
-            })?;
+            let fleet = FleetRolloutState::parse(&text, &state_key)?;
             if fleet.version > st.applied {
                 let reason = format!("fleet ({}): {}", fleet.by, fleet.reason);
                 let status = self.engine.follow_rollout(group, fleet.state, &reason)?;
@@ -303,8 +311,9 @@ impl FleetRollouts {
     }
 
     /// Runs [`FleetRollouts::step`] every `every` on a thread of its own until the handle is
-    /// dropped; a failed round (Redis away) is logged and retried next time.
-    pub fn spawn(mut self, every: Duration) -> FleetHandle {
+    /// dropped; a failed round (Redis away) is logged and retried next time. Fails only when
+    /// the thread cannot be started.
+    pub fn spawn(mut self, every: Duration) -> std::io::Result<FleetHandle> {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let thread = std::thread::Builder::new()
@@ -322,12 +331,11 @@ impl FleetRollouts {
                     }
                     std::thread::sleep(every);
                 }
-            })
-            .expect("spawn the fleet rollout thread");
-        FleetHandle {
+            })?;
+        Ok(FleetHandle {
             stop,
             thread: Some(thread),
-        }
+        })
     }
 }
 

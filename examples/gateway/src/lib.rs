@@ -338,7 +338,15 @@ impl Gateway {
                 })
                 .await;
                 match joined {
-                    Ok(Ok(f)) => Some(f.spawn(JUDGE_EVERY)),
+                    Ok(Ok(f)) => match f.spawn(JUDGE_EVERY) {
+                        Ok(h) => Some(h),
+                        Err(e) => {
+                            tracing::warn!(
+                                "fleet rollouts are off: cannot start their thread: {e}"
+                            );
+                            None
+                        }
+                    },
                     Ok(Err(e)) => {
                         tracing::warn!("fleet rollouts are off (each engine judges alone): {e}");
                         None

@@ -60,11 +60,13 @@ impl Engine {
     /// path records times; each call (and each [`Engine::tick`]) notes which counts grew.
     pub fn rules(&self) -> Vec<RuleStatus> {
         let snap = self.snapshot();
-        let last = self.note_rule_hits(&snap);
+        let mut last = vec![None; snap.rules.len()];
+        self.note_rule_hits(&snap, |i, t| last[i] = t);
         let total: u64 = snap.groups.iter().map(|g| g.counter.requests()).sum();
         snap.rules
             .iter()
-            .map(|r| {
+            .zip(last)
+            .map(|(r, last_hit_unix_ms)| {
                 let spec = snap.spec.rules.iter().find(|s| *s.id == *r.id);
                 let requests = r.counter.requests();
                 RuleStatus {
@@ -83,35 +85,42 @@ impl Engine {
                     } else {
                         requests as f64 / total as f64
                     },
-                    last_hit_unix_ms: last.get(&*r.id).copied().flatten(),
+                    last_hit_unix_ms,
                 }
             })
             .collect()
     }
 
-    /// Notes the rules whose count grew since the last look; returns each rule's last hit.
+    /// Notes the rules whose count grew since the last look, and tells `each(rule index,
+    /// last hit)`. Allocates only for a rule id seen for the first time.
     pub(super) fn note_rule_hits(
         &self,
         snap: &crate::Snapshot,
-    ) -> std::collections::HashMap<String, Option<u64>> {
+        mut each: impl FnMut(usize, Option<u64>),
+    ) {
         let now = self.sources.unix_ms();
         let mut seen = self
             .rule_hits
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        snap.rules
-            .iter()
-            .map(|r| {
-                let n = r.counter.requests();
-                // A count seen for the first time may be old: no time for it yet.
-                let e = seen.entry(r.id.to_string()).or_insert((n, None));
-                if n > e.0 {
-                    e.1 = Some(now);
+        for (i, r) in snap.rules.iter().enumerate() {
+            let n = r.counter.requests();
+            let last = match seen.get_mut(&*r.id) {
+                Some(e) => {
+                    if n > e.0 {
+                        e.1 = Some(now);
+                    }
+                    e.0 = n;
+                    e.1
                 }
-                e.0 = n;
-                (r.id.to_string(), e.1)
-            })
-            .collect()
+                None => {
+                    // A count seen for the first time may be old: no time for it yet.
+                    seen.insert(r.id.to_string(), (n, None));
+                    None
+                }
+            };
+            each(i, last);
+        }
     }
 
     /// Counters per rule: `(rule id, requests matched, failures reported)`.

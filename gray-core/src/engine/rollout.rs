@@ -17,7 +17,7 @@ impl Engine {
     pub fn tick(&self) {
         let snap = self.snapshot();
         // Also the clock of the rules' last hit times.
-        self.note_rule_hits(&snap);
+        self.note_rule_hits(&snap, |_, _| {});
         if self.fleet_judged.load(std::sync::atomic::Ordering::Relaxed) {
             // A fleet judges: see `judge_rollout` and `follow_rollout`.
             return;

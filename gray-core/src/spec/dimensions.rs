@@ -227,10 +227,10 @@ pub(crate) fn deserialize_entry<'de, D: Deserializer<'de>>(
                 match field {
                     "id" => id = Some(map.next_value::<String>()?),
                     "when" => when = map.next_value::<Option<String>>()?,
-                    dim => {
-                        let slot = routes.slot_mut(dim).expect("entry fields name dimensions");
-                        *slot = map.next_value::<Option<String>>()?;
-                    }
+                    dim => match routes.slot_mut(dim) {
+                        Some(slot) => *slot = map.next_value::<Option<String>>()?,
+                        None => return Err(de::Error::unknown_field(dim, self.1)),
+                    },
                 }
             }
             let id = id.ok_or_else(|| de::Error::missing_field("id"))?;

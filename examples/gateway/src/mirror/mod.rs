@@ -59,21 +59,27 @@ impl Mirrors {
         }
     }
 
-    fn entry(&self, mirror: &str, bound: u32) -> Entry {
+    /// The entry of `mirror`, made on first use; with `bound`, its in-flight bound is brought
+    /// in line with the config (a new semaphore: copies in flight finish on the old one; the
+    /// counters carry on). Allocates only the first time a mirror is seen.
+    fn entry(&self, mirror: &str, bound: Option<u32>) -> Entry {
         let mut map = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        let e = map.entry(mirror.to_string()).or_insert_with(|| Entry {
+        if let Some(e) = map.get_mut(mirror) {
+            if let Some(bound) = bound.filter(|b| *b != e.bound) {
+                e.slots = Arc::new(Semaphore::new(bound as usize));
+                e.bound = bound;
+            }
+            return e.clone();
+        }
+        let bound = bound.unwrap_or(1);
+        let e = Entry {
             slots: Arc::new(Semaphore::new(bound as usize)),
             bound,
             counts: Arc::default(),
             latency: Arc::default(),
-        });
-        if e.bound != bound {
-            // The config changed the bound: a new semaphore (copies in flight finish on the
-            // old one); the counters carry on.
-            e.slots = Arc::new(Semaphore::new(bound as usize));
-            e.bound = bound;
-        }
-        e.clone()
+        };
+        map.insert(mirror.to_string(), e.clone());
+        e
     }
 
     /// What to do with the request the proxy is about to send: `None` when nothing is copied;
@@ -81,7 +87,7 @@ impl Mirrors {
     pub(crate) fn ticket(&self, mirroring: Option<Mirroring>) -> Option<Ticket> {
         match mirroring? {
             Mirroring::Skipped { mirror, reason } => {
-                let e = self.entry_for_count(&mirror);
+                let e = self.entry(&mirror, None);
                 let i = match reason {
                     gray_core::mirror::SkipReason::Method => METHOD,
                     gray_core::mirror::SkipReason::NoNode => NO_NODE,
@@ -90,7 +96,7 @@ impl Mirrors {
                 None
             }
             Mirroring::Send(plan) => {
-                let e = self.entry(&plan.mirror, plan.max_in_flight);
+                let e = self.entry(&plan.mirror, Some(plan.max_in_flight));
                 match e.slots.clone().try_acquire_owned() {
                     Ok(permit) => Some(Ticket {
                         plan: *plan,
@@ -105,19 +111,6 @@ impl Mirrors {
                 }
             }
         }
-    }
-
-    /// The entry of `mirror` for counting only (its bound unchanged).
-    fn entry_for_count(&self, mirror: &str) -> Entry {
-        let mut map = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        map.entry(mirror.to_string())
-            .or_insert_with(|| Entry {
-                slots: Arc::new(Semaphore::new(1)),
-                bound: 1,
-                counts: Arc::default(),
-                latency: Arc::default(),
-            })
-            .clone()
     }
 
     /// The latest differing pairs (newest last), values of secret headers redacted.

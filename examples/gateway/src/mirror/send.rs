@@ -2,7 +2,7 @@
 
 use std::sync::atomic::Ordering;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use gray_core::mirror::compare::Answer;
 use gray_core::mirror::MirrorPlan;
 use http::{HeaderValue, Request};
@@ -13,7 +13,7 @@ use super::shared::{
     Entry, Shared, BODY, COMPARED, DIFFERING, D_BODY, D_FIELD, D_HEADER, D_STATUS, FAILED, OK,
     SECRET_HEADERS, TIMEOUT, UNCOMPARED,
 };
-use super::tap::{kept_headers, PrimaryTap, Tee};
+use super::tap::{kept_headers, Copying, PrimaryTap};
 use crate::body::Body;
 use crate::forward::{remove_hop_by_hop, upstream_uri};
 
@@ -51,13 +51,14 @@ impl Ticket {
             return (body, None);
         }
         let (tx, rx) = oneshot::channel();
-        let tee = Tee {
-            inner: body,
-            copy: Some(BytesMut::new()),
-            limit: self.plan.max_body,
-            done: Some(tx),
-            entry: self.entry.clone(),
-        };
+        let tee = Copying::new(
+            body,
+            self.plan.max_body,
+            Some(self.entry.clone()),
+            move |b| {
+                let _ = tx.send(b);
+            },
+        );
         let tap = self.spawn(parts, async move { rx.await.ok() });
         (BodyExt::boxed(tee), tap)
     }

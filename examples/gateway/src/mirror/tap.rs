@@ -1,5 +1,6 @@
 //! The bodies that pass through the gateway unchanged while a mirror keeps a bounded copy:
-//! the client's request body ([`Tee`]) and the primary's response ([`PrimaryTap`]).
+//! the client's request body on its way to the primary, and the primary's response on its way
+//! to the client ([`PrimaryTap`]). Both are a [`Copying`] body.
 
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
@@ -42,30 +43,64 @@ impl PrimaryTap {
     /// `resp` with its body tapped.
     pub(crate) fn wrap(self, resp: http::Response<Body>) -> http::Response<Body> {
         let (parts, body) = resp.into_parts();
-        let answer = Answer {
-            status: parts.status.as_u16(),
-            headers: kept_headers(&parts.headers, &self.headers),
-            body: Vec::new(),
-        };
-        let tap = ResponseTap {
-            inner: body,
-            answer: Some(answer),
-            limit: self.max_body,
-            tx: Some(self.tx),
-        };
+        let (status, headers) = (
+            parts.status.as_u16(),
+            kept_headers(&parts.headers, &self.headers),
+        );
+        let tx = self.tx;
+        // Too long to compare: the copy's task sees no answer and counts it as not compared.
+        let tap = Copying::new(body, self.max_body, None, move |body: Bytes| {
+            let _ = tx.send(Answer {
+                status,
+                headers,
+                body: body.to_vec(),
+            });
+        });
         http::Response::from_parts(parts, BodyExt::boxed(tap))
     }
 }
 
-/// The primary's response body on its way to the client, with a bounded copy.
-struct ResponseTap {
+/// A body passed through frame by frame, with a copy kept up to `limit` bytes and handed to
+/// `done` when the body ends. A body that outgrows the limit (counted as `body_too_large` on
+/// `too_large`'s mirror, when given) or breaks gives no copy: `done` is dropped uncalled.
+pub(super) struct Copying<F> {
     inner: Body,
-    answer: Option<Answer>,
+    copy: Option<BytesMut>,
     limit: u64,
-    tx: Option<oneshot::Sender<Answer>>,
+    too_large: Option<Entry>,
+    done: Option<F>,
 }
 
-impl http_body::Body for ResponseTap {
+impl<F: FnOnce(Bytes)> Copying<F> {
+    pub(super) fn new(inner: Body, limit: u64, too_large: Option<Entry>, done: F) -> Self {
+        Copying {
+            inner,
+            copy: Some(BytesMut::new()),
+            limit,
+            too_large,
+            done: Some(done),
+        }
+    }
+
+    /// No copy after all (dropping `done` tells the waiting side).
+    fn abandon(&mut self, too_large: bool) {
+        if self.copy.take().is_some() && too_large {
+            if let Some(e) = &self.too_large {
+                e.counts[BODY].fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.done = None;
+    }
+
+    /// The body ended: the copy goes out with what was kept.
+    fn finish(&mut self) {
+        if let (Some(copy), Some(done)) = (self.copy.take(), self.done.take()) {
+            done(copy.freeze());
+        }
+    }
+}
+
+impl<F: FnOnce(Bytes) + Send + Sync + Unpin + 'static> http_body::Body for Copying<F> {
     type Data = Bytes;
     type Error = BoxError;
 
@@ -77,24 +112,19 @@ impl http_body::Body for ResponseTap {
         let polled = Pin::new(&mut this.inner).poll_frame(cx);
         match &polled {
             Poll::Ready(Some(Ok(frame))) => {
-                if let (Some(data), Some(a)) = (frame.data_ref(), this.answer.as_mut()) {
-                    if a.body.len() as u64 + data.len() as u64 > this.limit {
-                        // Too long to compare: the copy's task counts it as not compared.
-                        this.answer = None;
-                        this.tx = None;
+                if let (Some(data), Some(copy)) = (frame.data_ref(), this.copy.as_mut()) {
+                    if copy.len() as u64 + data.len() as u64 > this.limit {
+                        this.abandon(true);
                     } else {
-                        a.body.extend_from_slice(data);
+                        copy.extend_from_slice(data);
                     }
                 }
                 if this.inner.is_end_stream() {
                     this.finish();
                 }
             }
+            Poll::Ready(Some(Err(_))) => this.abandon(false),
             Poll::Ready(None) => this.finish(),
-            Poll::Ready(Some(Err(_))) => {
-                this.answer = None;
-                this.tx = None;
-            }
             Poll::Pending => {}
         }
         polled
@@ -106,93 +136,5 @@ impl http_body::Body for ResponseTap {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
-    }
-}
-
-impl ResponseTap {
-    fn finish(&mut self) {
-        if let (Some(a), Some(tx)) = (self.answer.take(), self.tx.take()) {
-            let _ = tx.send(a);
-        }
-    }
-}
-
-/// The primary's body, passed through frame by frame, with a copy kept up to a limit.
-pub(super) struct Tee {
-    pub(super) inner: Body,
-    pub(super) copy: Option<BytesMut>,
-    pub(super) limit: u64,
-    pub(super) done: Option<oneshot::Sender<Bytes>>,
-    pub(super) entry: Entry,
-}
-
-impl Tee {
-    /// The body outgrew the limit (or broke): no copy.
-    fn abandon(&mut self, too_large: bool) {
-        if self.copy.take().is_some() && too_large {
-            self.entry.counts[BODY].fetch_add(1, Ordering::Relaxed);
-        }
-        // Dropping the sender tells the copy's task there is nothing to send.
-        self.done = None;
-    }
-}
-
-impl http_body::Body for Tee {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let this = &mut *self;
-        match Pin::new(&mut this.inner).poll_frame(cx) {
-            Poll::Ready(Some(Ok(frame))) => {
-                if let (Some(data), Some(copy)) = (frame.data_ref(), this.copy.as_mut()) {
-                    if copy.len() as u64 + data.len() as u64 > this.limit {
-                        this.abandon(true);
-                    } else {
-                        copy.extend_from_slice(data);
-                    }
-                }
-                if this.inner.is_end_stream() {
-                    this.finish();
-                }
-                Poll::Ready(Some(Ok(frame)))
-            }
-            Poll::Ready(Some(Err(e))) => {
-                this.abandon(false);
-                Poll::Ready(Some(Err(e)))
-            }
-            Poll::Ready(None) => {
-                this.finish();
-                Poll::Ready(None)
-            }
-            Poll::Pending => Poll::Pending,
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-impl Tee {
-    /// The body ended: the copy goes out with what was kept.
-    fn finish(&mut self) {
-        if let (Some(copy), Some(done)) = (self.copy.take(), self.done.take()) {
-            let _ = done.send(copy.freeze());
-        }
-    }
-}
-
-impl Drop for Tee {
-    fn drop(&mut self) {
-        // The primary's body did not end (the client went away): no copy.
-        self.done = None;
     }
 }
