@@ -20,27 +20,30 @@ pub const SLOTS: usize = 12;
 /// No period yet.
 const EMPTY: u64 = u64::MAX;
 
+/// Index of the slot counter of requests recorded without a latency, after the fine
+/// buckets: a slot's requests are the sum of all its counters, so recording one request
+/// costs one increment (two for an error).
+const UNTIMED: usize = FINE_BUCKETS;
+
 struct Slot {
     period: AtomicU64,
-    requests: AtomicU32,
     errors: AtomicU32,
-    latency: [AtomicU32; FINE_BUCKETS],
+    /// Requests per fine latency bucket, then the untimed ones ([`UNTIMED`]).
+    requests: [AtomicU32; FINE_BUCKETS + 1],
 }
 
 impl Slot {
     fn new() -> Slot {
         Slot {
             period: AtomicU64::new(EMPTY),
-            requests: AtomicU32::new(0),
             errors: AtomicU32::new(0),
-            latency: std::array::from_fn(|_| AtomicU32::new(0)),
+            requests: std::array::from_fn(|_| AtomicU32::new(0)),
         }
     }
 
     fn clear(&self) {
-        self.requests.store(0, Ordering::Relaxed);
         self.errors.store(0, Ordering::Relaxed);
-        for b in &self.latency {
+        for b in &self.requests {
             b.store(0, Ordering::Relaxed);
         }
     }
@@ -86,12 +89,9 @@ impl Window {
                 slot.clear();
             }
         }
-        slot.requests.fetch_add(1, Ordering::Relaxed);
+        slot.requests[latency_us.map_or(UNTIMED, fine_index)].fetch_add(1, Ordering::Relaxed);
         if error {
             slot.errors.fetch_add(1, Ordering::Relaxed);
-        }
-        if let Some(us) = latency_us {
-            slot.latency[fine_index(us)].fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -108,10 +108,12 @@ impl Window {
             if p == EMPTY || p < first || p >= end {
                 continue;
             }
-            into.requests += u64::from(s.requests.load(Ordering::Relaxed));
             into.errors += u64::from(s.errors.load(Ordering::Relaxed));
-            for (acc, b) in into.latency.iter_mut().zip(&s.latency) {
-                *acc += u64::from(b.load(Ordering::Relaxed));
+            into.requests += u64::from(s.requests[UNTIMED].load(Ordering::Relaxed));
+            for (acc, b) in into.latency.iter_mut().zip(&s.requests[..UNTIMED]) {
+                let n = u64::from(b.load(Ordering::Relaxed));
+                *acc += n;
+                into.requests += n;
             }
         }
     }
