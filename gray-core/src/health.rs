@@ -273,6 +273,7 @@ impl NodeHealth {
 
     /// Counts one request sent to this node (for [`HealthSnapshot::total_requests`]).
     /// Independent of [`report`](Self::report), which records outcomes.
+    #[inline]
     pub fn count_request(&self) {
         self.total_requests.fetch_add(1, Ordering::Relaxed);
     }
@@ -355,6 +356,7 @@ impl NodeHealth {
 
     /// Whether the node may be offered to a selector at `now_ms`: it has not
     /// tripped, or its ejection has ended (half-open), or `max_fails == 0`.
+    #[inline]
     pub fn is_available(&self, policy: &HealthPolicy, now_ms: u64) -> bool {
         if !policy.tripped(self.fails.load(Ordering::Acquire)) {
             return true;
@@ -365,6 +367,7 @@ impl NodeHealth {
     /// Whether the node is ejected or half-open (its availability then depends on the time).
     /// While it is not, [`is_available`](Self::is_available) and
     /// [`on_selected`](Self::on_selected) do not read `now_ms`.
+    #[inline]
     pub(crate) fn is_tripped(&self, policy: &HealthPolicy) -> bool {
         policy.tripped(self.fails.load(Ordering::Acquire))
     }
@@ -376,6 +379,7 @@ impl NodeHealth {
     /// `false` (and changes nothing) in every other state.
     ///
     /// Calling this is optional; see the [module documentation](self).
+    #[inline]
     pub fn on_selected(&self, policy: &HealthPolicy, now_ms: u64) -> bool {
         if !policy.tripped(self.fails.load(Ordering::Acquire)) {
             return false;

@@ -11,7 +11,9 @@ fn main() {
         .unwrap_or(100_000);
     let engine = gray_core::Engine::new(gray_benches::reference_spec()).expect("compiles");
     let only = std::env::args().nth(2);
-    let requests: Vec<_> = gray_benches::reference_requests()
+    let mut all = gray_benches::reference_requests();
+    all.push(("hit-ip", gray_benches::reference_ip_request()));
+    let requests: Vec<_> = all
         .into_iter()
         .filter(|(name, _)| only.as_deref().is_none_or(|o| o == *name))
         .collect();

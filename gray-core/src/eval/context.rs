@@ -80,6 +80,7 @@ impl<'r, R: RequestView + ?Sized> Ctx<'r, R> {
     }
 
     /// The client address (trusted-proxy rules applied), resolved once.
+    #[inline]
     pub(crate) fn client_ip(&mut self) -> Option<IpAddr> {
         if let Some(ip) = self.client_ip {
             return ip;
@@ -93,6 +94,7 @@ impl<'r, R: RequestView + ?Sized> Ctx<'r, R> {
     }
 
     /// Which IP sets hold the client address.
+    #[inline]
     pub(crate) fn ip_mask(&mut self) -> Option<SetMask<'r>> {
         if let Some(m) = self.mask {
             return m;
@@ -175,6 +177,7 @@ pub(crate) fn strip_port(host: &str) -> &str {
 
 /// The client address of a request: the forwarded header is believed only from trusted
 /// proxies (see [`crate::client_ip`]).
+#[inline]
 pub(crate) fn resolve_client_ip<R: RequestView + ?Sized>(
     snap: &Snapshot,
     req: &R,

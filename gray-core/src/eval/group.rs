@@ -13,12 +13,15 @@ struct Avail<'a> {
 }
 
 impl Candidates for Avail<'_> {
+    #[inline]
     fn len(&self) -> usize {
         self.nodes.len()
     }
+    #[inline]
     fn weight(&self, i: usize) -> u32 {
         self.weights.get(i).copied().unwrap_or(0)
     }
+    #[inline]
     fn available(&self, i: usize) -> bool {
         self.nodes
             .get(i)
@@ -31,6 +34,7 @@ impl Group {
     /// depends on it (it is ejected or half-open), else 0 without reading a clock. Health
     /// reads `now_ms` only for tripped nodes, so 0 is exact for the others; a node that trips
     /// between this check and the pick is treated as still ejected, which it is.
+    #[inline]
     pub(crate) fn now_ms(&self, read: impl FnOnce() -> u64) -> u64 {
         // Checking a large group node by node would cost more than the clock read.
         if self.nodes.len() > 16 || self.nodes.iter().any(|n| n.health.is_tripped(&n.policy)) {
@@ -42,6 +46,7 @@ impl Group {
 
     /// Randomness as [`Group::pick`] needs it: `draw()` unless every selector of the group is
     /// round robin (which never uses it), else 0.
+    #[inline]
     pub(crate) fn random(&self, draw: impl FnOnce() -> u64) -> u64 {
         if self
             .selectors
@@ -56,6 +61,7 @@ impl Group {
 
     /// The Unix time as [`Group::pick`] needs it: `read()` for a group with a rollout
     /// schedule, else 0 (the step is then always 0) without reading a clock.
+    #[inline]
     pub(crate) fn unix_ms(&self, read: impl FnOnce() -> u64) -> u64 {
         if self.rollout.is_some() {
             read()
@@ -66,6 +72,7 @@ impl Group {
 
     /// Picks an available node, or `None` if none is available. `count` records the pick
     /// (request counter, half-open trial); explanations pass `false`.
+    #[inline]
     pub(crate) fn pick(
         &self,
         key: Option<u64>,

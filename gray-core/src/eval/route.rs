@@ -33,6 +33,11 @@ pub(crate) struct Routed {
 }
 
 /// Routes one request and counts it (rule and group requests, the node's pick).
+///
+/// Always inlined into its one caller, [`crate::Engine::decide`]: returned through memory,
+/// the `Routed` is written field by field and read back in wider words to build the
+/// `Decision`, a store-forwarding stall that cost about 8 % of a decision.
+#[inline(always)]
 pub(crate) fn route<R: RequestView + ?Sized>(
     snap: &Snapshot,
     sources: &Sources,
@@ -83,6 +88,7 @@ pub(crate) fn route<R: RequestView + ?Sized>(
 }
 
 /// The group rule `rule` routes to, or the default group.
+#[inline]
 pub(crate) fn requested_group(snap: &Snapshot, rule: Option<u32>) -> u32 {
     rule.and_then(|r| snap.rules[r as usize].group)
         .unwrap_or(snap.default_group)
@@ -128,6 +134,7 @@ pub(crate) fn match_rule<R: RequestView + ?Sized, T: Tracer>(
 
 /// Picks a node from `requested`, following fallbacks. `visit` sees each group tried and
 /// whether it had a node (for explanations); `steps` receives release filter steps.
+#[inline]
 pub(crate) fn pick<R: RequestView + ?Sized>(
     snap: &Snapshot,
     sources: &Sources,
@@ -182,6 +189,7 @@ pub(crate) fn pick<R: RequestView + ?Sized>(
 
 /// A release-aware pick from one group, or `None` when nothing constrains the group (the
 /// group's own selector then decides). `times` is (monotonic ms, Unix ms).
+#[inline]
 fn release_pick<R: RequestView + ?Sized>(
     snap: &Snapshot,
     sources: &Sources,

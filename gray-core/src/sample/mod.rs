@@ -168,6 +168,8 @@ impl Sampler {
         }
     }
 
+    #[cold]
+    #[inline(never)]
     fn offer_on<R: RequestView + ?Sized>(&self, every: u32, snap: &Snapshot, req: &R) {
         let n = self.seen.fetch_add(1, Ordering::Relaxed);
         if n % u64::from(every) != 0 {

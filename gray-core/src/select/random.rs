@@ -77,6 +77,7 @@ impl WeightedRandom {
 }
 
 impl Select for WeightedRandom {
+    #[inline]
     fn pick(&self, nodes: &dyn Candidates, _key: Option<u64>, random: u64) -> Option<usize> {
         if self.total == 0 {
             return None;
