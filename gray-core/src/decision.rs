@@ -261,12 +261,7 @@ impl Decision {
         if !self.inbound_trusted {
             return false;
         }
-        match self.snapshot.inbound {
-            crate::spec::InboundPolicy::Keep => true,
-            crate::spec::InboundPolicy::Override => !self
-                .headers()
-                .any(|(k, _)| crate::snapshot::routing_name_eq(k.as_bytes(), name.as_bytes())),
-        }
+        self.snapshot.inbound_passes(name, self.headers())
     }
 
     /// The snapshot that made this decision.

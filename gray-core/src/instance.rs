@@ -63,6 +63,7 @@ pub struct Selection {
     group: Option<u32>,
     node: Option<u32>,
     choice: Choice,
+    inbound_trusted: bool,
 }
 
 impl Selection {
@@ -76,13 +77,105 @@ impl Selection {
         self.node().map(|n| n.address)
     }
 
+    /// The snapshot that selected.
+    pub fn snapshot(&self) -> &Arc<Snapshot> {
+        &self.snapshot
+    }
+
+    /// The service (group) the instance was chosen from; `None` for an unknown service.
+    pub fn service(&self) -> Option<&str> {
+        Some(&*self.snapshot.groups[self.group? as usize].name)
+    }
+
     /// The `n-d-*` headers this service's own release resolved (to forward downstream in
-    /// addition to trusted inbound ones).
+    /// addition to trusted inbound ones; [`outgoing_headers`](Self::outgoing_headers) merges
+    /// the two).
     pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
         self.snapshot
             .release
             .iter()
             .flat_map(move |r| r.headers(&self.choice))
+    }
+
+    /// True if the inbound request's peer may send routing headers (`headers.trusted_peers`,
+    /// or `inbound: keep` without that list), as [`crate::Decision::trusts_inbound`].
+    pub fn trusts_inbound(&self) -> bool {
+        self.inbound_trusted
+    }
+
+    /// Whether an inbound routing header `name` travels on with the outgoing call, by the
+    /// rules [`crate::Decision::forward_inbound`] applies at the gateway: never from an
+    /// untrusted peer; from a trusted one, unless this service's own release sets the same
+    /// header and `inbound` is `override`. Headers that are not routing headers are not
+    /// propagated by gray at all (they are the caller's business), so this is `false` for
+    /// them.
+    pub fn forward_inbound(&self, name: &str) -> bool {
+        if !self.inbound_trusted || !self.snapshot.is_routing_header(name) {
+            return false;
+        }
+        self.snapshot.inbound_passes(name, self.headers())
+    }
+
+    /// The routing headers an outgoing call made while handling `inbound` carries, so that the
+    /// next service of the chain routes as this one did: the inbound routing headers that
+    /// [`forward_inbound`](Self::forward_inbound) lets through, then this service's own
+    /// [`headers`](Self::headers) (with `inbound: keep`, only those the inbound request did
+    /// not carry). Names are as they arrived or as the release spells them; a caller sets
+    /// them on the outgoing request, replacing any routing header it had. A view whose
+    /// [`RequestView::all_headers`] lists nothing is asked for the `n-d-*` headers gray
+    /// routes by, one name at a time.
+    ///
+    /// ```
+    /// use gray_core::{Engine, Format, SimpleRequest};
+    ///
+    /// let engine = Engine::from_str(r#"
+    /// version: 1
+    /// default: svc-b
+    /// groups: { svc-b: { nodes: [{ address: "10.0.0.1:4001", metadata: { version: "1.1" } }] } }
+    /// headers: { trusted_peers: ["10.0.0.0/8"] }
+    /// "#, Format::Yaml)?;
+    /// let from_gateway = SimpleRequest::new("10.1.1.1".parse()?)
+    ///     .with_header("n-d-version", r#"{"svc-b":"1.1"}"#)
+    ///     .with_header("x-request-id", "42");
+    /// let sel = engine.select_instance("svc-b", &from_gateway);
+    /// assert_eq!(sel.outgoing_headers(&from_gateway), [("n-d-version".to_string(), r#"{"svc-b":"1.1"}"#.to_string())]);
+    /// // From an untrusted peer nothing is propagated.
+    /// let outsider = SimpleRequest::new("203.0.113.5".parse()?)
+    ///     .with_header("n-d-version", r#"{"svc-b":"1.1"}"#);
+    /// assert!(engine.select_instance("svc-b", &outsider).outgoing_headers(&outsider).is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn outgoing_headers<R: RequestView + ?Sized>(&self, inbound: &R) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        if self.inbound_trusted {
+            let listed = inbound.all_headers(&mut |name, value| {
+                if self.forward_inbound(name) {
+                    out.push((name.to_string(), value.to_string()));
+                }
+            });
+            if !listed {
+                // A view that cannot list its headers: ask for the routing headers gray knows.
+                for f in Field::ALL {
+                    let name = f.header();
+                    if self.forward_inbound(name) {
+                        inbound.for_each_header(name, &mut |value| {
+                            out.push((name.to_string(), value.to_string()));
+                            true
+                        });
+                    }
+                }
+            }
+        }
+        let keep = self.snapshot.inbound == crate::spec::InboundPolicy::Keep;
+        for (name, value) in self.headers() {
+            let present = out
+                .iter()
+                .any(|(k, _)| crate::snapshot::routing_name_eq(k.as_bytes(), name.as_bytes()));
+            if !(keep && present) {
+                out.push((name.to_string(), value.to_string()));
+            }
+        }
+        out
     }
 }
 
@@ -196,6 +289,7 @@ pub(crate) fn select<R: RequestView + ?Sized>(
     };
     let Some(gi) = snap.group_by_name(service) else {
         return Selection {
+            inbound_trusted: snap.trusts_inbound(req.peer_ip()),
             snapshot: snap.clone(),
             group: None,
             node: None,
@@ -257,6 +351,7 @@ pub(crate) fn select<R: RequestView + ?Sized>(
         group: Some(gi),
         node: node.map(|n| n as u32),
         choice,
+        inbound_trusted: trusted,
         snapshot: snap,
     }
 }

@@ -378,3 +378,72 @@ fn gray_entry_without_a_dimension_falls_to_defaults() {
     );
     assert_eq!(miss.route(gray_core::release::RouteKind::Region), None);
 }
+
+/// What an outgoing call carries: trusted inbound routing headers, then the service's own
+/// release headers, merged by the inbound policy; nothing from an untrusted peer and never a
+/// non-routing header.
+#[test]
+fn outgoing_headers_follow_the_inbound_policy() {
+    let spec = |inbound: &str| {
+        format!(
+            r#"
+version: 1
+default: svc-b
+groups:
+  svc-b:
+    nodes:
+      - {{ address: "10.0.0.1:1", metadata: {{ version: "1.0", region: qa }} }}
+      - {{ address: "10.0.0.2:1", metadata: {{ version: "1.1", region: qa }} }}
+headers: {{ trusted_peers: ["10.0.0.0/8"], inbound: {inbound} }}
+release: {{ defaults: {{ version: '{{"svc-b":"1.0"}}' }} }}
+"#
+        )
+    };
+    let from_gateway = SimpleRequest::new("10.9.9.9".parse().unwrap())
+        .with_header("n-d-version", r#"{"svc-b":"1.1"}"#)
+        .with_header("n-d-region", "qa")
+        .with_header("cookie", "canary=xaaa");
+    let sorted = |mut v: Vec<(String, String)>| {
+        v.sort();
+        v
+    };
+    // override: the service's own version wins over the inbound one; the region travels on.
+    let engine = Engine::from_str(&spec("override"), Format::Yaml).unwrap();
+    let sel = engine.select_instance("svc-b", &from_gateway);
+    assert_eq!(sel.node_address(), Some("10.0.0.1:1"));
+    assert!(!sel.forward_inbound("n-d-version") && sel.forward_inbound("n-d-region"));
+    assert!(
+        !sel.forward_inbound("cookie"),
+        "gray propagates routing headers only"
+    );
+    assert_eq!(
+        sorted(sel.outgoing_headers(&from_gateway)),
+        [
+            ("n-d-region".to_string(), "qa".to_string()),
+            ("n-d-version".to_string(), r#"{"svc-b":"1.0"}"#.to_string()),
+        ]
+    );
+    // keep: the inbound version wins and the own one is not added.
+    let engine = Engine::from_str(&spec("keep"), Format::Yaml).unwrap();
+    let sel = engine.select_instance("svc-b", &from_gateway);
+    assert_eq!(sel.node_address(), Some("10.0.0.2:1"));
+    assert_eq!(
+        sorted(sel.outgoing_headers(&from_gateway)),
+        [
+            ("n-d-region".to_string(), "qa".to_string()),
+            ("n-d-version".to_string(), r#"{"svc-b":"1.1"}"#.to_string()),
+        ]
+    );
+    // An untrusted peer: only the service's own headers.
+    let outsider = SimpleRequest::new("203.0.113.1".parse().unwrap())
+        .with_header("n-d-version", r#"{"svc-b":"1.1"}"#)
+        .with_header("n-d-region", "qa");
+    let sel = engine.select_instance("svc-b", &outsider);
+    assert!(!sel.trusts_inbound());
+    assert_eq!(
+        sel.outgoing_headers(&outsider),
+        [("n-d-version".to_string(), r#"{"svc-b":"1.0"}"#.to_string())]
+    );
+    assert_eq!(sel.service(), Some("svc-b"));
+    assert_eq!(engine.select_instance("nope", &outsider).service(), None);
+}

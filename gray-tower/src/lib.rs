@@ -12,6 +12,10 @@
 //!   yours, beside the request ([`mirror`]).
 //! * [`ReportLayer`] records response outcomes (statuses, errors) for passive health, classified
 //!   by the served group's `fail_on`.
+//! * [`CallLayer`] is the calling side: around an HTTP client, it sends each outgoing request
+//!   to the instance of the service its URI names that the inbound request's routing context
+//!   ([`CallContext`]) selects, propagates the routing headers and records the outcome
+//!   ([`call`]).
 //! * [`HttpRequestView`] implements [`gray_core::RequestView`] for `http::Request` without
 //!   copying; [`trace`] puts the decision into `tracing` spans.
 //!
@@ -59,6 +63,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod call;
 mod headers;
 mod layer;
 pub mod mirror;
@@ -68,6 +73,7 @@ mod steer;
 pub mod trace;
 mod view;
 
+pub use call::{CallContext, CallLayer};
 pub use headers::apply_decision;
 pub use layer::{Gray, GrayLayer};
 pub use mirror::{Mirror, MirrorCounts, MirrorLayer};

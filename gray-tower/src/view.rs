@@ -62,6 +62,16 @@ impl<'a> HttpRequestView<'a> {
         }
     }
 
+    /// A view of a request line and headers held elsewhere, without a peer address.
+    pub fn from_fields(method: &'a Method, uri: &'a Uri, headers: &'a HeaderMap) -> Self {
+        HttpRequestView {
+            method,
+            uri,
+            headers,
+            peer: None,
+        }
+    }
+
     /// Replaces the peer address (e.g. one known from elsewhere).
     pub fn with_peer(mut self, peer: Option<IpAddr>) -> Self {
         self.peer = peer;

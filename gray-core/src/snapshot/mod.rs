@@ -117,6 +117,22 @@ impl Snapshot {
         })
     }
 
+    /// Whether a trusted inbound routing header `name` passes on beside the routing headers a
+    /// decision or selection sets itself (`own`): with `inbound: keep` always, with
+    /// `override` unless `own` sets the same name.
+    pub(crate) fn inbound_passes<'a>(
+        &self,
+        name: &str,
+        mut own: impl Iterator<Item = (&'a str, &'a str)>,
+    ) -> bool {
+        match self.inbound {
+            InboundPolicy::Keep => true,
+            InboundPolicy::Override => {
+                !own.any(|(k, _)| routing_name_eq(k.as_bytes(), name.as_bytes()))
+            }
+        }
+    }
+
     /// Whether inbound routing headers are overridden (the default) or kept.
     pub fn inbound_policy(&self) -> InboundPolicy {
         self.inbound
