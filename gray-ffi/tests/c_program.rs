@@ -1,9 +1,11 @@
 //! `tests/c/test.c` compiled with `cc` against `include/gray.h` and the `libgray.a` built for
 //! this test run, then run directly and under valgrind.
 //!
-//! The static library is the one cargo builds beside this test's own build of the crate:
-//! `<target dir>/<profile>/libgray.a`, found from this test executable's path
-//! (`<target dir>/<profile>/deps/c_program-…`), so any `CARGO_TARGET_DIR` and profile work.
+//! The static library is the one cargo builds with the rlib this test links (the crate's lib
+//! target has the `staticlib` crate type too): `libgray.a` beside this test executable, in
+//! `<target dir>/<profile>/deps/` (or, after a `cargo build -p gray-ffi`, its copy in
+//! `<target dir>/<profile>/`). It is found from this executable's path, so any
+//! `CARGO_TARGET_DIR` and profile work, from a clean clone too.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -13,11 +15,21 @@ fn manifest_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `<target dir>/<profile>`: the parent of the `deps` folder holding this test.
-fn profile_dir() -> PathBuf {
+/// `libgray.a` of this test run: in the `deps` folder holding this test, else in its parent.
+fn static_lib() -> PathBuf {
     let exe = std::env::current_exe().expect("the test executable's path");
     let deps = exe.parent().expect("deps folder");
-    deps.parent().expect("profile folder").to_path_buf()
+    let candidates = [
+        deps.to_path_buf(),
+        deps.parent().expect("profile folder").to_path_buf(),
+    ];
+    let found = candidates
+        .iter()
+        .map(|d| d.join("libgray.a"))
+        .find(|p| p.is_file());
+    found.unwrap_or_else(|| {
+        panic!("libgray.a is in neither of {candidates:?}: it is built with this test (crate-type staticlib)")
+    })
 }
 
 /// The libraries Rust's standard library needs when linked statically into a C program.
@@ -41,12 +53,7 @@ fn native_libs() -> &'static [&'static str] {
 fn program() -> &'static Path {
     static PROGRAM: OnceLock<PathBuf> = OnceLock::new();
     PROGRAM.get_or_init(|| {
-        let lib = profile_dir().join("libgray.a");
-        assert!(
-            lib.is_file(),
-            "{} is missing: it is built with this test (crate-type staticlib)",
-            lib.display()
-        );
+        let lib = static_lib();
         let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("gray-ffi-c-test");
         let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_string());
         let status = Command::new(&cc)
