@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # gray-redis, gateway and Python tests start private redis-server instances (127.0.0.1,
-# ephemeral ports, no persistence).
+# ephemeral ports, no persistence); gray-ffi runs its C test program under valgrind.
 bash scripts/ensure-redis.sh
 
 echo "== architecture (no import cycle, no oversized file)"
