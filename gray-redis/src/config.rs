@@ -35,6 +35,12 @@ pub struct SourceConfig {
     /// How often the whole namespace is re-read even without log entries (default 60 s). This
     /// picks up keys changed behind the change log's back, e.g. by a hand-typed `SADD`.
     pub resync_interval: Duration,
+    /// Follow keyspace notifications (default `true`): keys edited behind the change log (a
+    /// hand-typed `SADD`) are applied within about a second instead of at the next resync. The
+    /// source adds the classes it needs to the server's `notify-keyspace-events` (`K$sg`,
+    /// keeping what is set); where `CONFIG` is refused it reports that in
+    /// [`crate::SourceStatus::keyspace_unavailable`] and relies on the resync.
+    pub keyspace_notifications: bool,
 }
 
 impl SourceConfig {
@@ -49,6 +55,7 @@ impl SourceConfig {
             backoff_initial: Duration::from_millis(200),
             backoff_max: Duration::from_secs(30),
             resync_interval: Duration::from_secs(60),
+            keyspace_notifications: true,
         }
     }
 
@@ -74,6 +81,12 @@ impl SourceConfig {
     pub fn backoff(mut self, initial: Duration, max: Duration) -> Self {
         self.backoff_initial = initial;
         self.backoff_max = max;
+        self
+    }
+
+    /// Sets [`SourceConfig::keyspace_notifications`].
+    pub fn keyspace_notifications(mut self, on: bool) -> Self {
+        self.keyspace_notifications = on;
         self
     }
 

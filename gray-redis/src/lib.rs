@@ -49,9 +49,10 @@
 //! Engines follow the change-log *stream* rather than a pub/sub channel: pub/sub drops every
 //! message sent while a subscriber is disconnected, while a stream is ordered, replayable from
 //! the last id seen and carries the changed members. (Each write is still announced on the
-//! `events` channel for people and tools.) Keys edited by hand, behind the log, are picked up by
-//! the periodic full read ([`SourceConfig::resync_interval`]); no `notify-keyspace-events`
-//! configuration is needed.
+//! `events` channel for people and tools.) Keys edited by hand, behind the log, are seen through
+//! keyspace notifications, which the source switches on where the server allows, and re-read
+//! within about a second; the periodic full read ([`SourceConfig::resync_interval`]) remains
+//! the safety net where notifications are unavailable.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -63,6 +64,7 @@ pub mod dump;
 mod fetch;
 mod keys;
 mod located;
+mod notify;
 mod publish;
 mod rollout;
 mod source;

@@ -25,6 +25,7 @@ use crate::change::Change;
 use crate::config::SourceConfig;
 use crate::fetch::{self, redis_error, LOG_START};
 use crate::keys::Keys;
+use crate::notify::{Subscriber, Touched, Watch};
 use crate::state::FleetState;
 use crate::status::{unix_ms, Origin, SourceStatus};
 
@@ -45,6 +46,8 @@ const LOG_BATCH: usize = 1000;
 pub struct RedisSource {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
+    /// The keyspace-notification subscriber, when enabled.
+    subscriber: Option<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for RedisSource {
@@ -65,6 +68,8 @@ struct Shared {
     status: Mutex<SourceStatus>,
     /// Signalled on every status change and on stop.
     changed: Condvar,
+    /// Keys the keyspace notifications reported changed.
+    watch: Watch,
 }
 
 impl RedisSource {
@@ -160,7 +165,20 @@ impl RedisSource {
                 ))
             });
         }
-        RedisSource { shared, thread }
+        let subscriber = if shared.config.keyspace_notifications {
+            let s = shared.clone();
+            std::thread::Builder::new()
+                .name(format!("gray-redis-keyspace-{}", shared.keys.namespace()))
+                .spawn(move || subscribe(&s))
+                .ok()
+        } else {
+            None
+        };
+        RedisSource {
+            shared,
+            thread,
+            subscriber,
+        }
     }
 
     /// The engine this source updates.
@@ -209,7 +227,10 @@ impl RedisSource {
     fn shutdown(&mut self) {
         self.shared.stop.store(true, Ordering::SeqCst);
         self.shared.changed.notify_all();
-        if let Some(t) = self.thread.take() {
+        for t in [self.thread.take(), self.subscriber.take()]
+            .into_iter()
+            .flatten()
+        {
             let _ = t.join();
         }
     }
@@ -268,6 +289,7 @@ impl Shared {
             stop: AtomicBool::new(false),
             status: Mutex::new(status),
             changed: Condvar::new(),
+            watch: Watch::default(),
         }
     }
 
@@ -434,15 +456,16 @@ fn follow(
     backoff.reset();
     let mut next_resync = Instant::now() + shared.config.resync_interval;
     while !shared.stopped() {
-        if Instant::now() >= next_resync {
+        if Instant::now() >= next_resync || shared.watch.resync.load(Ordering::Acquire) {
             (state, log_id) = full_sync(shared, con)?;
             next_resync = Instant::now() + shared.config.resync_interval;
         }
         let entries = fetch::read_log(con, keys, &log_id, shared.config.block, LOG_BATCH)?;
-        if entries.is_empty() {
+        let behind_log = shared.watch.take_due();
+        if entries.is_empty() && behind_log.is_empty() {
             continue;
         }
-        if log_id != LOG_START && !fetch::log_has(con, keys, &log_id)? {
+        if !entries.is_empty() && log_id != LOG_START && !fetch::log_has(con, keys, &log_id)? {
             tracing::info!(namespace = %keys.namespace(), after = %log_id,
                 "change log was trimmed past this engine's position; re-reading everything");
             (state, log_id) = full_sync(shared, con)?;
@@ -452,6 +475,14 @@ fn follow(
         let mut rules_changed = false;
         let mut reload_sets = BTreeSet::new();
         for (id, change) in entries {
+            if let Ok(c) = &change {
+                shared.watch.logged(match c {
+                    Change::Spec | Change::Nepxion => Touched::Rules,
+                    Change::Add { set, .. } | Change::Remove { set, .. } | Change::Load { set } => {
+                        Touched::IpSet(set.clone())
+                    }
+                });
+            }
             match change {
                 Ok(Change::Spec | Change::Nepxion) => rules_changed = true,
                 Ok(Change::Add { set, members }) => state.add(&set, members),
@@ -464,6 +495,15 @@ fn follow(
                 }
             }
             log_id = id;
+        }
+        let rereads = behind_log.len() as u64;
+        for t in behind_log {
+            match t {
+                Touched::Rules => rules_changed = true,
+                Touched::IpSet(set) => {
+                    reload_sets.insert(set);
+                }
+            }
         }
         let mut problem = None;
         if rules_changed {
@@ -482,6 +522,7 @@ fn follow(
         let id = log_id.clone();
         shared.update(|st| {
             st.log_entries_total += count;
+            st.keyspace_rereads_total += rereads;
             st.log_id = id;
         });
         shared.apply(&state, problem);
@@ -493,6 +534,9 @@ fn full_sync(
     shared: &Shared,
     con: &mut Connection,
 ) -> std::result::Result<(FleetState, String), RedisError> {
+    // Pending notifications are covered by this read (taken before it, so that an edit made
+    // during the read is still re-read afterwards).
+    shared.watch.clear();
     let read = fetch::read_all(con, &shared.keys)?;
     let id = read.log_id.clone();
     shared.update(|st| {
@@ -501,4 +545,27 @@ fn full_sync(
     });
     shared.apply(&read.state, read.problem);
     Ok((read.state, read.log_id))
+}
+
+/// The keyspace-notification thread: feeds [`Shared::watch`] until the source stops.
+fn subscribe(shared: &Shared) {
+    let mut backoff = Backoff::new(shared.config.backoff_initial, shared.config.backoff_max);
+    Subscriber {
+        client: &shared.client,
+        keys: &shared.keys,
+        watch: &shared.watch,
+        connect_timeout: shared.config.connect_timeout,
+        poll: shared.config.block,
+        stopped: &|| shared.stopped(),
+        sleep: &|d| shared.sleep(d),
+        report: &|on, why| {
+            shared.update(|st| {
+                st.keyspace_notifications = on;
+                if why.is_some() {
+                    st.keyspace_unavailable = why;
+                }
+            })
+        },
+    }
+    .run(&mut backoff);
 }

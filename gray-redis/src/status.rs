@@ -64,6 +64,13 @@ pub struct SourceStatus {
     pub dumps_total: u64,
     /// IP set members held in memory.
     pub ip_set_members: usize,
+    /// Whether keyspace notifications reach the source now, so that keys edited behind the
+    /// change log are applied within a second (see [`crate::SourceConfig::keyspace_notifications`]).
+    pub keyspace_notifications: bool,
+    /// Why the server does not send them, when it refused (`CONFIG` disabled or denied).
+    pub keyspace_unavailable: Option<String>,
+    /// Keys re-read because a keyspace notification reported an edit behind the change log.
+    pub keyspace_rereads_total: u64,
 }
 
 impl SourceStatus {
@@ -85,6 +92,9 @@ impl SourceStatus {
             log_entries_total: 0,
             dumps_total: 0,
             ip_set_members: 0,
+            keyspace_notifications: false,
+            keyspace_unavailable: None,
+            keyspace_rereads_total: 0,
         }
     }
 
@@ -156,6 +166,18 @@ impl SourceStatus {
             "Change-log entries processed.",
             "counter",
             self.log_entries_total,
+        );
+        gauge(
+            "gray_redis_keyspace_notifications",
+            "1 when keyspace notifications reach the source (edits behind the change log apply at once).",
+            "gauge",
+            u64::from(self.keyspace_notifications),
+        );
+        gauge(
+            "gray_redis_keyspace_rereads_total",
+            "Keys re-read after a keyspace notification of an edit behind the change log.",
+            "counter",
+            self.keyspace_rereads_total,
         );
         gauge(
             "gray_redis_ip_set_members",

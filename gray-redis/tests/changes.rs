@@ -181,3 +181,84 @@ fn every_write_is_announced_on_the_events_channel() {
         ["spec", "add testers", "remove testers", "load testers"]
     );
 }
+
+#[test]
+fn edits_behind_the_log_apply_at_once_through_keyspace_notifications() {
+    // A resync so rare that only the notifications can explain a prompt update.
+    let (server, mut p, engine, source) = setup("notified", Duration::from_secs(3600));
+    assert!(source.wait_for(Duration::from_secs(10), |st| st.keyspace_notifications));
+    let mut con = server.connection();
+    let flags: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("notify-keyspace-events")
+        .query(&mut con)
+        .unwrap();
+    for c in ['K', '$', 's', 'g'] {
+        assert!(flags[1].contains(c), "{flags:?}");
+    }
+    let keys = Keys::new("notified").unwrap();
+    // `eventually` gives up long before the hour-long resync: only a notification applies it.
+    let _: () = con.sadd(keys.ip_set("testers"), "192.0.2.77").unwrap();
+    eventually("hand-typed SADD applied", || {
+        group(&engine, "192.0.2.77") == "canary"
+    });
+    assert_eq!(
+        source.status().full_syncs_total,
+        1,
+        "one key re-read, not the namespace"
+    );
+    assert!(source.status().keyspace_rereads_total >= 1);
+
+    // A hand-written bad spec is rejected; the old rules keep serving.
+    let generation = engine.generation();
+    let _: () = con
+        .set(keys.spec(), "version: 1\ndefault: nowhere\n")
+        .unwrap();
+    assert!(source.wait_for(Duration::from_secs(10), |st| st.rejected_total >= 1));
+    assert_eq!(engine.generation(), generation);
+    assert_eq!(group(&engine, "192.0.2.77"), "canary");
+    // The published spec again (through the CLI path: logged, so read once).
+    p.publish_spec(common::RULES, Format::Yaml).unwrap();
+    assert!(source.wait_for(Duration::from_secs(10), |st| st.in_sync
+        && st.last_error.is_none()));
+
+    // A change through the publisher is explained by its log entry: no extra re-read.
+    std::thread::sleep(Duration::from_millis(600));
+    let rereads = source.status().keyspace_rereads_total;
+    p.ip_set_add("testers", ["192.0.2.78"]).unwrap();
+    eventually("published add applied", || {
+        group(&engine, "192.0.2.78") == "canary"
+    });
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(source.status().keyspace_rereads_total, rereads);
+    assert!(source
+        .metrics()
+        .contains("gray_redis_keyspace_notifications{namespace=\"notified\"} 1"));
+}
+
+#[test]
+fn without_config_the_resync_remains_the_safety_net() {
+    let server = RedisServer::start_with(&["--rename-command", "CONFIG", ""]);
+    let mut p = Publisher::connect(&server.url(), "noconf").unwrap();
+    p.publish_spec(common::RULES, Format::Yaml).unwrap();
+    let (engine, source) = RedisSource::start(
+        SourceConfig::new(server.url(), "noconf")
+            .block(Duration::from_millis(200))
+            .resync_interval(Duration::from_millis(300)),
+    )
+    .unwrap();
+    assert!(source.wait_for(Duration::from_secs(10), |st| st
+        .keyspace_unavailable
+        .is_some()));
+    let st = source.status();
+    assert!(!st.keyspace_notifications);
+    assert!(st.keyspace_unavailable.unwrap().contains("CONFIG"));
+    let keys = Keys::new("noconf").unwrap();
+    let _: () = server
+        .connection()
+        .sadd(keys.ip_set("testers"), "192.0.2.90")
+        .unwrap();
+    eventually("resync applied the hand edit", || {
+        group(&engine, "192.0.2.90") == "canary"
+    });
+}

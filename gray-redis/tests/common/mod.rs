@@ -38,8 +38,13 @@ fn free_port() -> u16 {
 impl RedisServer {
     /// Starts a server on a free port.
     pub fn start() -> RedisServer {
+        RedisServer::start_with(&[])
+    }
+
+    /// [`RedisServer::start`] with extra `redis-server` arguments.
+    pub fn start_with(extra: &[&str]) -> RedisServer {
         for _ in 0..5 {
-            if let Some(s) = RedisServer::try_start(free_port()) {
+            if let Some(s) = RedisServer::try_start(free_port(), extra) {
                 return s;
             }
         }
@@ -49,7 +54,7 @@ impl RedisServer {
     /// Starts a server on `port` (to bring one back after [`RedisServer::kill`]).
     pub fn start_on(port: u16) -> RedisServer {
         for _ in 0..50 {
-            if let Some(s) = RedisServer::try_start(port) {
+            if let Some(s) = RedisServer::try_start(port, &[]) {
                 return s;
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -57,7 +62,7 @@ impl RedisServer {
         panic!("redis-server did not start on port {port}");
     }
 
-    fn try_start(port: u16) -> Option<RedisServer> {
+    fn try_start(port: u16, extra: &[&str]) -> Option<RedisServer> {
         let dir =
             std::env::temp_dir().join(format!("gray-redis-test-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).ok()?;
@@ -65,6 +70,7 @@ impl RedisServer {
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
             .args(["--protected-mode", "yes", "--loglevel", "warning"])
+            .args(extra)
             .arg("--dir")
             .arg(&dir)
             .stdout(Stdio::null())
