@@ -34,38 +34,72 @@ pub const GRAY_ROUTE_REGION_WEIGHT: GrayRouteKind = 4;
 /// be read from any thread (freed once).
 pub struct GrayDecision {
     pub(crate) decision: Decision,
-    /// The decision's texts as C strings, made on the first read.
-    strings: OnceLock<Strings>,
+    /// The decision's texts as C strings, each made on its first read.
+    strings: Strings,
 }
 
+#[derive(Default)]
 struct Strings {
-    group: CString,
-    requested_group: CString,
-    node: Option<CString>,
-    rule: Option<CString>,
-    headers: Vec<(CString, CString)>,
-    routes: Vec<(Option<CString>, Option<CString>)>,
+    group: OnceLock<CString>,
+    requested_group: OnceLock<CString>,
+    node: OnceLock<Option<CString>>,
+    rule: OnceLock<Option<CString>>,
+    headers: OnceLock<Vec<(CString, CString)>>,
+    routes: OnceLock<Vec<(Option<CString>, Option<CString>)>>,
 }
 
 impl GrayDecision {
-    fn strings(&self) -> &Strings {
-        self.strings.get_or_init(|| {
-            let d = &self.decision;
+    /// Wraps `decision`; no string is made yet.
+    pub(crate) fn new(decision: Decision) -> GrayDecision {
+        GrayDecision {
+            decision,
+            strings: Strings::default(),
+        }
+    }
+
+    fn group(&self) -> &CString {
+        self.strings
+            .group
+            .get_or_init(|| to_c_string(self.decision.group()))
+    }
+
+    fn requested_group(&self) -> &CString {
+        self.strings
+            .requested_group
+            .get_or_init(|| to_c_string(self.decision.requested_group()))
+    }
+
+    fn node(&self) -> Option<&CString> {
+        self.strings
+            .node
+            .get_or_init(|| self.decision.node_address().map(to_c_string))
+            .as_ref()
+    }
+
+    fn rule(&self) -> Option<&CString> {
+        self.strings
+            .rule
+            .get_or_init(|| self.decision.rule_id().map(to_c_string))
+            .as_ref()
+    }
+
+    fn headers(&self) -> &[(CString, CString)] {
+        self.strings.headers.get_or_init(|| {
+            self.decision
+                .headers()
+                .map(|(k, v)| (to_c_string(k), to_c_string(v)))
+                .collect()
+        })
+    }
+
+    fn routes(&self) -> &[(Option<CString>, Option<CString>)] {
+        self.strings.routes.get_or_init(|| {
             let c = |s: Option<&str>| s.map(to_c_string);
-            Strings {
-                group: to_c_string(d.group()),
-                requested_group: to_c_string(d.requested_group()),
-                node: c(d.node_address()),
-                rule: c(d.rule_id()),
-                headers: d
-                    .headers()
-                    .map(|(k, v)| (to_c_string(k), to_c_string(v)))
-                    .collect(),
-                routes: RouteKind::ALL
-                    .iter()
-                    .map(|k| (c(d.route(*k)), c(d.route_id(*k))))
-                    .collect(),
-            }
+            let d = &self.decision;
+            RouteKind::ALL
+                .iter()
+                .map(|k| (c(d.route(*k)), c(d.route_id(*k))))
+                .collect()
         })
     }
 }
@@ -98,10 +132,9 @@ pub unsafe extern "C" fn gray_engine_decide(
     let result = || {
         // SAFETY: by this function's contract.
         let (engine, view) = unsafe { (engine_ref(engine)?, view(request)?) };
-        Ok(Box::into_raw(Box::new(GrayDecision {
-            decision: engine.decide(&view),
-            strings: OnceLock::new(),
-        })))
+        Ok(Box::into_raw(Box::new(GrayDecision::new(
+            engine.decide(&view),
+        ))))
     };
     // SAFETY: `out` is NULL or writable by this function's contract.
     unsafe { returning(out, result) }
@@ -168,12 +201,12 @@ pub unsafe extern "C" fn gray_decision_free(decision: *mut GrayDecision) {
 /// `d` is NULL or a live decision.
 unsafe fn read(
     d: *const GrayDecision,
-    pick: impl FnOnce(&Strings) -> Option<&CString>,
+    pick: impl FnOnce(&GrayDecision) -> Option<&CString>,
 ) -> *const c_char {
     status::value(ptr::null(), || {
         // SAFETY: by this function's contract.
         let d = unsafe { decision(d) }?;
-        Ok(pick(d.strings()).map_or(ptr::null(), |s| s.as_ptr()))
+        Ok(pick(d).map_or(ptr::null(), |s| s.as_ptr()))
     })
 }
 
@@ -186,7 +219,7 @@ unsafe fn read(
 #[no_mangle]
 pub unsafe extern "C" fn gray_decision_group(decision: *const GrayDecision) -> *const c_char {
     // SAFETY: by this function's contract.
-    unsafe { read(decision, |s| Some(&s.group)) }
+    unsafe { read(decision, |d| Some(d.group())) }
 }
 
 /// The group the rules chose, before any fallback. NULL only when `decision` is NULL.
@@ -200,7 +233,7 @@ pub unsafe extern "C" fn gray_decision_requested_group(
     decision: *const GrayDecision,
 ) -> *const c_char {
     // SAFETY: by this function's contract.
-    unsafe { read(decision, |s| Some(&s.requested_group)) }
+    unsafe { read(decision, |d| Some(d.requested_group())) }
 }
 
 /// The picked node's address (`ip:port` or `host:port`), or NULL when no group had an
@@ -214,7 +247,7 @@ pub unsafe extern "C" fn gray_decision_node_address(
     decision: *const GrayDecision,
 ) -> *const c_char {
     // SAFETY: by this function's contract.
-    unsafe { read(decision, |s| s.node.as_ref()) }
+    unsafe { read(decision, GrayDecision::node) }
 }
 
 /// The id of the matched rule, or NULL when no rule matched (the default group) or
@@ -226,7 +259,7 @@ pub unsafe extern "C" fn gray_decision_node_address(
 #[no_mangle]
 pub unsafe extern "C" fn gray_decision_rule_id(decision: *const GrayDecision) -> *const c_char {
     // SAFETY: by this function's contract.
-    unsafe { read(decision, |s| s.rule.as_ref()) }
+    unsafe { read(decision, GrayDecision::rule) }
 }
 
 /// Reads a flag or number of a decision: `f` of it, or `fallback` for a NULL `decision`.
@@ -284,7 +317,7 @@ pub unsafe extern "C" fn gray_decision_generation(decision: *const GrayDecision)
 pub unsafe extern "C" fn gray_decision_header_count(decision: *const GrayDecision) -> usize {
     status::value(0, || {
         // SAFETY: by this function's contract.
-        Ok(unsafe { self::decision(decision) }?.strings().headers.len())
+        Ok(unsafe { self::decision(decision) }?.headers().len())
     })
 }
 
@@ -306,7 +339,7 @@ pub unsafe extern "C" fn gray_decision_header(
     status::status(|| {
         // SAFETY: by this function's contract.
         let d = unsafe { self::decision(decision) }?;
-        let headers = &d.strings().headers;
+        let headers = d.headers();
         let (k, v) = headers.get(index).ok_or_else(|| {
             Fail::arg(format!(
                 "header index {index} out of range ({} headers)",
@@ -348,7 +381,7 @@ pub unsafe extern "C" fn gray_decision_route(
         let d = unsafe { self::decision(decision) }?;
         let (v, i) = usize::try_from(kind)
             .ok()
-            .and_then(|k| d.strings().routes.get(k))
+            .and_then(|k| d.routes().get(k))
             .ok_or_else(|| Fail::arg(format!("unknown route kind {kind}")))?;
         let p = |s: &Option<CString>| s.as_ref().map_or(ptr::null(), |s| s.as_ptr());
         // SAFETY: as above.

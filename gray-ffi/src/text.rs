@@ -75,6 +75,10 @@ impl GrayStr {
         // SAFETY: forwarded from this function's contract.
         match unsafe { self.bytes() } {
             None => Ok(None),
+            // HTTP text is nearly always ASCII: checking that word by word is cheaper than a
+            // full UTF-8 validation of many short strings.
+            // SAFETY: ASCII is UTF-8.
+            Some(b) if b.is_ascii() => Ok(Some(unsafe { std::str::from_utf8_unchecked(b) })),
             Some(b) => std::str::from_utf8(b)
                 .map(Some)
                 .map_err(|_| Fail::utf8(&what())),
