@@ -298,14 +298,92 @@ fn v01_complete_sample_resolves_condition_1_everywhere() {
     ] {
         assert!(names.contains(&h), "{h} missing from {names:?}");
     }
-    // <register>, <parameter> and <discovery> IP filters are reported, not dropped silently.
+    // <register> and <parameter> are reported, not dropped silently; the <discovery> IP
+    // prefix filter is applied.
     let w: Vec<String> = import.warnings.iter().map(ToString::to_string).collect();
     assert!(w.iter().any(|w| w.contains("/rule/register")), "{w:?}");
     assert!(w.iter().any(|w| w.contains("/rule/parameter")), "{w:?}");
-    assert!(
-        w.iter().any(|w| w.contains("/rule/discovery/blacklist")),
-        "{w:?}"
+    assert!(!w.iter().any(|w| w.contains("/rule/discovery")), "{w:?}");
+    let hosts = import.release.discovery.hosts.as_ref().unwrap();
+    assert_eq!(
+        hosts.kind,
+        gray_core::spec::release::HostFilterKind::Blacklist
     );
+    assert_eq!(hosts.prefixes, ["10.10", "11.11"]);
+    assert_eq!(
+        hosts.services["discovery-springcloud-example-b"],
+        ["172.16"]
+    );
+}
+
+/// Nepxion's discovery host filters: a string prefix of the host (so `10.10` also excludes
+/// `10.100.1.1`), the global list and the provider's own combined; a whitelist keeps only
+/// matches; one of the two per rule.
+#[test]
+fn discovery_ip_prefix_filters_apply() {
+    let rule = |body: &str| format!("<rule><discovery>{body}</discovery></rule>");
+    let spec = |import: &nepxion::Import| {
+        let mut s = Spec::from_str(
+            r#"
+version: 1
+default: b
+groups:
+  b:
+    nodes:
+      - { address: "10.10.0.1:80" }
+      - { address: "10.100.1.1:80" }
+      - { address: "172.16.0.9:80" }
+      - { address: "192.168.0.1:80" }
+"#,
+            Format::Yaml,
+        )
+        .unwrap();
+        import.apply_to(&mut s);
+        Engine::new(s).unwrap()
+    };
+    let picks = |e: &Engine| {
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..200 {
+            if let Some(a) = e.select_instance("b", &req()).node_address() {
+                seen.insert(a.to_string());
+            }
+        }
+        seen.into_iter().collect::<Vec<_>>()
+    };
+    let black = nepxion::import(&rule(
+        r#"<blacklist filter-value="10.10"><service service-name="b" filter-value="172.16"/></blacklist>"#,
+    ))
+    .unwrap();
+    assert!(black.warnings.is_empty(), "{:?}", black.warnings);
+    assert_eq!(picks(&spec(&black)), ["192.168.0.1:80"]);
+    let white = nepxion::import(&rule(r#"<whitelist filter-value="10.10"/>"#)).unwrap();
+    assert_eq!(picks(&spec(&white)), ["10.10.0.1:80", "10.100.1.1:80"]);
+    // Another provider's list does not apply to b.
+    let other = nepxion::import(&rule(
+        r#"<blacklist><service service-name="c" filter-value="10."/></blacklist>"#,
+    ))
+    .unwrap();
+    assert_eq!(picks(&spec(&other)).len(), 4);
+    let e = nepxion::import(&rule(
+        r#"<blacklist filter-value="1"/><whitelist filter-value="2"/>"#,
+    ))
+    .unwrap_err();
+    assert!(e.to_string().contains("not both"), "{e}");
+    // The explanation shows the step.
+    let ex = spec(&black).explain_instance("b", &req());
+    assert!(
+        ex.steps
+            .iter()
+            .any(|s| s.filter == "discovery host blacklist"
+                && s.value == "10.10;172.16"
+                && s.outcome == "kept 1 of 4"),
+        "{:?}",
+        ex.steps
+    );
+    // JSON: filterType must be one of the two.
+    let bad = r#"{"discoveryEntity": {"hostFilterEntity": {"filterType": "GREYLIST"}}}"#;
+    let e = nepxion::import(bad).unwrap_err();
+    assert!(e.to_string().contains("BLACKLIST"), "{e}");
 }
 
 #[test]

@@ -447,3 +447,67 @@ release: {{ defaults: {{ version: '{{"svc-b":"1.0"}}' }} }}
     assert_eq!(sel.service(), Some("svc-b"));
     assert_eq!(engine.select_instance("nope", &outsider).service(), None);
 }
+
+/// Consumer isolation (`release.isolation`): only instances of this process's group, which is
+/// also propagated as `n-d-group`; with `inbound: keep` a trusted caller's group applies.
+#[test]
+fn consumer_isolation_by_group() {
+    let spec = |extra: &str| {
+        format!(
+            r#"
+version: 1
+default: svc-b
+groups:
+  svc-b:
+    nodes:
+      - {{ address: "10.0.0.1:1", metadata: {{ group: blue }} }}
+      - {{ address: "10.0.0.2:1", metadata: {{ group: green }} }}
+      - {{ address: "10.0.0.3:1" }}
+headers: {{ trusted_peers: ["10.0.0.0/8"]{extra} }}
+release: {{ isolation: true, local: {{ group: blue }} }}
+"#
+        )
+    };
+    let engine = Engine::from_str(&spec(""), Format::Yaml).unwrap();
+    let caller = SimpleRequest::new("10.9.9.9".parse().unwrap()).with_header("n-d-group", "green");
+    for _ in 0..50 {
+        let sel = engine.select_instance("svc-b", &caller);
+        assert_eq!(
+            sel.node_address(),
+            Some("10.0.0.1:1"),
+            "own group wins (override)"
+        );
+        assert_eq!(
+            sel.outgoing_headers(&caller),
+            [("n-d-group".to_string(), "blue".to_string())]
+        );
+    }
+    let ex = engine.explain_instance("svc-b", &caller);
+    assert!(
+        ex.steps
+            .iter()
+            .any(|s| s.filter == "n-d-group" && s.outcome == "kept 1 of 3"),
+        "{:?}",
+        ex.steps
+    );
+    // keep: the trusted caller's group.
+    let keep = Engine::from_str(&spec(", inbound: keep"), Format::Yaml).unwrap();
+    assert_eq!(
+        keep.select_instance("svc-b", &caller).node_address(),
+        Some("10.0.0.2:1")
+    );
+    // Isolation without a group of one's own is a located error.
+    let e = Engine::from_str(
+        "version: 1\ndefault: a\ngroups: { a: { nodes: [] } }\nrelease: { isolation: true }\n",
+        Format::Yaml,
+    )
+    .unwrap_err();
+    assert_eq!(e.location().path, "release.isolation");
+    // Host-prefix filters from the native format: an empty prefix is refused.
+    let e = Engine::from_str(
+        "version: 1\ndefault: a\ngroups: { a: { nodes: [] } }\nrelease: { discovery: { hosts: { type: blacklist, prefixes: [\" \"] } } }\n",
+        Format::Yaml,
+    )
+    .unwrap_err();
+    assert_eq!(e.location().path, "release.discovery.hosts.prefixes[0]");
+}

@@ -166,6 +166,14 @@ pub(crate) fn compile_release(spec: &ReleaseSpec, sets: &mut CompileScope) -> Re
     }
 
     let mut fixed: [Option<Value>; FIELDS] = Default::default();
+    if spec.isolation && spec.local.group.is_none() {
+        return Err(Error::at(
+            ErrorKind::InvalidValue,
+            "release.isolation",
+            "consumer isolation needs this process's group in `release.local.group`",
+        ));
+    }
+    let isolation_group = spec.local.group.clone().filter(|_| spec.isolation);
     let d = &spec.defaults;
     let f = &spec.failover;
     let b = &spec.blacklist;
@@ -217,6 +225,7 @@ pub(crate) fn compile_release(spec: &ReleaseSpec, sets: &mut CompileScope) -> Re
             &f.address_failover,
             "failover.address_failover",
         ),
+        (Field::Group, &isolation_group, "local.group"),
     ];
     for (field, v, p) in sources {
         let weights = matches!(field, Field::VersionWeight | Field::RegionWeight);
@@ -274,7 +283,12 @@ pub(crate) fn compile_release(spec: &ReleaseSpec, sets: &mut CompileScope) -> Re
             "zone affinity needs this process's zone in `release.local.zone`",
         ));
     }
+    let hosts = match &spec.discovery.hosts {
+        None => None,
+        Some(h) => Some(host_filter(h)?),
+    };
     Ok(Release {
+        hosts,
         routes: routes.into(),
         blue_green: blue_green.into(),
         gray: gray.into(),
@@ -284,5 +298,40 @@ pub(crate) fn compile_release(spec: &ReleaseSpec, sets: &mut CompileScope) -> Re
         weight_rules: weight_rules.into(),
         zone_affinity: spec.zone_affinity,
         local: spec.local.clone(),
+    })
+}
+
+/// Compiles the discovery host filter: prefixes trimmed, none empty.
+fn host_filter(
+    h: &crate::spec::release::HostFilterSpec,
+) -> Result<crate::snapshot::release::HostFilter> {
+    let list = |v: &[String], path: &str| -> Result<Box<[Box<str>]>> {
+        v.iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let p = p.trim();
+                if p.is_empty() {
+                    Err(Error::at(
+                        ErrorKind::InvalidValue,
+                        format!("{path}[{i}]"),
+                        "an empty prefix would match every host",
+                    ))
+                } else {
+                    Ok(p.into())
+                }
+            })
+            .collect()
+    };
+    let mut services = std::collections::BTreeMap::new();
+    for (name, v) in &h.services {
+        services.insert(
+            name.as_str().into(),
+            list(v, &format!("release.discovery.hosts.services.{name}"))?,
+        );
+    }
+    Ok(crate::snapshot::release::HostFilter {
+        exclude: h.kind == crate::spec::release::HostFilterKind::Blacklist,
+        prefixes: list(&h.prefixes, "release.discovery.hosts.prefixes")?,
+        services,
     })
 }

@@ -12,7 +12,8 @@ use serde_json::Value as Json;
 use super::model::{self, err, Draft};
 use crate::error::{Error, ErrorKind, Location, Result};
 use crate::spec::release::{
-    BlueGreenSpec, GraySpec, ProviderFilterSpec, WeightKind, WeightRuleSpec,
+    BlueGreenSpec, GraySpec, HostFilterKind, HostFilterSpec, ProviderFilterSpec, WeightKind,
+    WeightRuleSpec,
 };
 use crate::spec::Dimensions;
 
@@ -35,10 +36,20 @@ struct Rule {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Discovery {
-    host_filter_entity: Option<Json>,
+    host_filter_entity: Option<HostFilter>,
     version_filter_entity: Option<VersionFilter>,
     region_filter_entity: Option<RegionFilter>,
     weight_filter_entity: Option<WeightFilter>,
+    #[serde(flatten)]
+    other: Other,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HostFilter {
+    filter_type: Option<String>,
+    filter_value_list: Option<Vec<String>>,
+    filter_map: Option<BTreeMap<String, Vec<String>>>,
     #[serde(flatten)]
     other: Other,
 }
@@ -354,11 +365,25 @@ pub(crate) fn parse(text: &str) -> Result<Draft> {
 fn discovery(dis: &Discovery, d: &mut Draft) -> Result<()> {
     let p = "discoveryEntity";
     unknown(d, p, &dis.other);
-    if dis.host_filter_entity.is_some() {
-        d.warn(
-            &at(&format!("{p}.hostFilterEntity")),
-            "IP prefix filters are not applied; use ip_sets and release.blacklist",
-        );
+    if let Some(h) = &dis.host_filter_entity {
+        let hp = format!("{p}.hostFilterEntity");
+        unknown(d, &hp, &h.other);
+        let kind = match h.filter_type.as_deref() {
+            Some("BLACKLIST") => HostFilterKind::Blacklist,
+            Some("WHITELIST") => HostFilterKind::Whitelist,
+            other => {
+                return Err(err(
+                    ErrorKind::InvalidValue,
+                    &at(&format!("{hp}.filterType")),
+                    format!("filterType must be \"BLACKLIST\" or \"WHITELIST\", not {other:?}"),
+                ))
+            }
+        };
+        d.release.discovery.hosts = Some(HostFilterSpec {
+            kind,
+            prefixes: h.filter_value_list.clone().unwrap_or_default(),
+            services: h.filter_map.clone().unwrap_or_default(),
+        });
     }
     if let Some(v) = &dis.version_filter_entity {
         unknown(d, &format!("{p}.versionFilterEntity"), &v.other);

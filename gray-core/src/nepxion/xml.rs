@@ -4,7 +4,8 @@ use super::dom::{tree, El};
 use super::model::{self, err, Draft};
 use crate::error::{ErrorKind, Result};
 use crate::spec::release::{
-    BlueGreenSpec, GraySpec, ProviderFilterSpec, WeightKind, WeightRuleSpec,
+    BlueGreenSpec, GraySpec, HostFilterKind, HostFilterSpec, ProviderFilterSpec, WeightKind,
+    WeightRuleSpec,
 };
 use crate::spec::Dimensions;
 
@@ -203,14 +204,41 @@ fn discovery(s: &El, d: &mut Draft) -> Result<()> {
         d,
     )? {
         match c.name.as_str() {
-            "blacklist" | "whitelist" => d.warn(
-                &c.at(),
-                format!(
-                    "<discovery><{}> (IP prefix filters) is not applied; use gray's ip_sets and \
-                     release.blacklist",
-                    c.name
-                ),
-            ),
+            "blacklist" | "whitelist" => {
+                if d.release.discovery.hosts.is_some() {
+                    return Err(err(
+                        ErrorKind::InvalidValue,
+                        &c.at(),
+                        "<discovery> takes one of <blacklist> and <whitelist>, not both",
+                    ));
+                }
+                warn_attrs(c, &["filter-value"], d);
+                let split = |v: &str| -> Vec<String> {
+                    v.split(';')
+                        .filter(|x| !x.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                };
+                let mut hosts = HostFilterSpec {
+                    kind: if c.name == "blacklist" {
+                        HostFilterKind::Blacklist
+                    } else {
+                        HostFilterKind::Whitelist
+                    },
+                    prefixes: c.attr("filter-value").map(split).unwrap_or_default(),
+                    services: Default::default(),
+                };
+                for e in repeated(c, &["service"], d) {
+                    warn_attrs(e, &["service-name", "filter-value"], d);
+                    let name = required(e, "service-name")?;
+                    hosts
+                        .services
+                        .entry(name.to_string())
+                        .or_default()
+                        .extend(e.attr("filter-value").map(split).unwrap_or_default());
+                }
+                d.release.discovery.hosts = Some(hosts);
+            }
             "version" | "region" => {
                 let what = c.name.clone();
                 for e in repeated(c, &["service"], d) {

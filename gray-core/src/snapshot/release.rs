@@ -24,10 +24,12 @@ pub(crate) enum Field {
     EnvFailover,
     ZoneFailover,
     AddressFailover,
+    /// Consumer isolation: only instances of this group (`n-d-group`).
+    Group,
 }
 
 /// Number of [`Field`]s.
-pub(crate) const FIELDS: usize = 15;
+pub(crate) const FIELDS: usize = 16;
 
 impl Field {
     pub(crate) const ALL: [Field; FIELDS] = [
@@ -46,6 +48,7 @@ impl Field {
         Field::EnvFailover,
         Field::ZoneFailover,
         Field::AddressFailover,
+        Field::Group,
     ];
 
     /// The propagated header name.
@@ -133,6 +136,19 @@ pub(crate) struct Release {
     pub(crate) weight_rules: Box<[WeightRule]>,
     pub(crate) zone_affinity: bool,
     pub(crate) local: LocalSpec,
+    /// Discovery host filters (Nepxion `<discovery><blacklist|whitelist>`).
+    pub(crate) hosts: Option<HostFilter>,
+}
+
+/// Instances kept or excluded by the start of their host (Nepxion's IP prefix filters).
+#[derive(Debug)]
+pub(crate) struct HostFilter {
+    /// `true`: a blacklist (matching hosts are excluded); `false`: a whitelist.
+    pub(crate) exclude: bool,
+    /// Prefixes for every provider.
+    pub(crate) prefixes: Box<[Box<str>]>,
+    /// Further prefixes per provider.
+    pub(crate) services: std::collections::BTreeMap<Box<str>, Box<[Box<str>]>>,
 }
 
 impl Release {

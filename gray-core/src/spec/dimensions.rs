@@ -12,8 +12,9 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 /// Every `n-d-*` header a release reads and writes: the five routed dimensions (version,
-/// region, address, version weight, region weight), then env, blacklists and failovers.
-pub const HEADERS: [&str; 15] = [
+/// region, address, version weight, region weight), then env, blacklists, failovers and the
+/// consumer-isolation group.
+pub const HEADERS: [&str; 16] = [
     "n-d-version",
     "n-d-region",
     "n-d-address",
@@ -29,6 +30,7 @@ pub const HEADERS: [&str; 15] = [
     "n-d-env-failover",
     "n-d-zone-failover",
     "n-d-address-failover",
+    "n-d-group",
 ];
 
 /// The dimension a route sets.

@@ -75,6 +75,11 @@ pub struct ReleaseSpec {
     /// Prefer instances in the caller's zone (`local.zone`); see `failover.zone`.
     #[serde(default, skip_serializing_if = "is_false")]
     pub zone_affinity: bool,
+    /// Consumer isolation (Nepxion `consumer.isolation`): call only instances whose
+    /// `metadata.group` equals this process's `local.group`, which is also propagated as
+    /// `n-d-group` (a trusted caller's `n-d-group` applies with `headers.inbound: keep`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub isolation: bool,
     /// Who this process is (the consumer side of `discovery` filters and zone affinity).
     #[serde(default, skip_serializing_if = "LocalSpec::is_empty")]
     pub local: LocalSpec,
@@ -245,6 +250,39 @@ pub struct DiscoverySpec {
     /// Instance weights by version or region, most specific first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub weight: Vec<WeightRuleSpec>,
+    /// Instances kept or excluded by the start of their host (Nepxion's IP prefix filters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hosts: Option<HostFilterSpec>,
+}
+
+/// Instances kept or excluded by the start of their host, as Nepxion's `<discovery>`
+/// `<blacklist>` / `<whitelist>` do: a **string prefix** of the host (`10.10` also matches
+/// `10.100.1.1`), not a CIDR. The global prefixes and the provider's own are combined.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostFilterSpec {
+    /// `blacklist` (matching instances are never chosen) or `whitelist` (only matching
+    /// instances are).
+    #[serde(rename = "type")]
+    pub kind: HostFilterKind,
+    /// Prefixes for every provider.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prefixes: Vec<String>,
+    /// Further prefixes per provider service.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub services: BTreeMap<String, Vec<String>>,
+}
+
+/// See [`HostFilterSpec::kind`].
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HostFilterKind {
+    /// Matching instances are excluded.
+    Blacklist,
+    /// Only matching instances are kept.
+    Whitelist,
 }
 
 impl DiscoverySpec {
@@ -320,6 +358,9 @@ pub struct LocalSpec {
     /// Own zone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub zone: Option<String>,
+    /// Own group (consumer isolation, `release.isolation`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
 }
 
 impl LocalSpec {

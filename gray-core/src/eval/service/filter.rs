@@ -2,7 +2,7 @@
 
 use crate::route_value::{address_matches, list_matches, weight_of};
 use crate::snapshot::group::Node;
-use crate::snapshot::release::{Field, ProviderFilter, WeightRule};
+use crate::snapshot::release::{Field, HostFilter, ProviderFilter, WeightRule};
 use crate::spec::release::WeightKind;
 use crate::spec::NodeMetadata;
 
@@ -15,6 +15,7 @@ pub(super) enum InstanceField {
     Zone,
     Region,
     Version,
+    Group,
 }
 
 /// The value of `a` for node `n`.
@@ -28,6 +29,7 @@ pub(super) fn instance_value(n: &Node, a: InstanceField) -> Option<&str> {
         // Nepxion treats an instance without version or region as `default`.
         InstanceField::Region => Some(m.region.as_deref().unwrap_or("default")),
         InstanceField::Version => Some(m.version.as_deref().unwrap_or("default")),
+        InstanceField::Group => m.group.as_deref(),
     }
 }
 
@@ -38,6 +40,8 @@ pub(super) enum Filter<'a> {
     Keep(InstanceField, &'a str),
     /// The field's value is not in the list (blacklists).
     Exclude(InstanceField, &'a str),
+    /// Discovery host filter and the provider's own prefixes.
+    Hosts(&'a HostFilter, &'a [Box<str>]),
     /// Discovery filter: filters, provider service, consumer service, consumer value.
     Provider(
         InstanceField,
@@ -59,6 +63,11 @@ impl Filter<'_> {
         match *self {
             Filter::Keep(a, list) => hit(a, list),
             Filter::Exclude(a, list) => !hit(a, list),
+            Filter::Hosts(h, own) => {
+                let host = host_of(&n.address);
+                let matched = h.prefixes.iter().chain(own).any(|p| host.starts_with(&**p));
+                matched != h.exclude
+            }
             Filter::Provider(a, filters, provider, service, value) => provider_allows(
                 filters,
                 provider,
@@ -67,6 +76,17 @@ impl Filter<'_> {
                 instance_value(n, a).unwrap_or(""),
             ),
         }
+    }
+}
+
+/// The host of an instance address: `10.0.0.1` of `10.0.0.1:8080`, `::1` of `[::1]:80`.
+fn host_of(address: &str) -> &str {
+    if let Some(rest) = address.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    match address.rsplit_once(':') {
+        Some((h, port)) if !h.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => address,
     }
 }
 

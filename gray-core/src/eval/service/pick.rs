@@ -8,7 +8,7 @@ use crate::route_value::{weight_of, weighted_index};
 use crate::snapshot::group::Group;
 use crate::snapshot::release::{Field, Release};
 
-const MAX_STAGES: usize = 9;
+const MAX_STAGES: usize = 11;
 
 /// Everything needed to pick an instance of one group.
 pub(crate) struct Pick<'a> {
@@ -33,6 +33,7 @@ impl<'a> Pick<'a> {
                     || !r.version_filters.is_empty()
                     || !r.region_filters.is_empty()
                     || !r.weight_rules.is_empty()
+                    || r.hosts.is_some()
             })
     }
 
@@ -58,24 +59,56 @@ impl<'a> Pick<'a> {
         let keep = |f: Field, a: InstanceField| r.get(f).map(|v| Filter::Keep(a, v));
         let excl = |f: Field, a: InstanceField| r.get(f).map(|v| Filter::Exclude(a, v));
         let fo = |f: Field, a: InstanceField| r.get(f).map(|v| (f, Filter::Keep(a, v)));
-        stages[0] = stage(
+        // Nepxion's order: discovery host filters (the instance list itself), blacklists, group
+        // isolation, env, zone, address, region, version.
+        if let Some(h) = self.release.and_then(|rel| rel.hosts.as_ref()) {
+            let own = h.services.get(name).map_or(&[][..], |v| &v[..]);
+            if !(h.prefixes.is_empty() && own.is_empty()) {
+                stages[0] = stage(
+                    if h.exclude {
+                        "discovery host blacklist"
+                    } else {
+                        "discovery host whitelist"
+                    },
+                    None,
+                    Some(Filter::Hosts(h, own)),
+                    None,
+                    OnEmpty::NoInstance,
+                );
+            }
+        }
+        stages[1] = stage(
             Field::IdBlacklist.header(),
             Some(Field::IdBlacklist),
             excl(Field::IdBlacklist, InstanceField::Id),
             None,
             OnEmpty::NoInstance,
         );
-        stages[1] = stage(
+        stages[2] = stage(
             Field::AddressBlacklist.header(),
             Some(Field::AddressBlacklist),
             excl(Field::AddressBlacklist, InstanceField::Address),
             None,
             OnEmpty::NoInstance,
         );
+        // Only where this service isolates (`release.isolation`); the value is its own group,
+        // or with `inbound: keep` a trusted caller's `n-d-group`.
+        if self
+            .release
+            .is_some_and(|rel| rel.fixed[Field::Group as usize].is_some())
+        {
+            stages[3] = stage(
+                Field::Group.header(),
+                Some(Field::Group),
+                keep(Field::Group, InstanceField::Group),
+                None,
+                OnEmpty::NoInstance,
+            );
+        }
         if let Some(rel) = self.release {
             if let Some((service, value)) = caller_v {
                 if !rel.version_filters.is_empty() {
-                    stages[2] = stage(
+                    stages[4] = stage(
                         "discovery version filter",
                         None,
                         Some(Filter::Provider(
@@ -92,7 +125,7 @@ impl<'a> Pick<'a> {
             }
             if let Some((service, value)) = caller_r {
                 if !rel.region_filters.is_empty() {
-                    stages[3] = stage(
+                    stages[5] = stage(
                         "discovery region filter",
                         None,
                         Some(Filter::Provider(
@@ -108,7 +141,7 @@ impl<'a> Pick<'a> {
                 }
             }
             if rel.zone_affinity {
-                stages[5] = stage(
+                stages[7] = stage(
                     "zone affinity",
                     None,
                     self.caller
@@ -119,14 +152,14 @@ impl<'a> Pick<'a> {
                 );
             }
         }
-        stages[4] = stage(
+        stages[6] = stage(
             Field::Env.header(),
             Some(Field::Env),
             keep(Field::Env, InstanceField::Env),
             fo(Field::EnvFailover, InstanceField::Env),
             OnEmpty::NoInstance,
         );
-        stages[6] = stage(
+        stages[8] = stage(
             Field::Address.header(),
             Some(Field::Address),
             keep(Field::Address, InstanceField::Address),
@@ -148,14 +181,14 @@ impl<'a> Pick<'a> {
             ),
             None => stage(alt.header(), Some(alt), keep(alt, a), None, alt_empty),
         };
-        stages[7] = routed(
+        stages[9] = routed(
             Field::Region,
             Field::RegionFailover,
             Field::RegionTransfer,
             OnEmpty::NoInstance,
             InstanceField::Region,
         );
-        stages[8] = routed(
+        stages[10] = routed(
             Field::Version,
             Field::VersionFailover,
             Field::VersionPrefer,
@@ -188,6 +221,13 @@ impl<'a> Pick<'a> {
             let shown = |f: Option<Field>, t: &Filter<'_>| {
                 let v = match t {
                     Filter::Keep(_, v) | Filter::Exclude(_, v) => v.to_string(),
+                    Filter::Hosts(h, own) => h
+                        .prefixes
+                        .iter()
+                        .chain(*own)
+                        .map(|p| &**p)
+                        .collect::<Vec<_>>()
+                        .join(";"),
                     Filter::Provider(..) => {
                         format!("caller {}", self.caller.service.unwrap_or_default())
                     }
