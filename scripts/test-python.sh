@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Builds the `gray` Python package from source and runs its tests (pytest: corpus, sticky
-# vectors, API, bad input, FastAPI and Flask middleware, mypy --strict and stubtest).
+# vectors, API, bad input, FastAPI and Flask middleware, outgoing calls through the httpx and
+# requests adapters, the three-hop chain through the gateway binary, mypy --strict and
+# stubtest).
 #
 # Needs CPython >= 3.9 with venv and pip (3.11 on CI) and the Rust toolchain. Everything else
-# (maturin, pytest, fastapi, httpx, flask, mypy, pyyaml; versions pinned in
+# (maturin, pytest, fastapi, httpx, requests, flask, mypy, pyyaml; versions pinned in
 # gray-py/requirements-test.txt) is installed into target/py-venv, once, and reused.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,6 +36,11 @@ profile=()
 if [ "${GRAY_PY_RELEASE:-0}" = 1 ]; then profile=(--release); fi
 echo "== maturin develop (gray-py ${profile[*]:-debug})"
 VIRTUAL_ENV="$VENV" "$VENV/bin/maturin" develop --quiet "${profile[@]}" -m gray-py/Cargo.toml
+
+# test_call_chain.py runs client -> gateway -> Python svc-a -> svc-b with the real gateway.
+echo "== cargo build gateway (for the call-chain test)"
+cargo build --quiet -p gray-gateway --bin gateway
+export GRAY_GATEWAY="${CARGO_TARGET_DIR:-$PWD/target}/debug/gateway"
 
 echo "== pytest gray-py/tests"
 "$VENV/bin/python" -m pytest -q -p no:cacheprovider gray-py/tests

@@ -2,7 +2,7 @@
 
 use gray_core::release::RouteKind;
 use gray_core::spec::InboundPolicy;
-use gray_core::{Decision, Explanation};
+use gray_core::{Decision, Explanation, NodeRef};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
@@ -61,24 +61,7 @@ impl PyDecision {
     /// None when no node was picked.
     #[getter]
     fn node_metadata<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
-        let Some(n) = self.inner.node() else {
-            return Ok(None);
-        };
-        let d = PyDict::new(py);
-        let m = n.metadata;
-        for (k, v) in [
-            ("version", &m.version),
-            ("region", &m.region),
-            ("env", &m.env),
-            ("zone", &m.zone),
-            ("group", &m.group),
-            ("id", &m.id),
-        ] {
-            if let Some(v) = v {
-                d.set_item(k, v)?;
-            }
-        }
-        Ok(Some(d))
+        metadata_dict(py, self.inner.node())
     }
 
     /// True when neither the decided group nor its fallbacks had an available node: answer 503.
@@ -91,14 +74,7 @@ impl PyDecision {
     /// `set_headers` and routes (`n-d-version`, ...), then the built-in headers.
     #[getter]
     fn headers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let list = PyList::empty(py);
-        for (k, v) in self.inner.headers() {
-            list.append(PyTuple::new(
-                py,
-                [PyString::new(py, k), PyString::new(py, v)],
-            )?)?;
-        }
-        Ok(list)
+        pair_list(py, self.inner.headers())
     }
 
     /// The generation of the snapshot that decided.
@@ -226,6 +202,46 @@ impl PyExplanation {
     }
 }
 
+/// The metadata of `node` (only the fields set) as a dict, or None without a node.
+pub(crate) fn metadata_dict<'py>(
+    py: Python<'py>,
+    node: Option<NodeRef<'_>>,
+) -> PyResult<Option<Bound<'py, PyDict>>> {
+    let Some(n) = node else {
+        return Ok(None);
+    };
+    let d = PyDict::new(py);
+    let m = n.metadata;
+    for (k, v) in [
+        ("version", &m.version),
+        ("region", &m.region),
+        ("env", &m.env),
+        ("zone", &m.zone),
+        ("group", &m.group),
+        ("id", &m.id),
+    ] {
+        if let Some(v) = v {
+            d.set_item(k, v)?;
+        }
+    }
+    Ok(Some(d))
+}
+
+/// `(name, value)` pairs as a list of `(str, str)` tuples.
+pub(crate) fn pair_list<'py, K: AsRef<str>, V: AsRef<str>>(
+    py: Python<'py>,
+    pairs: impl IntoIterator<Item = (K, V)>,
+) -> PyResult<Bound<'py, PyList>> {
+    let list = PyList::empty(py);
+    for (k, v) in pairs {
+        list.append(PyTuple::new(
+            py,
+            [PyString::new(py, k.as_ref()), PyString::new(py, v.as_ref())],
+        )?)?;
+    }
+    Ok(list)
+}
+
 fn route_kind(kind: &Bound<'_, PyAny>) -> PyResult<RouteKind> {
     match require_text("kind", kind)? {
         "version" => Ok(RouteKind::Version),
@@ -240,7 +256,7 @@ fn route_kind(kind: &Bound<'_, PyAny>) -> PyResult<RouteKind> {
 }
 
 /// `'text'` or `None`, as Python prints an optional string.
-fn opt_repr(py: Python<'_>, s: Option<&str>) -> String {
+pub(crate) fn opt_repr(py: Python<'_>, s: Option<&str>) -> String {
     match s {
         None => "None".to_string(),
         Some(s) => PyString::new(py, s)

@@ -8,7 +8,7 @@ use gray_core::spec::{DurationSpec, NodeMetadata, NodeSpec};
 use gray_core::{Decision, Engine, Format, Outcome, RolloutAction};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyFloat, PyInt, PyString};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyString, PyTuple};
 
 use crate::convert::type_error;
 use crate::decision::{PyDecision, PyExplanation};
@@ -16,6 +16,7 @@ use crate::errors::{to_py, warn_nepxion};
 use crate::json::{json_to_py, py_to_serde};
 use crate::names::NameCache;
 use crate::request::{Args, PyRequest};
+use crate::selection::{with_request, PyInstanceExplanation, PySelection};
 
 /// A compiled rule set: decides where requests go, explains why, and takes reloads and node
 /// changes at runtime. Safe to share between threads; every change is atomic and a rejected
@@ -292,6 +293,44 @@ impl PyEngine {
         let req = PyRequest::from_wsgi(environ)?;
         Ok(PyExplanation {
             inner: self.inner.explain(&req),
+        })
+    }
+
+    /// Picks the instance of `service` (a group of the spec) that an outgoing call made while
+    /// handling the inbound request goes to, honouring this service's `release` and the
+    /// inbound routing headers when the peer is trusted. The inbound request is given as to
+    /// `decide` (no arguments: an empty request, as outside any inbound request).
+    #[pyo3(
+        signature = (service, *args, **kwargs),
+        text_signature = "(self, /, service, peer_ip=None, *, headers=None, cookies=None, cookie_header=None, query=None, path=None, method=None, host=None)"
+    )]
+    fn select_instance(
+        &self,
+        service: &Bound<'_, PyAny>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<PySelection> {
+        let func = "Engine.select_instance()";
+        with_request(func, service, args, kwargs, |name, req| {
+            PySelection::select(&self.inner, name, req)
+        })
+    }
+
+    /// Explains `select_instance` (same arguments): the values in force and where they came
+    /// from, then every filter step. Counts nothing.
+    #[pyo3(
+        signature = (service, *args, **kwargs),
+        text_signature = "(self, /, service, peer_ip=None, *, headers=None, cookies=None, cookie_header=None, query=None, path=None, method=None, host=None)"
+    )]
+    fn explain_instance(
+        &self,
+        service: &Bound<'_, PyAny>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<PyInstanceExplanation> {
+        let func = "Engine.explain_instance()";
+        with_request(func, service, args, kwargs, |name, req| {
+            PyInstanceExplanation::explain(&self.inner, name, req)
         })
     }
 

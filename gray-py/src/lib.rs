@@ -4,7 +4,8 @@
 //! re-exports these classes and adds the ASGI and WSGI middleware. Requests are read straight
 //! from the caller's Python objects (module `request`), `Engine.decide` and `Engine.explain`
 //! take their arguments by vectorcall (module `vectorcall`), decisions are lazy views of
-//! gray-core results (module `decision`), and gray-core errors become `gray.ConfigError` & co.
+//! gray-core results (module `decision`), instance selections for outgoing calls are
+//! `gray.Selection` (module `selection`), and gray-core errors become `gray.ConfigError` & co.
 //! (module `errors`).
 //!
 //! Deciding holds the interpreter: the request lives in Python objects that another thread
@@ -21,6 +22,7 @@ mod json;
 mod names;
 mod redis;
 mod request;
+mod selection;
 mod testing;
 mod text;
 mod vectorcall;
@@ -55,6 +57,8 @@ fn _gray(m: &Bound<'_, PyModule>) -> PyResult<()> {
     vectorcall::register(&m.py().get_type::<engine::PyEngine>())?;
     m.add_class::<decision::PyDecision>()?;
     m.add_class::<decision::PyExplanation>()?;
+    m.add_class::<selection::PySelection>()?;
+    m.add_class::<selection::PyInstanceExplanation>()?;
     m.add_function(wrap_pyfunction!(sticky_bucket, m)?)?;
     m.add_function(wrap_pyfunction!(sticky_hash, m)?)?;
     errors::register(m)?;

@@ -170,6 +170,57 @@ class Explanation:
     def client_ip(self) -> str | None: ...
     def to_dict(self) -> dict[str, Any]: ...
 
+@final
+class Selection:
+    """The instance chosen for one outgoing call (``Engine.select_instance``), and the routing
+    headers the call carries; answers from the snapshot that selected."""
+
+    @property
+    def address(self) -> str | None:
+        """``host:port`` of the instance, or None (unknown service, or no instance)."""
+    @property
+    def service(self) -> str | None:
+        """The group the instance was chosen from; None for an unknown service."""
+    @property
+    def node_metadata(self) -> NodeMetadata | None: ...
+    @property
+    def trusts_inbound(self) -> bool:
+        """True if the inbound peer may send routing headers (``headers.trusted_peers``)."""
+    @property
+    def headers(self) -> list[tuple[str, str]]:
+        """The routing headers this service's own release resolved."""
+    @property
+    def outgoing_headers(self) -> list[tuple[str, str]]:
+        """The routing headers the call carries: trusted inbound ones, then the own ones."""
+    def forward_inbound(self, name: _Text) -> bool: ...
+    def is_routing_header(self, name: _Text) -> bool: ...
+    @property
+    def generation(self) -> int: ...
+
+class SelectStep(TypedDict):
+    filter: str
+    value: str
+    outcome: str
+
+@final
+class InstanceExplanation:
+    """How ``Engine.select_instance`` chose; ``str()`` gives the report."""
+
+    @property
+    def service(self) -> str: ...
+    @property
+    def trusts_inbound(self) -> bool: ...
+    @property
+    def address(self) -> str | None: ...
+    @property
+    def values(self) -> list[tuple[str, str, str]]:
+        """``(header, value, source)``; source ``"own"`` or ``"inbound"``."""
+    @property
+    def steps(self) -> list[SelectStep]: ...
+    @property
+    def text(self) -> str: ...
+    def to_dict(self) -> dict[str, Any]: ...
+
 _Format = Literal["yaml", "yml", "json", "toml"]
 _RouteKind = Literal["version", "region", "address", "version_weight", "region_weight"]
 _ErrorKind = Literal["connect", "timeout", "reset"]
@@ -224,6 +275,34 @@ class Engine:
     ) -> Explanation: ...
     def explain_asgi(self, scope: Mapping[str, Any]) -> Explanation: ...
     def explain_wsgi(self, environ: Mapping[str, Any]) -> Explanation: ...
+    def select_instance(
+        self,
+        service: str,
+        peer_ip: PeerLike = None,
+        *,
+        headers: HeadersLike | None = None,
+        cookies: CookiesLike | None = None,
+        cookie_header: _Text | None = None,
+        query: _Text | None = None,
+        path: _Text | None = None,
+        method: _Text | None = None,
+        host: _Text | None = None,
+    ) -> Selection:
+        """The instance of ``service`` an outgoing call made while handling the request
+        (given as to ``decide``) goes to."""
+    def explain_instance(
+        self,
+        service: str,
+        peer_ip: PeerLike = None,
+        *,
+        headers: HeadersLike | None = None,
+        cookies: CookiesLike | None = None,
+        cookie_header: _Text | None = None,
+        query: _Text | None = None,
+        path: _Text | None = None,
+        method: _Text | None = None,
+        host: _Text | None = None,
+    ) -> InstanceExplanation: ...
     def reload(self, text: str, format: _Format = "yaml") -> int: ...
     def reload_file(self, path: str | os.PathLike[str]) -> int: ...
     def add_node(

@@ -22,6 +22,10 @@ when that peer is one of the engine's ``client_ip.trusted_proxies`` — then:
   (``request.state.gray`` in Starlette);
 * rewrites the request headers the app sees: inbound routing headers are handled per the
   engine's policy and the decision's headers are set (see ``gray._forward``);
+* keeps the request as it arrived (peer, method, path, query, headers) as the current
+  :class:`gray.RoutingContext` (:func:`gray.current_context`) while the app handles it, for
+  the outgoing calls it makes through :mod:`gray.httpx` or :mod:`gray.requests`; each task
+  sees its own, and it is reset afterwards;
 * optionally answers by itself: a redirect chosen by ``redirect(decision)``, or, when no
   upstream is available (``decision.no_upstream``), a 503 (``on_no_upstream="reject"``) or a
   redirect (``on_no_upstream=callable``);
@@ -38,6 +42,7 @@ from typing import Any, Awaitable, Callable, Literal, MutableMapping, Optional, 
 
 from gray._forward import check_options, forward
 from gray._gray import Decision, Engine
+from gray.context import _CURRENT, RoutingContext
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -107,6 +112,15 @@ class GrayMiddleware:
             await self.app(scope, receive, send)
             return
         decision = self.engine.decide_asgi(scope)
+        token = _CURRENT.set(RoutingContext.from_asgi(scope))
+        try:
+            await self._handle(scope, receive, send, decision)
+        finally:
+            _CURRENT.reset(token)
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send, decision: Decision) -> None:
+        """Hands the request, decided, to the app (or answers it)."""
+        kind = scope.get("type")
         scope = dict(scope)
         scope[SCOPE_KEY] = decision
         state = scope.get("state")

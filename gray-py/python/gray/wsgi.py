@@ -17,7 +17,11 @@
 For every request the middleware decides with ``Engine.decide_wsgi`` — the peer is
 ``environ["REMOTE_ADDR"]``, and forwarded-IP headers count only when that peer is one of the
 engine's ``client_ip.trusted_proxies`` — then stores the :class:`gray.Decision` as
-``environ["gray.decision"]``, rewrites the ``HTTP_*`` keys per the routing-header policy,
+``environ["gray.decision"]``, keeps the request as it arrived as the current
+:class:`gray.RoutingContext` while the app is called (for outgoing calls through
+:mod:`gray.httpx` or :mod:`gray.requests`; reset when the app returns or raises — a response
+body produced later by a generator runs without it, so capture :func:`gray.current_context`
+in the view), rewrites the ``HTTP_*`` keys per the routing-header policy,
 optionally answers by itself with a redirect or a 503, and with ``record_outcomes=True``
 records the app's response status and the time to it (``Engine.record``, classified by the served group's
 ``fail_on``) or an exception the app raises before calling ``start_response``
@@ -31,6 +35,7 @@ from typing import Any, Callable, Iterable, List, Literal, Optional, Tuple, Unio
 
 from gray._forward import check_options, forward
 from gray._gray import Decision, Engine
+from gray.context import _CURRENT, RoutingContext
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
@@ -94,6 +99,16 @@ class GrayMiddleware:
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         decision = self.engine.decide_wsgi(environ)
+        token = _CURRENT.set(RoutingContext.from_wsgi(environ))
+        try:
+            return self._handle(environ, start_response, decision)
+        finally:
+            _CURRENT.reset(token)
+
+    def _handle(
+        self, environ: Environ, start_response: StartResponse, decision: Decision
+    ) -> Iterable[bytes]:
+        """Hands the request, decided, to the app (or answers it)."""
         environ[ENVIRON_KEY] = decision
         if self.rewrite_headers:
             inbound = _header_keys(environ)
