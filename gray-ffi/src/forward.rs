@@ -4,6 +4,8 @@
 
 use std::ffi::c_char;
 
+use gray_core::Decision;
+
 use crate::decision::{decision, GrayDecision};
 use crate::status;
 use crate::text::GrayStr;
@@ -46,15 +48,9 @@ pub unsafe extern "C" fn gray_decision_forwards_inbound(
     name: *const c_char,
     len: usize,
 ) -> bool {
-    status::value(false, || {
-        // SAFETY: by this function's contract.
-        let d = &unsafe { self::decision(decision) }?.decision;
-        // SAFETY: `name` is readable for the call by this function's contract.
-        let name = unsafe { GrayStr { ptr: name, len }.text(&|| "name".to_string()) }?;
-        let name = name.ok_or_else(|| status::Fail::null("name"))?;
-        // Prefixes and names compare ignoring case (and `_` as `-`, like nginx's variables).
-        Ok(d.forward_inbound(name))
-    })
+    // SAFETY: by this function's contract. Prefixes and names compare ignoring case (and `_`
+    // as `-`, like nginx's variables).
+    unsafe { by_name(decision, name, len, Decision::forward_inbound) }
 }
 
 /// True when `name` (`len` bytes, any case) is a routing header of the rules that made the
@@ -72,12 +68,32 @@ pub unsafe extern "C" fn gray_decision_is_routing_header(
     name: *const c_char,
     len: usize,
 ) -> bool {
+    // SAFETY: by this function's contract.
+    unsafe {
+        by_name(decision, name, len, |d, name| {
+            d.snapshot().is_routing_header(name)
+        })
+    }
+}
+
+/// `f` of the decision and the header name; false (and the last error) when either is NULL or
+/// the name is not UTF-8.
+///
+/// # Safety
+///
+/// `decision` is NULL or a live decision; `name` is NULL or points to `len` readable bytes.
+unsafe fn by_name(
+    decision: *const GrayDecision,
+    name: *const c_char,
+    len: usize,
+    f: impl FnOnce(&Decision, &str) -> bool,
+) -> bool {
     status::value(false, || {
         // SAFETY: by this function's contract.
         let d = &unsafe { self::decision(decision) }?.decision;
         // SAFETY: `name` is readable for the call by this function's contract.
         let name = unsafe { GrayStr { ptr: name, len }.text(&|| "name".to_string()) }?;
         let name = name.ok_or_else(|| status::Fail::null("name"))?;
-        Ok(d.snapshot().is_routing_header(name))
+        Ok(f(d, name))
     })
 }
