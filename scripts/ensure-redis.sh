@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suites need when missing: redis-server (and redis-cli),
 # whose tests start their own private instances on ephemeral 127.0.0.1 ports, and valgrind,
-# under which gray-ffi runs its C test program (gray-ffi/tests/c_program.rs). Idempotent and
-# quiet.
+# under which gray-ffi runs its C test program (gray-ffi/tests/c_program.rs), and nginx with
+# its Lua module (libnginx-mod-http-lua, which brings LuaJIT and lua-resty-core), which
+# lua-resty-gray's tests start in front of their own upstreams. Idempotent and quiet.
 set -euo pipefail
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || need+=(redis-tools)
 command -v valgrind >/dev/null 2>&1 || need+=(valgrind)
+[ -x /usr/sbin/nginx ] || need+=(nginx)
+[ -f /usr/lib/nginx/modules/ngx_http_lua_module.so ] || need+=(libnginx-mod-http-lua)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

@@ -6,8 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # gray-redis, gateway and Python tests start private redis-server instances (127.0.0.1,
-# ephemeral ports, no persistence); gray-ffi runs its C test program under valgrind.
+# ephemeral ports, no persistence); gray-ffi runs its C test program under valgrind;
+# lua-resty-gray's tests start nginx with the Lua module (installed here, so they must not skip).
 bash scripts/ensure-redis.sh
+export GRAY_REQUIRE_NGINX=1
 
 echo "== architecture (no import cycle, no oversized file)"
 python3 scripts/check-architecture.py

@@ -480,6 +480,56 @@ uint64_t gray_engine_generation(const struct GrayEngine *engine);
 // and that was not freed yet.
 void gray_engine_free(struct GrayEngine *engine);
 
+// The modification time (`*mtime_ns`, nanoseconds since the Unix epoch; 0 when the platform
+// does not tell) and size in bytes (`*size`) of the file at `path`. `GRAY_ERR_IO` (the last
+// error names the file) when it cannot be read; both outputs are then 0.
+//
+// # Safety
+//
+// `path` is NULL or NUL-terminated; `mtime_ns` and `size` are NULL or writable.
+enum GrayStatus gray_file_stamp(const char *path, uint64_t *mtime_ns, uint64_t *size);
+
+// True when the request's peer is trusted to send routing headers (`headers.trusted_peers`,
+// or `inbound: keep` without that list); false when `decision` is NULL. When false, a proxy
+// strips every inbound routing header.
+//
+// # Safety
+//
+// `decision` is NULL or a live decision.
+bool gray_decision_trusts_inbound(const struct GrayDecision *decision);
+
+// True when a forwarding proxy passes on the inbound header `name` (`len` bytes, any case,
+// not necessarily NUL-terminated) as it arrived.
+// Headers that are not routing headers always pass; inbound routing headers from untrusted
+// peers never do; from trusted peers, with `inbound: override` they pass unless the decision
+// sets the same name, with `inbound: keep` they pass and win over the decision's value.
+//
+// A proxy therefore removes every inbound header for which this is false, then sets each of
+// the decision's headers ([`gray_decision_header`](crate::gray_decision_header)) unless the
+// request still has that header and this is true for it. False when `decision` or `name` is
+// NULL or `name` is not UTF-8 (the last error says which). (Pointer and length rather than a
+// `GrayStr`: LuaJIT compiles calls with scalar arguments only.)
+//
+// # Safety
+//
+// `decision` is NULL or a live decision; `name` is NULL or points to `len` readable bytes.
+bool gray_decision_forwards_inbound(const struct GrayDecision *decision,
+                                    const char *name,
+                                    size_t len);
+
+// True when `name` (`len` bytes, any case) is a routing header of the rules that made the
+// decision (`headers.routing_prefixes`, `n-d-` by default); false when `decision` or `name`
+// is NULL or `name` is not UTF-8. A proxy keeps a trusted inbound routing header instead of
+// setting the decision's value only for these names (`inbound: keep`): the decision's other
+// headers (a rule's `set_headers`) always replace what the client sent.
+//
+// # Safety
+//
+// `decision` is NULL or a live decision; `name` is NULL or points to `len` readable bytes.
+bool gray_decision_is_routing_header(const struct GrayDecision *decision,
+                                     const char *name,
+                                     size_t len);
+
 // Fills `*out` with the last error of the calling thread and returns its code (`GRAY_OK`, with
 // empty messages and NULL path and file, when no call on this thread has failed since the
 // start or the last [`gray_last_error_clear`]). Returns `GRAY_ERR_NULL` (and records nothing)

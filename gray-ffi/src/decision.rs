@@ -109,7 +109,7 @@ impl GrayDecision {
 /// # Safety
 ///
 /// `p` is NULL or a decision from [`gray_engine_decide`] not yet freed.
-unsafe fn decision<'a>(p: *const GrayDecision) -> Result<&'a GrayDecision, Fail> {
+pub(crate) unsafe fn decision<'a>(p: *const GrayDecision) -> Result<&'a GrayDecision, Fail> {
     // SAFETY: by this function's contract `p` is NULL or live; `as_ref` checks NULL.
     unsafe { p.as_ref() }.ok_or_else(|| Fail::null("decision"))
 }

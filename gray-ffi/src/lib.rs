@@ -9,10 +9,13 @@
 //! * **Deciding** — [`gray_engine_decide`] takes a [`GrayRequest`] of plain C data (pointer and
 //!   length strings, a header array) and reads it in place; [`gray_engine_explain`] gives JSON.
 //! * **Decisions** — group, requested group, fallback, node address, rule id, headers to set,
-//!   `n-d-*` routes; [`gray_decision_free`].
+//!   `n-d-*` routes, which inbound routing headers a proxy forwards
+//!   ([`gray_decision_forwards_inbound`]); [`gray_decision_free`].
 //! * **Outcomes and administration** — [`gray_engine_report`], [`gray_engine_record`],
 //!   [`gray_engine_record_timed`]; add, remove, weigh and drain nodes; node status and
 //!   Prometheus metrics.
+//! * **Watching a rules file** — [`gray_file_stamp`]: modification time and size, for a
+//!   watcher (lua-resty-gray's timer) that reloads when they change.
 //! * **Errors** — every fallible call returns a [`GrayStatus`]; [`gray_last_error`] gives the
 //!   thread's last message with path, file, line and column.
 //!
@@ -69,6 +72,8 @@ mod admin;
 mod c_string;
 mod decision;
 mod engine;
+mod file;
+mod forward;
 mod request;
 mod status;
 mod text;
@@ -91,6 +96,10 @@ pub use engine::{
     gray_engine_free, gray_engine_from_file, gray_engine_from_str, gray_engine_generation,
     gray_engine_reload_file, gray_engine_reload_str, GrayEngine, GrayFormat, GRAY_FORMAT_JSON,
     GRAY_FORMAT_NEPXION, GRAY_FORMAT_TOML, GRAY_FORMAT_YAML,
+};
+pub use file::gray_file_stamp;
+pub use forward::{
+    gray_decision_forwards_inbound, gray_decision_is_routing_header, gray_decision_trusts_inbound,
 };
 pub use request::{GrayHeader, GrayRequest};
 pub use status::{

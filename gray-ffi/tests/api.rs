@@ -543,3 +543,75 @@ fn one_engine_serves_many_threads_while_reloading() {
     // SAFETY: the engine is live.
     assert_eq!(unsafe { gray_engine_generation(e.0) }, 21);
 }
+
+#[test]
+fn inbound_routing_headers_pass_only_from_trusted_peers() {
+    let spec = c(r#"version: 1
+groups: { g: { nodes: [{ address: "127.0.0.1:1" }] } }
+default: g
+release: { defaults: { version: '{"svc-a":"1.0"}' } }
+headers: { trusted_peers: ["10.0.0.0/8"] }
+"#);
+    let mut out = ptr::null_mut();
+    // SAFETY: the spec is NUL-terminated, `out` writable, warnings dropped.
+    let s =
+        unsafe { gray_engine_from_str(spec.as_ptr(), GRAY_FORMAT_YAML, &mut out, ptr::null_mut()) };
+    assert_eq!(s, GrayStatus::GRAY_OK);
+    let e = Engine(out);
+    let forwards = |d: &Decision, name: &str| {
+        // SAFETY: the decision is live; `name` is borrowed for the call.
+        unsafe { gray_decision_forwards_inbound(d.0, name.as_ptr().cast(), name.len()) }
+    };
+    let client = decide(&e, &request("203.0.113.9", &[], None)).expect("ok");
+    // SAFETY: the decision is live.
+    assert!(!unsafe { gray_decision_trusts_inbound(client.0) });
+    assert!(!forwards(&client, "n-d-region"));
+    assert!(
+        !forwards(&client, "N-D-Version"),
+        "names compare in any case"
+    );
+    assert!(forwards(&client, "x-request-id"), "not a routing header");
+    let routing = |d: &Decision, name: &str| {
+        // SAFETY: the decision is live; `name` is borrowed for the call.
+        unsafe { gray_decision_is_routing_header(d.0, name.as_ptr().cast(), name.len()) }
+    };
+    assert!(routing(&client, "N-D-Version") && !routing(&client, "x-gray"));
+    let peer = decide(&e, &request("10.0.0.7:5000", &[], None)).expect("ok");
+    // SAFETY: the decision is live.
+    assert!(unsafe { gray_decision_trusts_inbound(peer.0) });
+    assert!(
+        forwards(&peer, "n-d-region"),
+        "trusted and not set by the decision"
+    );
+    assert!(!forwards(&peer, "n-d-version"), "replaced by the decision");
+    // SAFETY: NULL arguments are errors, not undefined behaviour.
+    assert!(!unsafe { gray_decision_forwards_inbound(ptr::null(), c"x".as_ptr(), 1) });
+    // SAFETY: as above.
+    assert!(!unsafe { gray_decision_forwards_inbound(peer.0, ptr::null(), 0) });
+    assert_eq!(last_error().0, GrayStatus::GRAY_ERR_NULL);
+}
+
+#[test]
+fn file_stamps_change_with_the_file() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("gray-ffi-stamp");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let path = dir.join("rules.yaml");
+    std::fs::write(&path, "version: 1\n").expect("write");
+    let cpath = c(path.to_str().expect("UTF-8 path"));
+    let stamp = |p: &CString| {
+        let (mut mtime, mut size) = (1u64, 1u64);
+        // SAFETY: `p` is NUL-terminated; both outputs writable.
+        let s = unsafe { gray_file_stamp(p.as_ptr(), &mut mtime, &mut size) };
+        (s, mtime, size)
+    };
+    let (s, mtime, size) = stamp(&cpath);
+    assert_eq!((s, size), (GrayStatus::GRAY_OK, 11));
+    assert!(mtime > 0);
+    std::fs::write(&path, "version: 1\n# more\n").expect("write");
+    assert_eq!(stamp(&cpath).2, 18);
+    let missing = c(dir.join("missing.yaml").to_str().expect("UTF-8 path"));
+    assert_eq!(stamp(&missing), (GrayStatus::GRAY_ERR_IO, 0, 0));
+    let (code, message, ..) = last_error();
+    assert_eq!(code, GrayStatus::GRAY_ERR_IO);
+    assert!(message.contains("missing.yaml"), "{message}");
+}

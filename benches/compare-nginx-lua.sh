@@ -1,0 +1,194 @@
+#!/usr/bin/env bash
+# nginx gray routing three ways under wrk, interleaved (A, B, C, A, B, C, ...) so that a change
+# of machine load hits all three alike; the load average is printed before each run.
+#
+#   (A) nginx + Lua + a Redis lookup of the client IP per request (seed 004's design; a minimal
+#       RESP client over ngx.socket.tcp with a keepalive pool: Debian packages no
+#       lua-resty-redis)
+#   (B) nginx + lua-resty-gray (cookie, header, IP list and 10 % rules; balancer_by_lua)
+#   (C) nginx geo + map alone (the cookie and IP rules, no Lua)
+#
+# All three proxy to the same two local upstreams (nginx `return 200`) over keepalive
+# connections. Prints requests/s per run, the mean per setup and the ratios B/C and B/A.
+#
+#   usage: benches/compare-nginx-lua.sh [seconds per run (10)] [rounds (3)] [connections (32)]
+#
+# Needs nginx + libnginx-mod-http-lua (or GRAY_NGINX=/path/to/openresty), wrk and
+# redis-server; builds libgray.so with `cargo build -p gray-ffi --release` (CARGO_TARGET_DIR
+# is honoured). Waits while /tmp/quiet exists (someone else is benchmarking).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+DURATION=${1:-10}
+ROUNDS=${2:-3}
+CONNS=${3:-32}
+THREADS=2
+
+quiet() { while [ -e /tmp/quiet ]; do sleep 15; done; }
+for tool in wrk redis-server; do
+    command -v "$tool" >/dev/null || { echo "$tool is not installed (apt-get install -y $tool)" >&2; exit 1; }
+done
+NGINX=${GRAY_NGINX:-/usr/sbin/nginx}
+LOAD_MODULES=""
+if [ -z "${GRAY_NGINX:-}" ]; then
+    for m in ndk_http_module ngx_http_lua_module; do
+        f=/usr/lib/nginx/modules/$m.so
+        [ -f "$f" ] || { echo "$f is missing (apt-get install -y nginx libnginx-mod-http-lua)" >&2; exit 1; }
+        LOAD_MODULES+="load_module $f;"$'\n'
+    done
+fi
+
+quiet
+cargo build --quiet -p gray-ffi --release
+LIB=${CARGO_TARGET_DIR:-$ROOT/target}/release/libgray.so
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+DIR=$(mktemp -d /tmp/gray-bench.XXXXXX)
+mkdir -p "$DIR/logs" "$DIR/temp"
+U1=$(free_port); U2=$(free_port); PA=$(free_port); PB=$(free_port); PC=$(free_port); PR=$(free_port)
+
+redis-server --port "$PR" --bind 127.0.0.1 --save '' --appendonly no --daemonize no >"$DIR/redis.log" 2>&1 &
+REDIS_PID=$!
+NGINX_PID=""
+cleanup() {
+    [ -n "$NGINX_PID" ] && kill -TERM "$NGINX_PID" 2>/dev/null && wait "$NGINX_PID" 2>/dev/null || true
+    kill "$REDIS_PID" 2>/dev/null || true
+    rm -rf "$DIR"
+}
+trap cleanup EXIT
+for _ in $(seq 50); do redis-cli -p "$PR" ping >/dev/null 2>&1 && break; sleep 0.1; done
+redis-cli -p "$PR" set 192.168.2.20 192.168.2.20 >/dev/null   # seed 004: a tester's IP
+
+cat >"$DIR/rules.yaml" <<YAML
+version: 1
+client_ip: { trusted_proxies: ["10.0.0.0/8"], header: x-forwarded-for, recursive: true }
+ip_sets: { testers: { entries: ["192.168.2.20", "10.8.0.0/16"] } }
+groups:
+  stable: { nodes: [{ address: "127.0.0.1:$U1" }] }
+  canary: { fallback: stable, nodes: [{ address: "127.0.0.1:$U2" }] }
+rules:
+  - { id: canary-cookie, when: { cookie: { name: canary, regex: "aaa\$", ignore_case: true } }, route: canary, set_headers: { x-gray: canary-cookie } }
+  - { id: beta-header, when: { header: { name: x-beta, in: ["1", "yes"] } }, route: canary }
+  - { id: testers, when: { ip: [testers] }, route: canary }
+  - { id: ten-percent, when: { percent: { key: { cookie: uid }, value: 10 } }, route: canary }
+default: stable
+YAML
+
+USER_LINE=""
+[ "$(id -u)" = 0 ] && USER_LINE="user root;"
+cat >"$DIR/nginx.conf" <<CONF
+$LOAD_MODULES
+$USER_LINE
+worker_processes 1;
+pid logs/nginx.pid;
+error_log logs/error.log warn;
+env GRAY_LIB;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path temp/body;
+    proxy_temp_path temp/proxy;
+    fastcgi_temp_path temp/fastcgi;
+    uwsgi_temp_path temp/uwsgi;
+    scgi_temp_path temp/scgi;
+    lua_package_path "$ROOT/lua-resty-gray/lib/?.lua;;";
+    init_worker_by_lua_block {
+        require("resty.gray").init{ rules = "$DIR/rules.yaml", watch = 1 }
+    }
+    proxy_http_version 1.1;
+    proxy_set_header Connection "";
+
+    server { listen 127.0.0.1:$U1; location / { return 200 "stable\n"; } }
+    server { listen 127.0.0.1:$U2; location / { return 200 "canary\n"; } }
+    upstream client1 { server 127.0.0.1:$U1; keepalive 64; }
+    upstream client2 { server 127.0.0.1:$U2; keepalive 64; }
+
+    # (A) seed 004: the client IP looked up in Redis per request.
+    server {
+        listen 127.0.0.1:$PA;
+        location / {
+            set \$backend client1;
+            access_by_lua_block {
+                local sock = ngx.socket.tcp()
+                sock:settimeouts(200, 200, 200)
+                local ok, err = sock:connect("127.0.0.1", $PR)
+                if not ok then
+                    ngx.log(ngx.ERR, "redis: ", err)
+                    return ngx.exit(502)
+                end
+                local ip = ngx.var.remote_addr
+                local _, serr = sock:send("*2\r\n\$3\r\nGET\r\n\$" .. #ip .. "\r\n" .. ip .. "\r\n")
+                local line = not serr and sock:receive()
+                local value
+                if line and line:byte(1) == 36 then          -- "\$<len>" or "\$-1"
+                    local n = tonumber(line:sub(2))
+                    if n and n >= 0 then
+                        value = sock:receive(n + 2)
+                    end
+                end
+                sock:setkeepalive(10000, 64)
+                if value and #value > 2 then
+                    ngx.var.backend = "client2"
+                end
+            }
+            proxy_pass http://\$backend;
+        }
+    }
+
+    # (B) lua-resty-gray.
+    upstream gray_balancer {
+        server 0.0.0.1;
+        balancer_by_lua_block { require("resty.gray").balance() }
+        keepalive 64;
+    }
+    server {
+        listen 127.0.0.1:$PB;
+        location / {
+            access_by_lua_block { require("resty.gray").route(false) }
+            proxy_pass http://gray_balancer;
+            log_by_lua_block { require("resty.gray").log() }
+        }
+    }
+
+    # (C) geo + map alone: seed 000's cookie map and the IP list.
+    geo \$remote_addr \$tester { default 0; 192.168.2.20 1; 10.8.0.0/16 1; }
+    map \$cookie_canary \$by_cookie { ~*aaa\$ 1; default 0; }
+    map "\$by_cookie\$tester" \$backend_c { "00" client1; default client2; }
+    server {
+        listen 127.0.0.1:$PC;
+        location / { proxy_pass http://\$backend_c; }
+    }
+}
+CONF
+
+GRAY_LIB=$LIB "$NGINX" -p "$DIR/" -c nginx.conf -e logs/error.log -g 'daemon off;' &
+NGINX_PID=$!
+for _ in $(seq 100); do
+    curl -sf "http://127.0.0.1:$PB/" >/dev/null 2>&1 && curl -sf "http://127.0.0.1:$PA/" >/dev/null 2>&1 && break
+    sleep 0.1
+done
+for p in "$PA" "$PB" "$PC"; do
+    curl -sf -H 'Cookie: uid=7' "http://127.0.0.1:$p/" >/dev/null || { echo "setup on port $p failed:"; cat "$DIR/logs/error.log"; exit 1; }
+done
+
+declare -A SUM=([A]=0 [B]=0 [C]=0)
+declare -A PORT=([A]=$PA [B]=$PB [C]=$PC)
+declare -A NAME=([A]="nginx+Lua+Redis lookup" [B]="nginx+lua-resty-gray" [C]="nginx geo/map")
+echo "wrk -t$THREADS -c$CONNS -d${DURATION}s, $ROUNDS rounds, interleaved A B C"
+for round in $(seq "$ROUNDS"); do
+    for s in A B C; do
+        quiet
+        echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+        rps=$(wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" -H 'Cookie: uid=7' "http://127.0.0.1:${PORT[$s]}/" \
+            | awk '/Requests\/sec/ { print $2 }')
+        printf 'round %d  (%s) %-24s %12.0f req/s\n' "$round" "$s" "${NAME[$s]}" "$rps"
+        SUM[$s]=$(awk -v a="${SUM[$s]}" -v b="$rps" 'BEGIN { print a + b }')
+    done
+done
+if grep -q '\[error\]' "$DIR/logs/error.log"; then
+    echo "errors in nginx's log:"; grep '\[error\]' "$DIR/logs/error.log" | head -5
+fi
+awk -v a="${SUM[A]}" -v b="${SUM[B]}" -v c="${SUM[C]}" -v n="$ROUNDS" 'BEGIN {
+    printf "mean: A %.0f  B %.0f  C %.0f req/s\n", a / n, b / n, c / n
+    printf "B/C = %.2f (gray vs geo/map alone)   B/A = %.2f (gray vs a Redis lookup per request)\n", b / c, b / a
+}'
