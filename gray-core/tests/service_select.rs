@@ -511,3 +511,40 @@ release: {{ isolation: true, local: {{ group: blue }} }}
     .unwrap_err();
     assert_eq!(e.location().path, "release.discovery.hosts.prefixes[0]");
 }
+
+/// Multi-active services (an instance with `metadata.active`) never take the region failover:
+/// a region route that matches no instance gives no instance rather than crossing regions.
+#[test]
+fn multi_active_services_skip_the_region_failover() {
+    let spec = |active: bool| {
+        format!(
+            r#"
+version: 1
+default: svc-b
+groups:
+  svc-b:
+    nodes:
+      - {{ address: "10.0.0.1:1", metadata: {{ region: east, active: {active} }} }}
+      - {{ address: "10.0.0.2:1", metadata: {{ region: west }} }}
+release: {{ defaults: {{ region: north }}, failover: {{ region_failover: west }} }}
+"#
+        )
+    };
+    let req = SimpleRequest::new("203.0.113.1".parse().unwrap());
+    let plain = Engine::from_str(&spec(false), Format::Yaml).unwrap();
+    assert_eq!(
+        plain.select_instance("svc-b", &req).node_address(),
+        Some("10.0.0.2:1"),
+        "north matches nothing: fail over to west"
+    );
+    let multi = Engine::from_str(&spec(true), Format::Yaml).unwrap();
+    assert_eq!(multi.select_instance("svc-b", &req).node_address(), None);
+    let ex = multi.explain_instance("svc-b", &req);
+    assert!(
+        ex.steps
+            .iter()
+            .any(|s| s.filter == "n-d-region" && s.outcome.contains("no instance")),
+        "{:?}",
+        ex.steps
+    );
+}

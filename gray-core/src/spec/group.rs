@@ -274,6 +274,11 @@ pub struct NodeMetadata {
     /// Instance id (Nepxion `spring.application.uuid`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// The service runs multi-active (Nepxion 多活: every region serves its own users). A
+    /// group with an active instance never takes `release.failover.region_failover`: when its
+    /// region route matches no instance the call gets none, instead of crossing regions.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub active: bool,
 }
 
 impl NodeMetadata {

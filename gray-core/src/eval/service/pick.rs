@@ -168,7 +168,7 @@ impl<'a> Pick<'a> {
         );
         // A route, else its failover; without a route, the alternative (transfer / prefer).
         let routed = |f: Field,
-                      failover: Field,
+                      failover: Option<Field>,
                       alt: Field,
                       alt_empty: OnEmpty,
                       a: InstanceField| match keep(f, a) {
@@ -176,21 +176,23 @@ impl<'a> Pick<'a> {
                 f.header(),
                 Some(f),
                 Some(t),
-                fo(failover, a),
+                failover.and_then(|ff| fo(ff, a)),
                 OnEmpty::NoInstance,
             ),
             None => stage(alt.header(), Some(alt), keep(alt, a), None, alt_empty),
         };
+        // A multi-active service does not fail over across regions.
+        let multi_active = self.group.nodes.iter().any(|n| n.metadata.active);
         stages[9] = routed(
             Field::Region,
-            Field::RegionFailover,
+            Some(Field::RegionFailover).filter(|_| !multi_active),
             Field::RegionTransfer,
             OnEmpty::NoInstance,
             InstanceField::Region,
         );
         stages[10] = routed(
             Field::Version,
-            Field::VersionFailover,
+            Some(Field::VersionFailover),
             Field::VersionPrefer,
             OnEmpty::Ignore,
             InstanceField::Version,
