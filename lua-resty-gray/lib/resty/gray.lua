@@ -326,7 +326,9 @@ function _M.init(o)
     last_mtime, last_size = file_stamp(opts.rules)
     local gen
     gen, err = _M.reload()
-    if not gen then
+    if gen then
+        ngx_log(NOTICE, "gray: loaded ", opts.rules, ", generation ", gen)
+    else
         ngx_log(ERR, "gray: cannot load the rules: ", err)
     end
     if opts.watch and opts.watch > 0 then

@@ -344,7 +344,12 @@ impl Nginx {
             let up = [self.main, self.balancer, self.admin]
                 .iter()
                 .all(|p| TcpStream::connect(("127.0.0.1", *p)).is_ok());
-            if up {
+            // The master listens before the workers have read the rules: wait for both
+            // workers' first load (or its failure), so that a test's next write is a reload.
+            let log = self.error_log();
+            let loaded =
+                log.matches("gray: loaded ").count() + log.matches("gray: cannot load").count();
+            if up && loaded >= 2 {
                 return;
             }
             assert!(
