@@ -42,6 +42,7 @@ mod source;
 mod state;
 mod status;
 mod store;
+mod wait;
 
 pub use config::EtcdConfig;
 pub use instance::{Instance, Layout, Slot};

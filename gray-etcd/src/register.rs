@@ -3,15 +3,16 @@
 //! deletes the key when the lease's TTL runs out; every engine watching drops the node.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use gray_core::{Error, ErrorKind, Result};
 
 use crate::client::Client;
 use crate::http::Outcome;
 use crate::instance::{Instance, Layout};
+use crate::wait;
 
 /// A registered instance; keeps its lease alive until dropped (which revokes it).
 ///
@@ -129,7 +130,11 @@ impl Registration {
     }
 
     fn shutdown(&mut self) {
-        self.shared.stop.store(true, Ordering::SeqCst);
+        // Set under the lock, so that a thread between its check and its wait still wakes.
+        {
+            let _g = self.shared.lock();
+            self.shared.stop.store(true, Ordering::SeqCst);
+        }
         self.shared.wake.notify_all();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
@@ -153,23 +158,11 @@ impl Drop for Registration {
 
 impl RegShared {
     fn lock(&self) -> std::sync::MutexGuard<'_, (Instance, i64)> {
-        self.current.lock().unwrap_or_else(PoisonError::into_inner)
+        wait::lock(&self.current)
     }
 
     fn sleep(&self, d: Duration) {
-        let deadline = Instant::now() + d;
-        let mut g = self.lock();
-        while !self.stop.load(Ordering::SeqCst) {
-            let now = Instant::now();
-            if now >= deadline {
-                return;
-            }
-            g = self
-                .wake
-                .wait_timeout(g, deadline - now)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
+        wait::sleep(&self.current, &self.wake, &self.stop, d);
     }
 
     /// One refresh: keep-alive, or a new lease and the key rewritten when the lease is gone.

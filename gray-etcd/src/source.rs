@@ -13,7 +13,7 @@
 //! are applied as one update. A watch whose revision was compacted away does the same.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -26,6 +26,7 @@ use crate::http::{Failure, Outcome};
 use crate::instance::Layout;
 use crate::state::Discovery;
 use crate::status::{unix_ms, EtcdStatus};
+use crate::wait;
 
 /// How long one read of the watch stream waits before the thread looks at its stop flag.
 const POLL: Duration = Duration::from_millis(200);
@@ -196,23 +197,8 @@ impl EtcdSource {
 
     /// Waits until `pred` holds for the status or `timeout` passes; returns whether it held.
     pub fn wait_for(&self, timeout: Duration, pred: impl Fn(&EtcdStatus) -> bool) -> bool {
-        let deadline = Instant::now() + timeout;
-        let mut st = self.shared.lock();
-        loop {
-            if pred(&st) {
-                return true;
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            st = self
-                .shared
-                .changed
-                .wait_timeout(st, deadline - now)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
+        let sh = &self.shared;
+        wait::wait_until(&sh.status, &sh.changed, None, timeout, pred)
     }
 
     /// Stops following etcd (within about 200 ms, or a request timeout). The engine keeps its
@@ -222,7 +208,11 @@ impl EtcdSource {
     }
 
     fn shutdown(&mut self) {
-        self.shared.stop.store(true, Ordering::SeqCst);
+        // Set under the lock, so that a thread between its check and its wait still wakes.
+        {
+            let _g = self.shared.lock();
+            self.shared.stop.store(true, Ordering::SeqCst);
+        }
         self.shared.changed.notify_all();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
@@ -262,7 +252,7 @@ impl Shared {
     }
 
     fn lock(&self) -> MutexGuard<'_, EtcdStatus> {
-        self.status.lock().unwrap_or_else(PoisonError::into_inner)
+        wait::lock(&self.status)
     }
 
     fn update(&self, f: impl FnOnce(&mut EtcdStatus)) {
@@ -275,19 +265,7 @@ impl Shared {
     }
 
     fn sleep(&self, d: Duration) {
-        let deadline = Instant::now() + d;
-        let mut st = self.lock();
-        while !self.stopped() {
-            let now = Instant::now();
-            if now >= deadline {
-                return;
-            }
-            st = self
-                .changed
-                .wait_timeout(st, deadline - now)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
+        wait::sleep(&self.status, &self.changed, &self.stop, d);
     }
 
     /// Installs the rules with the current instances, as one reload. A spec in etcd that does
