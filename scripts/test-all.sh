@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 
 # gray-redis, gateway and Python tests start private redis-server instances (127.0.0.1,
 # ephemeral ports, no persistence); gray-ffi runs its C test program under valgrind;
-# lua-resty-gray's tests start nginx with the Lua module (installed here, so they must not skip).
+# lua-resty-gray's tests start nginx with the Lua module (installed here, so they must not skip);
+# gray-etcd's tests start private etcd members (etcd-server, installed here too).
 bash scripts/ensure-redis.sh
 export GRAY_REQUIRE_NGINX=1
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the `gray` Python package from source and runs its tests (pytest: corpus, sticky
 # vectors, API, bad input, FastAPI and Flask middleware, outgoing calls through the httpx and
-# requests adapters, the three-hop chain through the gateway binary, mypy --strict and
+# requests adapters, the three-hop chain through the gateway binary, gray.etcd registration
+# against a private etcd, mypy --strict and
 # stubtest).
 #
 # Needs CPython >= 3.9 with venv and pip (3.11 on CI) and the Rust toolchain. Everything else
@@ -14,7 +15,7 @@ PYTHON="${PYTHON:-python3}"
 VENV="${GRAY_PY_VENV:-$PWD/target/py-venv}"
 REQS="gray-py/requirements-test.txt"
 
-bash scripts/ensure-redis.sh   # test_redis.py runs a private redis-server
+bash scripts/ensure-redis.sh   # test_redis.py runs a private redis-server, test_etcd.py an etcd
 if ! "$PYTHON" -c 'import venv, ensurepip' 2>/dev/null; then
     echo "installing python3-venv" >&2
     (apt-get update -qq && apt-get install -y -qq python3-venv python3-pip) >/dev/null
