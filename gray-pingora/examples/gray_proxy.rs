@@ -6,8 +6,8 @@
 //! ```
 //!
 //! Every request is decided by the rules in the file (its groups' node addresses are the
-//! upstreams, plain HTTP); the file is read once at start. SIGTERM stops gracefully, SIGINT
-//! at once.
+//! upstreams, plain HTTP); the file is read once at start. SIGINT stops at once, SIGTERM after
+//! pingora's grace period.
 
 use std::sync::Arc;
 
