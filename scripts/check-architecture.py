@@ -20,7 +20,7 @@ import re
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CRATES = ["gray-core", "gray-ffi", "gray-tower", "gray-redis", "gray-etcd", "gray-py", "examples/gateway", "examples", "benches", "lua-resty-gray"]
+CRATES = ["gray-core", "gray-ffi", "gray-tower", "gray-pingora", "gray-redis", "gray-etcd", "gray-py", "examples/gateway", "examples", "benches", "lua-resty-gray"]
 
 
 def strip_code(text):

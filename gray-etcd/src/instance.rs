@@ -150,6 +150,7 @@ impl Instance {
             zone: self.zone.clone(),
             group: self.group.clone(),
             id: self.id.clone(),
+            ..NodeMetadata::default()
         };
         Ok(node)
     }
