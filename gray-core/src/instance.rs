@@ -246,6 +246,7 @@ pub(crate) fn explain<R: RequestView + ?Sized>(
         service,
         req,
         None,
+        false,
         Some((&mut trace, &mut values)),
         Some(&mut steps),
     );
@@ -266,13 +267,15 @@ pub(crate) fn explain<R: RequestView + ?Sized>(
     }
 }
 
-#[allow(clippy::type_complexity)]
+#[allow(clippy::type_complexity, clippy::too_many_arguments)]
 pub(crate) fn select<R: RequestView + ?Sized>(
     snap: Arc<Snapshot>,
     sources: &Sources,
     service: &str,
     req: &R,
     caller: Option<&CallerIdentity>,
+    // Believe the request's routing headers whatever its peer: this process filtered them.
+    filtered: bool,
     explain: Option<(&mut ReleaseTrace, &mut Vec<(String, String, String)>)>,
     steps: Option<&mut Vec<SelectStep>>,
 ) -> Selection {
@@ -289,7 +292,7 @@ pub(crate) fn select<R: RequestView + ?Sized>(
     };
     let Some(gi) = snap.group_by_name(service) else {
         return Selection {
-            inbound_trusted: snap.trusts_inbound(req.peer_ip()),
+            inbound_trusted: filtered || snap.trusts_inbound(req.peer_ip()),
             snapshot: snap.clone(),
             group: None,
             node: None,
@@ -297,7 +300,7 @@ pub(crate) fn select<R: RequestView + ?Sized>(
         };
     };
     let group = &snap.groups[gi as usize];
-    let trusted = snap.trusts_inbound(req.peer_ip());
+    let trusted = filtered || snap.trusts_inbound(req.peer_ip());
     let release = snap.release.as_ref();
     let routing = Routing::build(release, &choice, req, trusted, snap.inbound, service);
     if let Some(v) = explain_values {

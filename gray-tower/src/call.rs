@@ -145,16 +145,30 @@ pub struct CallContext {
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    /// The headers were filtered by this process's own decision (see [`CallContext::of`]).
+    decided: bool,
 }
 
 impl CallContext {
     /// Captures `req` (its peer address comes from its extensions, see [`crate::peer_addr`]).
+    ///
+    /// When `req` carries a [`gray_core::Decision`] (it went through this process's
+    /// [`crate::GrayLayer`]), the decision is the routing context: the captured headers are
+    /// filtered by it as [`crate::apply_decision`] does (inbound routing headers it does not
+    /// forward dropped, its own set), and the calls believe them whatever the peer, so a
+    /// service that decides itself passes its decision down the chain.
     pub fn of<B>(req: &Request<B>) -> CallContext {
+        let mut headers = req.headers().clone();
+        let decision = req.extensions().get::<gray_core::Decision>();
+        if let Some(d) = decision {
+            crate::apply_decision(d, &mut headers);
+        }
         CallContext {
             peer: peer_addr(req.extensions()).map(|a| a.ip()),
             method: req.method().clone(),
             uri: req.uri().clone(),
-            headers: req.headers().clone(),
+            headers,
+            decided: decision.is_some(),
         }
     }
 
@@ -314,7 +328,11 @@ fn route<B>(layer: &CallLayer, req: &mut Request<B>) -> Result<Selection, CallEr
     let empty = CallContext::default();
     let ctx = req.extensions().get::<CallContext>().unwrap_or(&empty);
     let view = ctx.view();
-    let sel = layer.engine.select_instance(&service, &view);
+    let sel = if ctx.decided {
+        layer.engine.select_instance_filtered(&service, &view)
+    } else {
+        layer.engine.select_instance(&service, &view)
+    };
     if sel.service().is_none() {
         return Err(CallError::UnknownService { service });
     }

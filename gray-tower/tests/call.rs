@@ -176,3 +176,68 @@ async fn a_refused_connection_is_a_connect_error_for_passive_health() {
         "{metrics}"
     );
 }
+
+/// A service that decides itself (GrayLayer) passes its decision down: the context of a
+/// request that carries a Decision is the decision's routing headers, believed whatever the
+/// client; what the client sent is not.
+#[tokio::test]
+async fn a_decision_made_here_is_the_context_of_the_calls() {
+    use tower::Service;
+    let (v10, v11) = (server("v1.0").await, server("v1.1").await);
+    let engine = Arc::new(
+        Engine::from_str(
+            &format!(
+                r#"
+version: 1
+default: svc-b
+groups:
+  svc-b:
+    nodes:
+      - {{ address: "{v10}", metadata: {{ version: "1.0", region: east }} }}
+      - {{ address: "{v11}", metadata: {{ version: "1.1", region: east }} }}
+rules:
+  - {{ id: testers, when: {{ header: {{ name: x-tester, equals: "1" }} }}, route: svc-b, routes: {{ version: '{{"svc-b":"1.1"}}' }} }}
+"#
+            ),
+            Format::Yaml,
+        )
+        .unwrap(),
+    );
+    // The inbound side: GrayLayer decides for an untrusted client.
+    let mut inbound_svc = gray_tower::GrayLayer::new(engine.clone()).layer(tower::service_fn(
+        |req: Request<()>| async move { Ok::<_, std::convert::Infallible>(CallContext::of(&req)) },
+    ));
+    let client = CallLayer::new(engine.clone())
+        .layer(Client::builder(TokioExecutor::new()).build(HttpConnector::new()));
+    for (tester, want) in [("1", "v1.1"), ("0", "v1.0")] {
+        let inbound = Request::builder()
+            .header("x-tester", tester)
+            .header("n-d-region", "west") // spoofed: must not travel
+            .extension(gray_tower::PeerAddr("203.0.113.9:5000".parse().unwrap()))
+            .body(())
+            .unwrap();
+        let ctx = inbound_svc.call(inbound).await.unwrap();
+        let call = Request::get("http://svc-b/")
+            .extension(ctx)
+            .body(Empty::<Bytes>::new())
+            .unwrap();
+        let resp = client.clone().oneshot(call).await.unwrap();
+        let sel = resp
+            .extensions()
+            .get::<gray_core::Selection>()
+            .cloned()
+            .unwrap();
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        assert!(
+            body.starts_with(want.as_bytes()),
+            "tester {tester}: {body:?}"
+        );
+        assert!(sel.trusts_inbound());
+        let names: Vec<String> = sel
+            .outgoing_headers(&CallContext::default().view())
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert!(!names.iter().any(|n| n == "n-d-region"), "{names:?}");
+    }
+}

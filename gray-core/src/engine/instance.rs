@@ -14,6 +14,30 @@ impl Engine {
             service,
             req,
             None,
+            false,
+            None,
+            None,
+        )
+    }
+
+    /// [`Engine::select_instance`] for a request whose routing headers this process has
+    /// already filtered by its own decision (stripped what the decision does not forward, set
+    /// what it decided, as `gray_tower::apply_decision` does): they are believed whatever the
+    /// request's peer. `gray_tower::call::CallContext` uses it for a request that passed
+    /// through this process's `GrayLayer`, so that the decision made here reaches the next
+    /// service. Never pass a request whose headers came straight from a client.
+    pub fn select_instance_filtered<R: RequestView + ?Sized>(
+        &self,
+        service: &str,
+        req: &R,
+    ) -> Selection {
+        instance::select(
+            self.snapshot(),
+            &self.sources,
+            service,
+            req,
+            None,
+            true,
             None,
             None,
         )
@@ -33,6 +57,7 @@ impl Engine {
             service,
             req,
             Some(caller),
+            false,
             None,
             None,
         )
