@@ -35,11 +35,14 @@ pub struct MiddleService {
 
 impl MiddleService {
     /// Serves on `listener`, answering every request by calling `callee` (a group of
-    /// `engine`'s spec) with the same method-less GET of the same path and query.
-    pub fn start(listener: TcpListener, engine: Arc<Engine>, callee: &str) -> MiddleService {
-        let addr = listener
-            .local_addr()
-            .expect("a bound listener has an address");
+    /// `engine`'s spec) with a GET of the same path and query. Fails only when the listener
+    /// has no local address.
+    pub fn start(
+        listener: TcpListener,
+        engine: Arc<Engine>,
+        callee: &str,
+    ) -> std::io::Result<MiddleService> {
+        let addr = listener.local_addr()?;
         let client: ChainClient = CallLayer::new(engine)
             .layer(Client::builder(TokioExecutor::new()).build(HttpConnector::new()));
         let callee: Arc<str> = callee.into();
@@ -60,7 +63,7 @@ impl MiddleService {
                 });
             }
         });
-        MiddleService { addr, task }
+        Ok(MiddleService { addr, task })
     }
 
     /// The address it listens on.

@@ -51,7 +51,7 @@ release: {{ failover: {{ version_prefer: "1.0" }} }}
         .unwrap(),
     );
     let listener = tokio::net::TcpListener::bind(local).await.unwrap();
-    let svc_a = MiddleService::start(listener, svc_a_engine.clone(), "svc-b");
+    let svc_a = MiddleService::start(listener, svc_a_engine.clone(), "svc-b").unwrap();
     // The gateway: testers (cookie canary=…aaa) get svc-b 1.1, decided here once.
     let yaml = format!(
         r#"

@@ -27,7 +27,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         config.ok_or("--config FILE is required: the service's spec (its callees as groups)")?;
     let engine = Arc::new(Engine::from_file(&config)?);
     let listener = tokio::net::TcpListener::bind(&listen).await?;
-    let svc = MiddleService::start(listener, engine, &callee);
+    let svc = MiddleService::start(listener, engine, &callee)?;
     eprintln!("svc_a on {} calling {callee}", svc.addr());
     tokio::signal::ctrl_c().await?;
     Ok(())
