@@ -5,19 +5,31 @@
 # quiet machine for meaningful numbers.
 #
 #   bash benches/compare-nginx.sh [DURATION_SECONDS] [ROUNDS]   (defaults 10 and 3)
+#
+# Cases: cookie (the cookie rule matches), cidr (the client address, given by the trusted local
+# proxy in X-Forwarded-For, is in the 10k set), miss (nothing matches), tls (the cookie case
+# over HTTPS: nginx `ssl` and the gateway's rustls with the same certificate).
+# Knobs: CASES="cookie cidr miss tls" (a subset for a quick look), GATEWAY=path (another build),
+# WORKERS=N (gateway workers and nginx worker_processes, default 2), WRITE=0 (print only, do not
+# touch BENCHMARKS.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${1:-10}"
 ROUNDS="${2:-3}"
 CONNS=64
 THREADS=2
+CASES="${CASES:-cookie cidr miss tls}"
+WORKERS="${WORKERS:-2}"
+WRITE="${WRITE:-1}"
 
 # shellcheck source=loopback.sh
 source benches/loopback.sh
 ensure_tools
 
-cargo build --release --quiet -p gray-gateway --bin gateway
-GATEWAY="${CARGO_TARGET_DIR:-target}/release/gateway"
+if [ -z "${GATEWAY:-}" ]; then
+    cargo build --release --quiet -p gray-gateway --bin gateway
+    GATEWAY="${CARGO_TARGET_DIR:-target}/release/gateway"
+fi
 
 WORK="$(mktemp -d)"
 PIDS=()
@@ -30,6 +42,12 @@ cleanup() {
 trap cleanup EXIT
 
 STABLE=$(free_port); CANARY=$(free_port); NGX=$(free_port); GRAY=$(free_port); ADMIN=$(free_port)
+NGX_TLS=$(free_port); GRAY_TLS=$(free_port); ADMIN_TLS=$(free_port)
+
+# One self-signed certificate for both TLS listeners (ECDSA P-256, as a modern site would use).
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+    -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null
 
 # 10,000 deterministic CIDRs from 11.0.0.0 up (never loopback, so wrk's 127.0.0.1 misses).
 python3 - "$WORK" <<'PY'
@@ -52,19 +70,26 @@ start_backends "$STABLE" "$CANARY"
 
 # nginx as the gray proxy: cookie map first, then the geo set, as in the seeds.
 cat > "$WORK/proxy.conf" <<NGX
-worker_processes 2;
+worker_processes $WORKERS;
 pid $WORK/proxy.pid;
 error_log $WORK/proxy-error.log;
 events { worker_connections 4096; }
 http {
     access_log off;
     map \$cookie_canary \$by_cookie { ~*aaa\$ canary; default ""; }
-    geo \$remote_addr \$gray_ip { default 0; include $WORK/geo.conf; }
+    # The client address: X-Forwarded-For's last untrusted entry when the peer is the trusted
+    # local proxy, as gray's trusted_proxies.
+    geo \$gray_ip { proxy 127.0.0.1; proxy_recursive; default 0; include $WORK/geo.conf; }
     map "\$by_cookie:\$gray_ip" \$group { "~^canary" canary; "~:1\$" canary; default stable; }
     upstream stable { server 127.0.0.1:$STABLE max_fails=1 fail_timeout=10s; keepalive 64; }
     upstream canary { server 127.0.0.1:$CANARY max_fails=1 fail_timeout=10s; keepalive 64; }
     server {
         listen 127.0.0.1:$NGX;
+        listen 127.0.0.1:$NGX_TLS ssl;
+        ssl_certificate $WORK/cert.pem;
+        ssl_certificate_key $WORK/key.pem;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_session_cache shared:SSL:10m;
         keepalive_requests 100000;
         location / {
             proxy_pass http://\$group;
@@ -79,6 +104,9 @@ NGX
 
 cat > "$WORK/gray.yaml" <<YAML
 version: 1
+client_ip:
+  trusted_proxies: ["127.0.0.1"]
+  recursive: true
 ip_sets:
   gray_list: { file: gray-list.txt }
 groups:
@@ -89,14 +117,21 @@ rules:
   - { id: gray-list, when: { ip: [gray_list] }, route: canary }
 default: stable
 YAML
+# Two gateways, plain and TLS (a gateway's proxy listener is one or the other).
 RUST_LOG=warn "$GATEWAY" --config "$WORK/gray.yaml" --listen "127.0.0.1:$GRAY" \
-    --admin-listen "127.0.0.1:$ADMIN" >/dev/null 2>"$WORK/gateway.log" &
+    --admin-listen "127.0.0.1:$ADMIN" --workers "$WORKERS" >/dev/null 2>"$WORK/gateway.log" &
+PIDS+=($!)
+RUST_LOG=warn "$GATEWAY" --config "$WORK/gray.yaml" --listen "127.0.0.1:$GRAY_TLS" \
+    --admin-listen "127.0.0.1:$ADMIN_TLS" --workers "$WORKERS" \
+    --tls-cert "$WORK/cert.pem" --tls-key "$WORK/key.pem" >/dev/null 2>"$WORK/gateway-tls.log" &
 PIDS+=($!)
 
-for url in "http://127.0.0.1:$NGX/" "http://127.0.0.1:$GRAY/"; do
-    for _ in $(seq 100); do curl -fsS -o /dev/null "$url" 2>/dev/null && break; sleep 0.1; done
-    [ "$(curl -fsS -H 'Cookie: canary=xAAA' "$url")" = canary ] || { echo "routing check failed for $url" >&2; exit 1; }
-    [ "$(curl -fsS "$url")" = stable ] || { echo "routing check failed for $url" >&2; exit 1; }
+for url in "http://127.0.0.1:$NGX/" "http://127.0.0.1:$GRAY/" "https://127.0.0.1:$NGX_TLS/" "https://127.0.0.1:$GRAY_TLS/"; do
+    for _ in $(seq 100); do curl -kfsS -o /dev/null "$url" 2>/dev/null && break; sleep 0.1; done
+    [ "$(curl -kfsS -H 'Cookie: canary=xAAA' "$url")" = canary ] || { echo "routing check failed for $url" >&2; exit 1; }
+    [ "$(curl -kfsS -H 'X-Forwarded-For: 11.0.16.5' "$url")" = canary ] || { echo "CIDR routing check failed for $url" >&2; exit 1; }
+    [ "$(curl -kfsS -H 'X-Forwarded-For: 9.9.9.9' "$url")" = stable ] || { echo "routing check failed for $url" >&2; exit 1; }
+    [ "$(curl -kfsS "$url")" = stable ] || { echo "routing check failed for $url" >&2; exit 1; }
 done
 
 # wrk prints "Requests/sec:" and, with --latency, the percentiles. Each run prints one line:
@@ -134,10 +169,17 @@ for round in $(seq "$ROUNDS"); do
     echo "$l" >>"$LOADS"
     echo "round $round: load before $l" >&2
     awk -v l="$l" 'BEGIN { if (l > 1.5) print "warning: load " l " is above 1.5: figures of this round are not a result" }' >&2
-    for case in cookie miss; do
-        if [ $case = cookie ]; then h="Cookie: canary=xaaa"; else h=""; fi
-        run nginx $case "http://127.0.0.1:$NGX/" "$h" >>"$RESULTS"
-        run gateway $case "http://127.0.0.1:$GRAY/" "$h" >>"$RESULTS"
+    for case in $CASES; do
+        n="http://127.0.0.1:$NGX/"; g="http://127.0.0.1:$GRAY/"
+        case $case in
+            cookie) h="Cookie: canary=xaaa" ;;
+            cidr) h="X-Forwarded-For: 11.0.16.5" ;;
+            miss) h="" ;;
+            tls) h="Cookie: canary=xaaa"; n="https://127.0.0.1:$NGX_TLS/"; g="https://127.0.0.1:$GRAY_TLS/" ;;
+            *) echo "unknown case $case" >&2; exit 2 ;;
+        esac
+        run nginx "$case" "$n" "$h" >>"$RESULTS"
+        run gateway "$case" "$g" "$h" >>"$RESULTS"
     done
     echo "round $round: load after $(load1) (the benchmark's own)" >&2
 done
@@ -145,8 +187,9 @@ done
 ROWS=$(python3 - "$RESULTS" "$LOADS" <<'PY'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
-names = {"cookie": "cookie canary", "miss": "no cookie (miss → stable)"}
-for case in ("cookie", "miss"):
+names = {"cookie": "cookie canary", "cidr": "client IP in the 10k CIDRs (X-Forwarded-For from the trusted proxy)",
+         "miss": "nothing matches (→ stable)", "tls": "cookie canary over TLS (HTTP/1.1, keep-alive)"}
+for case in [c for c in names if any(x[1] == c for x in rows)]:
     r = {side: [float(x[2]) for x in rows if x[0] == side and x[1] == case] for side in ("nginx", "gateway")}
     p = {side: [float(x[3]) for x in rows if x[0] == side and x[1] == case] for side in ("nginx", "gateway")}
     med = {k: statistics.median(v) for k, v in r.items()}
@@ -169,9 +212,11 @@ SECTION=$(cat <<MD
 ## Gateway vs nginx (benches/compare-nginx.sh)
 
 Same routing in both: seed 000's cookie map (\`~*aaa\$\` → canary) and a 10,000-CIDR gray list
-(nginx \`geo\`, gray \`ip_sets\` from a file), upstreams with \`max_fails=1 fail_timeout=10s\`
-and pooled keep-alive connections. Both upstreams are one nginx answering fixed bodies. nginx
-runs 2 workers, the gateway its default Tokio runtime (one worker thread per core); wrk
+(nginx \`geo\` with \`proxy 127.0.0.1\`, gray \`ip_sets\` from a file with the same trusted
+proxy), upstreams with \`max_fails=1 fail_timeout=10s\` and pooled keep-alive connections. Both
+upstreams are one nginx answering fixed bodies. nginx runs $WORKERS worker processes, the gateway
+$WORKERS workers (\`--workers\`: a single-threaded runtime, \`SO_REUSEPORT\` listener and upstream
+pool per thread); TLS with one ECDSA P-256 certificate on both (TLS 1.3); wrk
 \`-t$THREADS -c$CONNS -d${DURATION}s\` on loopback. Everything shares one $(nproc)-core machine
 ($(uname -m), $("$NGINX" -v 2>&1 | sed 's/^nginx version: //'), gateway release build), so
 the absolute numbers are indicative. Interleaved: $ROUNDS rounds, each running every case on
@@ -186,6 +231,7 @@ $ROWS
 MD
 )
 
+if [ "$WRITE" = 0 ]; then echo "$SECTION"; exit 0; fi
 python3 - "$SECTION" <<'PY'
 import os, re, sys
 section = sys.argv[1]

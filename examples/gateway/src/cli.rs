@@ -53,6 +53,8 @@ FLAGS:
     --keepalive-timeout DUR  idle client connections are closed after this (default 75s)
     --max-connections N      open client connections at most; at the cap the listener stops
                              accepting (default: from the open-file limit)
+    --workers N              proxy worker threads, each with its own runtime, listening socket
+                             (SO_REUSEPORT) and upstream pool (default: one per core)
     --admin-legacy-get       also serve the seed-style GET /upstream_add, /upstream_remove and
                              /upstream_list (state changes by GET: any web page can trigger
                              them; off by default)
@@ -188,6 +190,18 @@ pub fn parse(
                     v.parse::<usize>().ok().filter(|n| *n > 0).ok_or_else(|| {
                         ArgsError::Invalid(format!(
                             "--max-connections: {v:?} is not a positive whole number"
+                        ))
+                    })?;
+            }
+            "--workers" => {
+                let v = value("a number")?;
+                options.workers = v
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=1024).contains(n))
+                    .ok_or_else(|| {
+                        ArgsError::Invalid(format!(
+                            "--workers: {v:?} is not a whole number from 1 to 1024"
                         ))
                     })?;
             }
@@ -338,8 +352,12 @@ mod tests {
             "--max-connections",
             "300",
             "--admin-legacy-get",
+            "--workers",
+            "3",
         ])
         .unwrap();
+        assert_eq!(a.options.workers, 3);
+        assert_eq!(p(&[]).unwrap().options.workers, crate::default_workers());
         assert_eq!(a.options.limits.header_timeout, Duration::from_secs(2));
         assert_eq!(a.options.limits.keepalive_timeout, Duration::from_secs(5));
         assert_eq!(a.options.limits.max_connections, 300);
@@ -348,6 +366,10 @@ mod tests {
         assert!(!p(&[]).unwrap().options.admin_legacy_get);
         let e = p(&["--max-connections", "0"]).unwrap_err().to_string();
         assert!(e.contains("--max-connections"), "{e}");
+        for bad in ["0", "many", "5000"] {
+            let e = p(&["--workers", bad]).unwrap_err().to_string();
+            assert!(e.contains("--workers") && e.contains(bad), "{e}");
+        }
     }
 
     #[test]

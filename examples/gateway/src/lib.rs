@@ -91,6 +91,10 @@ pub struct GatewayOptions {
     pub upstream_tls: UpstreamTls,
     /// Keep a live sample of routed requests for what-if (`None`: off).
     pub sample: Option<gray_core::sample::SampleConfig>,
+    /// Worker threads serving the proxy listener, each with its own single-threaded runtime,
+    /// listening socket and upstream pool ([`server::serve_sharded`]); nginx's
+    /// `worker_processes`. The admin API, reloads and judgements run on the caller's runtime.
+    pub workers: usize,
 }
 
 impl fmt::Debug for GatewayOptions {
@@ -107,6 +111,7 @@ impl fmt::Debug for GatewayOptions {
             .field("tls", &self.tls)
             .field("upstream_tls", &self.upstream_tls)
             .field("sample", &self.sample)
+            .field("workers", &self.workers)
             .finish()
     }
 }
@@ -114,7 +119,7 @@ impl fmt::Debug for GatewayOptions {
 impl GatewayOptions {
     /// Defaults: proxy on 127.0.0.1:18080, admin on 127.0.0.1:18090, no token, the default
     /// timeouts and limits, the file polled every second, no legacy `GET` admin endpoints, no
-    /// TLS.
+    /// TLS, one worker per core ([`default_workers`]).
     pub fn new(config: ConfigSource) -> Self {
         GatewayOptions {
             listen: SocketAddr::from(([127, 0, 0, 1], 18080)),
@@ -128,8 +133,15 @@ impl GatewayOptions {
             tls: None,
             upstream_tls: UpstreamTls::default(),
             sample: None,
+            workers: default_workers(),
         }
     }
+}
+
+/// One worker per core this process may run on (`std::thread::available_parallelism`), 1 when
+/// that is unknown.
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// Why a gateway could not start.
@@ -300,7 +312,14 @@ impl Gateway {
             reloader = reloader.with_certificates(certs.clone());
         }
 
-        let listener = bind("proxy", options.listen).await?;
+        let listeners =
+            server::bind_listeners(options.listen, options.workers).map_err(|source| {
+                GatewayError::Bind {
+                    what: "proxy",
+                    addr: options.listen,
+                    source,
+                }
+            })?;
         let admin_listener = match options.admin_listen {
             Some(addr) => Some(bind("admin", addr).await?),
             None => None,
@@ -313,14 +332,17 @@ impl Gateway {
         )
         .map_err(GatewayError::Tls)?;
         let proxy_stats = proxy.stats();
-        let service = ingress::IngressLayer.layer(GrayLayer::new(engine.clone()).layer(proxy));
-        let served = match &certificates {
-            Some(certs) => {
-                server::serve_tls(listener, service, options.limits, certs.server_config())
-            }
-            None => server::serve_with(listener, service, options.limits),
-        };
-        let proxy = served.map_err(|source| GatewayError::Bind {
+        // Each worker decides with its own layer (its own header cache) and forwards with its
+        // own upstream pool.
+        let worker_service =
+            |_| ingress::IngressLayer.layer(GrayLayer::new(engine.clone()).layer(proxy.worker()));
+        let proxy = server::serve_sharded(
+            listeners,
+            worker_service,
+            options.limits,
+            certificates.as_ref().map(|c| c.server_config()),
+        )
+        .map_err(|source| GatewayError::Bind {
             what: "proxy",
             addr: options.listen,
             source,

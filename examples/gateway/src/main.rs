@@ -53,7 +53,9 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    let rt = match tokio::runtime::Builder::new_multi_thread()
+    // The proxy listener is served by worker threads of their own (`--workers`); this runtime
+    // runs the admin API, the config watcher, the judge and the demo upstreams.
+    let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

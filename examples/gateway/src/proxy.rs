@@ -88,6 +88,7 @@ pub struct Proxy {
 struct Inner {
     engine: Arc<Engine>,
     client: Client<Connector, Body>,
+    connector: Connector,
     timeouts: ProxyTimeouts,
     upstream_tls: UpstreamTls,
     stats: Arc<ProxyStats>,
@@ -279,20 +280,37 @@ impl Proxy {
         config: rustls::ClientConfig,
     ) -> Self {
         let connector = Connector::new(config, timeouts.connect);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(timeouts.pool_idle)
-            .build(connector.clone());
-        let mirrors = Mirrors::new(connector, upstream_tls.clone());
+        let client = pooled_client(&connector, &timeouts);
+        let mirrors = Mirrors::new(connector.clone(), upstream_tls.clone());
         let stats = Arc::new(ProxyStats::default());
         let _ = stats.mirrors.set(mirrors.clone());
         Proxy {
             inner: Arc::new(Inner {
                 engine,
                 client,
+                connector,
                 timeouts,
                 upstream_tls,
                 stats,
                 mirrors,
+            }),
+        }
+    }
+
+    /// A proxy like this one (the same engine, counters, mirrors and settings) with an
+    /// upstream connection pool of its own: one per worker thread, so that a request and the
+    /// pooled connection it uses live on the same thread ([`crate::server::serve_sharded`]).
+    pub fn worker(&self) -> Proxy {
+        let i = &self.inner;
+        Proxy {
+            inner: Arc::new(Inner {
+                engine: i.engine.clone(),
+                client: pooled_client(&i.connector, &i.timeouts),
+                connector: i.connector.clone(),
+                timeouts: i.timeouts,
+                upstream_tls: i.upstream_tls.clone(),
+                stats: i.stats.clone(),
+                mirrors: i.mirrors.clone(),
             }),
         }
     }
@@ -575,6 +593,13 @@ impl Proxy {
             }
         }
     }
+}
+
+/// A keep-alive pool of upstream connections over `connector`.
+fn pooled_client(connector: &Connector, timeouts: &ProxyTimeouts) -> Client<Connector, Body> {
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(timeouts.pool_idle)
+        .build(connector.clone())
 }
 
 /// What an attempt tells passive health about the node: nothing when the client broke it.
