@@ -73,6 +73,15 @@ pub fn ensure_host(headers: &mut HeaderMap, uri: &Uri) {
     }
 }
 
+/// The origin-form target for the upstream (`/path?query`, `/` when the URI has none): the
+/// node is reached by connecting to it, not named in the request line.
+pub fn origin_form(uri: &Uri) -> Uri {
+    match uri.path_and_query() {
+        Some(pq) => Uri::from(pq.clone()),
+        None => Uri::from_static("/"),
+    }
+}
+
 /// The upstream URI: `http://{node}{path and query}`, or `https://` when `https`.
 pub fn upstream_uri(https: bool, node: &str, uri: &Uri) -> Result<Uri, http::Error> {
     let pq = uri.path_and_query().map_or("/", |p| p.as_str());

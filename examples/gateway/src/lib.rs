@@ -33,6 +33,7 @@ pub mod cli;
 pub mod forward;
 pub mod ingress;
 pub mod mirror;
+pub mod pool;
 pub mod proxy;
 pub mod reload;
 pub mod server;

@@ -1,7 +1,7 @@
 //! The proxy service: forwards each request to the node its [`Decision`] picked.
 //!
-//! * Upstream connections are HTTP/1.1 and pooled (keep-alive) per node by hyper-util's
-//!   client; request and response bodies stream through without buffering.
+//! * Upstream connections are HTTP/1.1 and pooled (keep-alive) per node and worker thread
+//!   ([`crate::pool`]); request and response bodies stream through without buffering.
 //! * Hop-by-hop headers are removed both ways, `X-Forwarded-For` gets the peer appended,
 //!   `Host` is kept (or taken from the HTTP/2 authority).
 //! * Failures answer with a short plain-text reason: **503** when no node is available in the
@@ -37,12 +37,11 @@ use http::{Method, Request, Response, StatusCode, Version};
 use http_body::Body as _;
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Incoming;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 
 use tracing::Instrument;
 
-use crate::forward::{append_forwarded_for, ensure_host, remove_hop_by_hop, upstream_uri};
+use crate::forward::{append_forwarded_for, ensure_host, origin_form, remove_hop_by_hop};
+use crate::pool::{Pool, PoolError};
 use crate::server::{ClientTls, ConnectionLease};
 use crate::tls::TlsError;
 use crate::tunnel::{self, Upgrade};
@@ -87,7 +86,7 @@ pub struct Proxy {
 
 struct Inner {
     engine: Arc<Engine>,
-    client: Client<Connector, Body>,
+    pool: Pool,
     connector: Connector,
     timeouts: ProxyTimeouts,
     upstream_tls: UpstreamTls,
@@ -280,14 +279,14 @@ impl Proxy {
         config: rustls::ClientConfig,
     ) -> Self {
         let connector = Connector::new(config, timeouts.connect);
-        let client = pooled_client(&connector, &timeouts);
+        let pool = Pool::new(connector.clone(), timeouts.pool_idle);
         let mirrors = Mirrors::new(connector.clone(), upstream_tls.clone());
         let stats = Arc::new(ProxyStats::default());
         let _ = stats.mirrors.set(mirrors.clone());
         Proxy {
             inner: Arc::new(Inner {
                 engine,
-                client,
+                pool,
                 connector,
                 timeouts,
                 upstream_tls,
@@ -305,7 +304,7 @@ impl Proxy {
         Proxy {
             inner: Arc::new(Inner {
                 engine: i.engine.clone(),
-                client: pooled_client(&i.connector, &i.timeouts),
+                pool: Pool::new(i.connector.clone(), i.timeouts.pool_idle),
                 connector: i.connector.clone(),
                 timeouts: i.timeouts,
                 upstream_tls: i.upstream_tls.clone(),
@@ -412,7 +411,7 @@ impl Proxy {
         };
         let sent = Instant::now();
         let first = match self.upstream_request(&parts, peer, decision.group(), &node, body) {
-            Ok(r) => self.send(r, &upload).await,
+            Ok((https, r)) => self.send(https, &node, r, &upload).await,
             Err(e) => Err(Failure::Exchange(e.to_string())),
         };
         self.record(&decision, &first, sent.elapsed());
@@ -493,7 +492,7 @@ impl Proxy {
         let empty: Body = Empty::new().map_err(|never| match never {}).boxed();
         let sent = Instant::now();
         let result = match self.upstream_request(&parts, peer, &group, &node, empty) {
-            Ok(r) => self.send(r, &Upload::done()).await,
+            Ok((https, r)) => self.send(https, &node, r, &Upload::done()).await,
             Err(e) => Err(Failure::Exchange(e.to_string())),
         };
         let ok = matches!(&result, Ok(r) if !r.status().is_server_error());
@@ -522,6 +521,9 @@ impl Proxy {
         }
     }
 
+    /// The request for `node` (and whether it goes over HTTPS): origin-form, HTTP/1.1, the
+    /// client's headers without hop-by-hop ones, `Host` kept (else the client's authority,
+    /// else the node), the forwarded headers.
     fn upstream_request(
         &self,
         parts: &http::request::Parts,
@@ -529,30 +531,39 @@ impl Proxy {
         group: &str,
         node: &str,
         body: Body,
-    ) -> Result<Request<Body>, http::Error> {
+    ) -> Result<(bool, Request<Body>), http::Error> {
         let https = self.inner.upstream_tls.applies(group, node);
         let mut req = Request::builder()
             .method(parts.method.clone())
-            .uri(upstream_uri(https, node, &parts.uri)?)
+            .uri(origin_form(&parts.uri))
             .version(Version::HTTP_11)
             .body(body)?;
         let h = req.headers_mut();
         h.clone_from(&parts.headers);
         remove_hop_by_hop(h);
         ensure_host(h, &parts.uri);
+        if !h.contains_key(http::header::HOST) {
+            h.insert(http::header::HOST, http::HeaderValue::from_str(node)?);
+        }
         let client_tls = parts.extensions.get::<ClientTls>().is_some();
         append_forwarded_for(h, peer, client_tls);
         if let Some(Upgrade(protocol)) = parts.extensions.get::<Upgrade>() {
             tunnel::restore(h, protocol);
         }
-        Ok(req)
+        Ok((https, req))
     }
 
     /// Sends `req` and waits for the response headers: at most the response timeout once
     /// `upload` says the request body has been sent, for as long as the client keeps sending
     /// before that.
-    async fn send(&self, req: Request<Body>, upload: &Upload) -> Result<Response<Body>, Failure> {
-        let fut = self.inner.client.request(req);
+    async fn send(
+        &self,
+        https: bool,
+        node: &str,
+        req: Request<Body>,
+        upload: &Upload,
+    ) -> Result<Response<Body>, Failure> {
+        let fut = self.inner.pool.send(https, node, req);
         let limit = self.inner.timeouts.response_header;
         let timer = async {
             upload.sent().await;
@@ -569,14 +580,14 @@ impl Proxy {
         }
         match result {
             Err(()) => Err(Failure::ResponseTimeout),
-            Ok(Err(e)) if e.is_connect() => {
-                if is_timeout(&e) {
+            Ok(Err(PoolError::Connect(e))) => {
+                if is_timeout(e.as_ref()) {
                     Err(Failure::ConnectTimeout)
                 } else {
-                    Err(Failure::Connect(root_cause(&e).to_string()))
+                    Err(Failure::Connect(root_cause(e.as_ref()).to_string()))
                 }
             }
-            Ok(Err(e)) => Err(Failure::Exchange(root_cause(&e).to_string())),
+            Ok(Err(PoolError::Exchange(e))) => Err(Failure::Exchange(root_cause(&e).to_string())),
             Ok(Ok(resp)) => {
                 let (mut parts, body) = resp.into_parts();
                 let switched = (parts.status == StatusCode::SWITCHING_PROTOCOLS)
@@ -593,13 +604,6 @@ impl Proxy {
             }
         }
     }
-}
-
-/// A keep-alive pool of upstream connections over `connector`.
-fn pooled_client(connector: &Connector, timeouts: &ProxyTimeouts) -> Client<Connector, Body> {
-    Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(timeouts.pool_idle)
-        .build(connector.clone())
 }
 
 /// What an attempt tells passive health about the node: nothing when the client broke it.

@@ -256,7 +256,10 @@ impl Reloader {
         };
         let mut seen = path.as_deref().and_then(stamp);
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(interval);
+            // The first look is one interval after `seen` was taken (an immediate one would
+            // race an edit made right after start with the SIGHUP that announces it).
+            let mut tick =
+                tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 #[cfg(unix)]

@@ -10,7 +10,7 @@ use std::time::Duration;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{watch, Semaphore, TryAcquireError};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
@@ -263,26 +263,31 @@ pub(super) async fn accept_loop<S, B>(
         suppressed: 0,
     };
     loop {
-        // At the cap, stop accepting until a connection closes.
-        let permit = tokio::select! {
-            p = permits.clone().acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => break,
-            },
-            _ = stopped.changed() => break,
-            Some(_) = conns.join_next(), if !conns.is_empty() => continue,
-        };
         let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(x) => x,
                 Err(e) => {
                     errors.failed(addr, &e);
-                    drop(permit);
                     tokio::time::sleep(backoff(&e)).await;
                     continue;
                 }
             },
             _ = stopped.changed() => break,
+            Some(_) = conns.join_next(), if !conns.is_empty() => continue,
+        };
+        // At the cap, hold the connection unserved and accept nothing more until one closes.
+        // (Taking the place before accepting would strand a place in every worker waiting on
+        // an idle socket while another worker's socket has clients queued.)
+        let permit = match permits.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(TryAcquireError::Closed) => break,
+            Err(TryAcquireError::NoPermits) => tokio::select! {
+                p = permits.clone().acquire_owned() => match p {
+                    Ok(p) => p,
+                    Err(_) => break,
+                },
+                _ = stopped.changed() => break,
+            },
         };
         accepted.fetch_add(1, Ordering::Relaxed);
         let _ = stream.set_nodelay(true);

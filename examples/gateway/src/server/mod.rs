@@ -11,8 +11,9 @@
 //!   in flight and no bytes moving either way for this long is closed (HTTP/1.1 keep-alive and
 //!   HTTP/2 alike; HTTP/2 gets a GOAWAY first).
 //! * **Connection cap** (`worker_connections`): at most `max_connections` client connections
-//!   are open; at the cap the listener stops accepting (new clients wait in the kernel's
-//!   backlog) instead of running the process out of file descriptors. The default is derived
+//!   are served (shared by every worker); at the cap each accept loop holds the one connection
+//!   it accepted last unserved and stops accepting (new clients wait in the kernel's backlog)
+//!   instead of running the process out of file descriptors. The default is derived
 //!   from the process's open-file limit, leaving room for one upstream connection per client
 //!   connection and for the admin listener.
 //! * **Accept errors** (`EMFILE`, `ENFILE`, ...) back off and are logged at most once a

@@ -80,8 +80,8 @@ pub fn bind_listeners(addr: SocketAddr, workers: usize) -> io::Result<Listeners>
 /// Serves on every socket of `listeners`, each on its own worker thread running a
 /// single-threaded runtime; `make(i)` builds worker `i`'s service (so each worker can keep its
 /// own upstream pool). Every connection is served over TLS with `tls` when given (see
-/// [`super::serve_tls`]). The threads end when the server has stopped, or at once when the
-/// handle is aborted or dropped.
+/// [`super::serve_tls`]). A thread ends when its accept loop has drained after a stop, or at
+/// once when the handle is aborted or dropped.
 pub fn serve_sharded<S, B, F>(
     listeners: Listeners,
     mut make: F,
@@ -123,15 +123,19 @@ where
                         }
                     }
                 };
-                let mut cut = shared.cut.subscribe();
-                let task = runtime.spawn(accept_loop(listener, service, acceptor, shared));
+                // The thread lives as long as its accept loop: until the loop has drained
+                // (a stop) or its task is aborted (abort, or the handle dropped); dropping the
+                // runtime then ends whatever is left on it.
+                let (done, finished) = tokio::sync::oneshot::channel::<()>();
+                let task = runtime.spawn(async move {
+                    accept_loop(listener, service, acceptor, shared).await;
+                    drop(done);
+                });
                 if started.send(Ok(task)).is_err() {
                     return;
                 }
-                // Runs the worker's connections until the server cuts what is left (after a
-                // stop has drained, or on abort); dropping the runtime then ends them.
                 runtime.block_on(async move {
-                    let _ = cut.wait_for(|cut| *cut).await;
+                    let _ = finished.await;
                 });
             })?;
         match task.recv() {
