@@ -21,36 +21,73 @@ const HOP_BY_HOP: [HeaderName; 8] = [
 /// Removes hop-by-hop headers, including every header named in `Connection`, and `Upgrade`
 /// (an upgrade is recorded before and restored by [`crate::tunnel`]).
 pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<HeaderName> = headers
+    // The common `Connection` values (`keep-alive`, `close`, `upgrade`) name nothing beyond
+    // the fixed list: only other names are parsed and collected.
+    let names_more = headers
         .get_all(header::CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
-        .collect();
-    for name in named.iter().chain(HOP_BY_HOP.iter()) {
+        .any(|n| !is_connection_option(n.trim()));
+    if names_more {
+        let named: Vec<HeaderName> = headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+            .collect();
+        for name in &named {
+            headers.remove(name);
+        }
+    }
+    for name in HOP_BY_HOP.iter() {
         headers.remove(name);
     }
     headers.remove(header::UPGRADE);
 }
 
+/// `Connection` tokens that are removed anyway or name no header.
+fn is_connection_option(token: &str) -> bool {
+    token.is_empty()
+        || token.eq_ignore_ascii_case("keep-alive")
+        || token.eq_ignore_ascii_case("close")
+        || token.eq_ignore_ascii_case("upgrade")
+}
+
 /// Appends the peer to `X-Forwarded-For` (merging repeated header lines into one, in order)
 /// and sets `X-Forwarded-Proto` to `https` for a client connection over TLS, else `http`.
 pub fn append_forwarded_for(headers: &mut HeaderMap, peer: Option<IpAddr>, tls: bool) {
+    use std::io::Write as _;
     const XFF: HeaderName = HeaderName::from_static("x-forwarded-for");
     if let Some(peer) = peer {
-        let peer = peer.to_canonical().to_string();
-        let mut value = String::new();
-        for v in headers.get_all(&XFF) {
-            if let Ok(s) = v.to_str() {
-                if !s.trim().is_empty() {
-                    value.push_str(s.trim());
-                    value.push_str(", ");
-                }
+        // The peer is formatted on the stack; the value is built once.
+        let mut text = [0u8; 48];
+        let mut cursor = std::io::Cursor::new(&mut text[..]);
+        let _ = write!(cursor, "{}", peer.to_canonical());
+        let end = usize::try_from(cursor.position()).unwrap_or(0);
+        let peer = &text[..end];
+        let earlier = || {
+            headers
+                .get_all(&XFF)
+                .iter()
+                .filter(|v| v.to_str().is_ok())
+                .map(|v| v.as_bytes().trim_ascii())
+                .filter(|v| !v.is_empty())
+        };
+        let before: usize = earlier().map(|v| v.len() + 2).sum();
+        let value = if before == 0 {
+            HeaderValue::from_bytes(peer)
+        } else {
+            let mut joined = Vec::with_capacity(before + peer.len());
+            for v in earlier() {
+                joined.extend_from_slice(v);
+                joined.extend_from_slice(b", ");
             }
-        }
-        value.push_str(&peer);
-        if let Ok(v) = HeaderValue::from_str(&value) {
+            joined.extend_from_slice(peer);
+            HeaderValue::from_maybe_shared(bytes::Bytes::from(joined))
+        };
+        if let Ok(v) = value {
             headers.insert(XFF, v);
         }
     }

@@ -76,11 +76,10 @@ pub fn normalize<B>(req: &mut Request<B>) -> Option<Response<Body>> {
 impl<S, B> Service<Request<B>> for Ingress<S>
 where
     S: Service<Request<B>, Response = Response<Body>, Error = Infallible>,
-    S::Future: Send + 'static,
 {
     type Response = Response<Body>;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+    type Future = IngressFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(cx)
@@ -88,8 +87,55 @@ where
 
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
         match normalize(&mut req) {
-            None => Box::pin(self.inner.call(req)),
-            Some(resp) => Box::pin(std::future::ready(Ok(resp))),
+            None => IngressFuture::inner(self.inner.call(req)),
+            Some(resp) => IngressFuture::answered(resp),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The response future of [`Ingress`]: the inner service's, or the gateway's own answer.
+    pub struct IngressFuture<F> {
+        #[pin]
+        state: State<F>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = StateProjection]
+    enum State<F> {
+        Inner { #[pin] future: F },
+        Answered { answer: Option<Response<Body>> },
+    }
+}
+
+impl<F> IngressFuture<F> {
+    fn inner(future: F) -> Self {
+        IngressFuture {
+            state: State::Inner { future },
+        }
+    }
+
+    fn answered(resp: Response<Body>) -> Self {
+        IngressFuture {
+            state: State::Answered { answer: Some(resp) },
+        }
+    }
+}
+
+impl<F> Future for IngressFuture<F>
+where
+    F: Future<Output = Result<Response<Body>, Infallible>>,
+{
+    type Output = Result<Response<Body>, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            StateProjection::Inner { future } => future.poll(cx),
+            StateProjection::Answered { answer } => match answer.take() {
+                Some(resp) => Poll::Ready(Ok(resp)),
+                None => Poll::Pending,
+            },
         }
     }
 }

@@ -53,26 +53,19 @@ pub struct Pool {
 struct Inner {
     connector: Connector,
     idle_timeout: Duration,
-    idle: Mutex<Idle>,
+    nodes: Mutex<Nodes>,
     sweeping: AtomicBool,
 }
 
-/// Idle connections by node, plain and TLS apart.
+/// Each node's idle connections, plain and TLS apart. A node's slot is made once and then
+/// shared by the responses that will return a connection to it.
 #[derive(Default)]
-struct Idle {
-    plain: HashMap<Box<str>, Vec<Parked>>,
-    tls: HashMap<Box<str>, Vec<Parked>>,
+struct Nodes {
+    plain: HashMap<Box<str>, Arc<Slot>>,
+    tls: HashMap<Box<str>, Arc<Slot>>,
 }
 
-impl Idle {
-    fn of(&mut self, https: bool) -> &mut HashMap<Box<str>, Vec<Parked>> {
-        if https {
-            &mut self.tls
-        } else {
-            &mut self.plain
-        }
-    }
-}
+type Slot = Mutex<Vec<Parked>>;
 
 struct Parked {
     sender: http1::SendRequest<Body>,
@@ -86,7 +79,7 @@ impl Pool {
             inner: Arc::new(Inner {
                 connector,
                 idle_timeout,
-                idle: Mutex::default(),
+                nodes: Mutex::default(),
                 sweeping: AtomicBool::new(false),
             }),
         }
@@ -94,16 +87,35 @@ impl Pool {
 
     /// Idle connections held now (all nodes).
     pub fn idle(&self) -> usize {
-        let idle = self
+        let nodes = self
             .inner
-            .idle
+            .nodes
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        idle.plain
+        nodes
+            .plain
             .values()
-            .chain(idle.tls.values())
-            .map(Vec::len)
+            .chain(nodes.tls.values())
+            .map(|slot| slot.lock().unwrap_or_else(PoisonError::into_inner).len())
             .sum()
+    }
+
+    /// The slot of `node`, made on first use.
+    fn slot(&self, https: bool, node: &str) -> Arc<Slot> {
+        let mut nodes = self
+            .inner
+            .nodes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let map = if https {
+            &mut nodes.tls
+        } else {
+            &mut nodes.plain
+        };
+        match map.get(node) {
+            Some(slot) => slot.clone(),
+            None => map.entry(node.into()).or_default().clone(),
+        }
     }
 
     /// Sends `req` (origin-form URI, `Host` set) to `node` (`host:port`, over TLS when
@@ -114,12 +126,13 @@ impl Pool {
         node: &str,
         mut req: Request<Body>,
     ) -> Result<Response<PooledBody>, PoolError> {
-        while let Some(mut sender) = self.checkout(https, node) {
+        let slot = self.slot(https, node);
+        while let Some(mut sender) = self.checkout(&slot) {
             if sender.ready().await.is_err() {
                 continue;
             }
             match sender.try_send_request(req).await {
-                Ok(resp) => return Ok(self.wrap(resp, sender, https, node)),
+                Ok(resp) => return Ok(self.wrap(resp, sender, slot)),
                 Err(mut e) => match e.take_message() {
                     // Not written: the connection had closed. Try the next one.
                     Some(back) => req = back,
@@ -146,16 +159,11 @@ impl Pool {
             .send_request(req)
             .await
             .map_err(PoolError::Exchange)?;
-        Ok(self.wrap(resp, sender, https, node))
+        Ok(self.wrap(resp, sender, slot))
     }
 
-    fn checkout(&self, https: bool, node: &str) -> Option<http1::SendRequest<Body>> {
-        let mut idle = self
-            .inner
-            .idle
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let parked = idle.of(https).get_mut(node)?;
+    fn checkout(&self, slot: &Slot) -> Option<http1::SendRequest<Body>> {
+        let mut parked = slot.lock().unwrap_or_else(PoisonError::into_inner);
         let now = Instant::now();
         while let Some(p) = parked.pop() {
             if !p.sender.is_closed() && now.duration_since(p.since) < self.inner.idle_timeout {
@@ -165,21 +173,12 @@ impl Pool {
         None
     }
 
-    fn checkin(&self, https: bool, node: &str, sender: http1::SendRequest<Body>) {
+    fn checkin(&self, slot: &Slot, sender: http1::SendRequest<Body>) {
         if sender.is_closed() {
             return;
         }
         {
-            let mut idle = self
-                .inner
-                .idle
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            let map = idle.of(https);
-            let parked = match map.get_mut(node) {
-                Some(p) => p,
-                None => map.entry(node.into()).or_default(),
-            };
+            let mut parked = slot.lock().unwrap_or_else(PoisonError::into_inner);
             if parked.len() >= MAX_IDLE_PER_NODE {
                 return;
             }
@@ -197,14 +196,12 @@ impl Pool {
         &self,
         resp: Response<Incoming>,
         sender: http1::SendRequest<Body>,
-        https: bool,
-        node: &str,
+        slot: Arc<Slot>,
     ) -> Response<PooledBody> {
         // A switched connection belongs to its tunnel, never to the pool.
         let back = (resp.status() != StatusCode::SWITCHING_PROTOCOLS).then(|| Back {
             pool: self.clone(),
-            https,
-            node: node.into(),
+            slot,
             sender,
         });
         resp.map(|body| PooledBody { body, back })
@@ -223,15 +220,21 @@ async fn sweep(pool: Weak<Inner>) {
         every.tick().await;
         let Some(inner) = pool.upgrade() else { return };
         let now = Instant::now();
-        let mut idle = inner.idle.lock().unwrap_or_else(PoisonError::into_inner);
-        let Idle { plain, tls } = &mut *idle;
-        for map in [plain, tls] {
-            map.retain(|_, parked| {
-                parked.retain(|p| {
+        let slots: Vec<Arc<Slot>> = {
+            let nodes = inner.nodes.lock().unwrap_or_else(PoisonError::into_inner);
+            nodes
+                .plain
+                .values()
+                .chain(nodes.tls.values())
+                .cloned()
+                .collect()
+        };
+        for slot in slots {
+            slot.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .retain(|p| {
                     !p.sender.is_closed() && now.duration_since(p.since) < inner.idle_timeout
                 });
-                !parked.is_empty()
-            });
         }
     }
 }
@@ -239,14 +242,13 @@ async fn sweep(pool: Weak<Inner>) {
 /// Where a connection goes back to once its response body has been read.
 struct Back {
     pool: Pool,
-    https: bool,
-    node: Box<str>,
+    slot: Arc<Slot>,
     sender: http1::SendRequest<Body>,
 }
 
 impl Back {
     fn park(self) {
-        self.pool.checkin(self.https, &self.node, self.sender);
+        self.pool.checkin(&self.slot, self.sender);
     }
 }
 

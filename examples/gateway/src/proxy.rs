@@ -380,7 +380,6 @@ impl Proxy {
                 ),
             );
         };
-        let node = node.to_owned();
         let peer = peer_addr(req.extensions()).map(|a| a.ip());
         // A copy for the mirror, if one applies (never of an upgrade: a tunnel is no request).
         let ticket = if req.extensions().get::<Upgrade>().is_none() {
@@ -410,8 +409,8 @@ impl Proxy {
             (body, upload, tap)
         };
         let sent = Instant::now();
-        let first = match self.upstream_request(&parts, peer, decision.group(), &node, body) {
-            Ok((https, r)) => self.send(https, &node, r, &upload).await,
+        let first = match self.upstream_request(&parts, peer, decision.group(), node, body) {
+            Ok((https, r)) => self.send(https, node, r, &upload).await,
             Err(e) => Err(Failure::Exchange(e.to_string())),
         };
         self.record(&decision, &first, sent.elapsed());
@@ -423,12 +422,13 @@ impl Proxy {
             },
             Err(f) if f.is_retryable() && replayable => {
                 self.inner.stats.failed(&f);
-                tracing::warn!(node, error = %f.reason(&node, &self.inner.timeouts), "upstream failed; retrying once");
-                self.retry(parts, peer, &decision, &node, f).await
+                tracing::warn!(node, error = %f.reason(node, &self.inner.timeouts), "upstream failed; retrying once");
+                // Boxed: the rare retry's state stays out of every request's future.
+                Box::pin(self.retry(parts, peer, &decision, node, f)).await
             }
             Err(f) => {
                 self.inner.stats.failed(&f);
-                let reason = f.reason(&node, &self.inner.timeouts);
+                let reason = f.reason(node, &self.inner.timeouts);
                 if f.is_upstream() {
                     tracing::warn!(node, error = %reason, "upstream failed");
                 } else {

@@ -313,9 +313,14 @@ pub(super) async fn connection<S, B>(
     let seen = activity.clone();
     let request_lease = lease.clone();
     let hyper_svc = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+        // Only a request that may become a tunnel needs its connection's lease.
+        let may_tunnel = req.headers().contains_key(http::header::UPGRADE)
+            || req.method() == http::Method::CONNECT;
         let ext = req.extensions_mut();
         ext.insert(PeerAddr(peer));
-        ext.insert(request_lease.clone());
+        if may_tunnel {
+            ext.insert(request_lease.clone());
+        }
         if is_tls {
             ext.insert(ClientTls);
         }

@@ -28,7 +28,7 @@
 //! # Upgrades and graceful shutdown
 //!
 //! HTTP/1.1 connections are served with upgrades (`101 Switching Protocols`, e.g. WebSocket):
-//! every request carries a [`ConnectionLease`], which a tunnel that outlives its exchange keeps
+//! every request that asks for one carries a [`ConnectionLease`], which a tunnel that outlives its exchange keeps
 //! so the connection still counts against the cap and takes part in shutdown.
 //!
 //! [`ServerHandle::stop`] closes the listener at once (new connections are refused), lets
