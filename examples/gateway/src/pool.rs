@@ -85,21 +85,6 @@ impl Pool {
         }
     }
 
-    /// Idle connections held now (all nodes).
-    pub fn idle(&self) -> usize {
-        let nodes = self
-            .inner
-            .nodes
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        nodes
-            .plain
-            .values()
-            .chain(nodes.tls.values())
-            .map(|slot| slot.lock().unwrap_or_else(PoisonError::into_inner).len())
-            .sum()
-    }
-
     /// The slot of `node`, made on first use.
     fn slot(&self, https: bool, node: &str) -> Arc<Slot> {
         let mut nodes = self

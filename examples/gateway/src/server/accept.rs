@@ -27,7 +27,7 @@ pub struct ServerHandle {
     accepted: Arc<AtomicU64>,
     connections: Arc<AtomicUsize>,
     stop: watch::Sender<bool>,
-    pub(super) cut: Arc<watch::Sender<bool>>,
+    cut: Arc<watch::Sender<bool>>,
     in_time: Arc<AtomicUsize>,
     pub(super) tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -98,7 +98,7 @@ pub(super) struct Shared {
     open: Arc<Semaphore>,
     limit: usize,
     stop: watch::Receiver<bool>,
-    pub(super) cut: Arc<watch::Sender<bool>>,
+    cut: Arc<watch::Sender<bool>>,
     /// Accept loops whose connections all finished within the shutdown timeout.
     in_time: Arc<AtomicUsize>,
 }
