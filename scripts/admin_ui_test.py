@@ -187,8 +187,17 @@ default: stable
         nodes = {n["address"]: n for n in json.loads(http("GET", admin + "/api/groups/stable", headers=auth)[1])["nodes"]}
         assert nodes["127.0.0.1:10"]["drain"] is True
 
-        # A rejected change shows the gateway's reason.
+        # A weight typed but not yet set survives the table's periodic redraw: mark the row,
+        # wait until the redraw has replaced it, and find the typed value in the new field.
         browser.type("w:stable:127.0.0.1:9", "20000")
+        browser.js("document.getElementById('node:stable:127.0.0.1:9').dataset.old = '1';")
+        wait_for("the node table redrawn", lambda: browser.js(
+            "const r = document.getElementById('node:stable:127.0.0.1:9');"
+            "return r !== null && r.dataset.old === undefined;"))
+        value = browser.js("return document.getElementById('w:stable:127.0.0.1:9').value;")
+        assert value == "20000", f"the typed weight was reset by the redraw: {value!r}"
+
+        # A rejected change shows the gateway's reason.
         browser.click("set:stable:127.0.0.1:9")
         wait_for("the error message", lambda: "out of range" in browser.text("msg"))
         print("admin UI test: page loaded, weight changed to 7, node drained, bad weight rejected")
