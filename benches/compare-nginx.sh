@@ -134,21 +134,42 @@ for url in "http://127.0.0.1:$NGX/" "http://127.0.0.1:$GRAY/" "https://127.0.0.1
     [ "$(curl -kfsS "$url")" = stable ] || { echo "routing check failed for $url" >&2; exit 1; }
 done
 
+# CPU time (user + system, in clock ticks) used so far by the proxy under test: every process
+# of the nginx proxy (master and workers), or the gateway process (all its threads).
+cpu_ticks() { # side case
+    local pids
+    if [ "$1" = nginx ]; then
+        local master
+        master=$(cat "$WORK/proxy.pid")
+        pids="$master $(pgrep -P "$master" | tr '\n' ' ')"
+    elif [ "$2" = tls ]; then
+        pids="${PIDS[1]}"
+    else
+        pids="${PIDS[0]}"
+    fi
+    # Fields 14 and 15 of /proc/PID/stat (after the parenthesised name) are utime and stime.
+    for p in $pids; do sed 's/^.*) //' "/proc/$p/stat"; done | awk '{t += $12 + $13} END {print t}'
+}
+TICK_US=$((1000000 / $(getconf CLK_TCK)))
+
 # wrk prints "Requests/sec:" and, with --latency, the percentiles. Each run prints one line:
-# "<side> <case> <rps> <p99 in ms>".
+# "<side> <case> <rps> <p99 in ms> <CPU µs per request of the proxy>".
 run() { # side case url header
-    local out
+    local out before after
+    before=$(cpu_ticks "$1" "$2")
     if [ -n "$4" ]; then
         out=$(wrk -t$THREADS -c$CONNS -d"${DURATION}s" --latency -H "$4" "$3")
     else
         out=$(wrk -t$THREADS -c$CONNS -d"${DURATION}s" --latency "$3")
     fi
-    local rps p99 errs
+    after=$(cpu_ticks "$1" "$2")
+    local rps p99 errs requests
     rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
     p99=$(wrk_p99 <<<"$out")
+    requests=$(awk '/requests in/ {print $1}' <<<"$out")
     errs=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out" | tr -s ' ' | paste -sd ';' -)
     [ -z "$errs" ] || echo "warning: $1 $2: $errs" >&2
-    echo "$1 $2 $rps $p99"
+    echo "$1 $2 $rps $p99 $(awk -v t=$((after - before)) -v u="$TICK_US" -v n="$requests" 'BEGIN {printf "%.2f", t * u / n}')"
 }
 
 load1() { cut -d' ' -f1 /proc/loadavg; }
@@ -190,13 +211,19 @@ rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
 names = {"cookie": "cookie canary", "cidr": "client IP in the 10k CIDRs (X-Forwarded-For from the trusted proxy)",
          "miss": "nothing matches (→ stable)", "tls": "cookie canary over TLS (HTTP/1.1, keep-alive)"}
 for case in [c for c in names if any(x[1] == c for x in rows)]:
-    r = {side: [float(x[2]) for x in rows if x[0] == side and x[1] == case] for side in ("nginx", "gateway")}
-    p = {side: [float(x[3]) for x in rows if x[0] == side and x[1] == case] for side in ("nginx", "gateway")}
+    col = lambda i: {side: [float(x[i]) for x in rows if x[0] == side and x[1] == case] for side in ("nginx", "gateway")}
+    r, p, cpu = col(2), col(3), col(4)
     med = {k: statistics.median(v) for k, v in r.items()}
     pmed = {k: statistics.median(v) for k, v in p.items()}
+    cmed = {k: statistics.median(v) for k, v in cpu.items()}
+    # Each round's gateway run follows its nginx run, so a per-round ratio compares two runs
+    # taken under the same conditions; the machine's speed drifts between rounds.
+    ratio = statistics.median(g / n for g, n in zip(r["gateway"], r["nginx"]))
+    cratio = statistics.median(g / n for g, n in zip(cpu["gateway"], cpu["nginx"]))
     runs = lambda v: ", ".join(f"{x/1000:.1f}k" for x in v)
     print(f"| {names[case]} | {med['nginx']/1000:.1f}k ({runs(r['nginx'])}) | {med['gateway']/1000:.1f}k ({runs(r['gateway'])}) "
-          f"| **{med['gateway']/med['nginx']:.2f}×** | {pmed['nginx']:.2f} ms / {pmed['gateway']:.2f} ms |")
+          f"| **{ratio:.2f}×** | {pmed['nginx']:.2f} ms / {pmed['gateway']:.2f} ms "
+          f"| {cmed['nginx']:.1f} / {cmed['gateway']:.1f} µs ({cratio:.2f}×) |")
 PY
 )
 LOAD_RANGE=$(sort -n "$LOADS" | sed -n '1p;$p' | paste -sd '-' -)
@@ -220,12 +247,15 @@ pool per thread); TLS with one ECDSA P-256 certificate on both (TLS 1.3); wrk
 \`-t$THREADS -c$CONNS -d${DURATION}s\` on loopback. Everything shares one $(nproc)-core machine
 ($(uname -m), $("$NGINX" -v 2>&1 | sed 's/^nginx version: //'), gateway release build), so
 the absolute numbers are indicative. Interleaved: $ROUNDS rounds, each running every case on
-nginx and then on the gateway; medians of the rounds, each round's figure in brackets.
+nginx and then on the gateway; requests/s and p99 are medians of the rounds (each round's figure
+in brackets), the ratios medians of the rounds' own ratios (gateway run / the nginx run just
+before it). CPU per request is the proxy's own CPU time (user + system, all nginx processes or
+all gateway threads) during the run, divided by the requests wrk completed.
 Measured $(date -u +%Y-%m-%d); 1-minute load average before the rounds $LOAD_RANGE (during a
 round both cores are saturated by the benchmark itself). $VERDICT
 
-| case | nginx requests/s | gateway requests/s | gateway / nginx (median) | p99 nginx / gateway (median) |
-|---|---|---|---|---|
+| case | nginx requests/s | gateway requests/s | gateway / nginx (median) | p99 nginx / gateway (median) | CPU per request nginx / gateway (ratio) |
+|---|---|---|---|---|---|
 $ROWS
 <!-- gateway-vs-nginx:end -->
 MD
