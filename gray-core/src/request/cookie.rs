@@ -15,6 +15,8 @@
 //! assert_eq!(cookie::find(header, "Canary"), None);
 //! ```
 
+use std::ops::Range;
+
 /// Iterates over the `(name, value)` pairs of one `Cookie` header value.
 pub fn iter(header: &str) -> impl Iterator<Item = (&str, &str)> {
     let mut rest = header;
@@ -31,14 +33,27 @@ pub fn iter(header: &str) -> impl Iterator<Item = (&str, &str)> {
 }
 
 /// Calls `f(name, value)` for each pair of one `Cookie` header value, in order, with the same
-/// rules as [`iter`] (a decision reads all the cookies it wants in one such pass).
-///
-/// This is on the request path (once per `Cookie` line of a decision that reads cookies), so it
-/// works on byte offsets and slices the header only for the pairs it reports.
+/// rules as [`iter`].
 #[inline]
 pub(crate) fn for_each_pair<'a>(header: &'a str, mut f: impl FnMut(&'a str, &'a str)) {
+    for_each_span(header.as_bytes(), |name, value| {
+        // Every offset sits next to an ASCII byte, so the slices are on char boundaries.
+        if let (Some(name), Some(value)) = (header.get(name), header.get(value)) {
+            f(name, value);
+        }
+    });
+}
+
+/// Calls `f(name, value)` with the byte ranges of each pair of one `Cookie` header value, in
+/// order, with the same rules as [`iter`]; every range starts and ends next to an ASCII byte (or
+/// at an end of the header), so it cuts a `str` on char boundaries.
+///
+/// This is on the request path (once per `Cookie` line of a decision that reads cookies): a
+/// decision looks each name up in its table of wanted names as bytes and slices the header only
+/// for the pairs it wants.
+#[inline(always)]
+pub(crate) fn for_each_span(b: &[u8], mut f: impl FnMut(Range<usize>, Range<usize>)) {
     use super::scan::{find1, find2};
-    let b = header.as_bytes();
     let n = b.len();
     let blank = |c: u8| c == b' ' || c == b'\t';
     let mut i = 0;
@@ -72,13 +87,8 @@ pub(crate) fn for_each_pair<'a>(header: &'a str, mut f: impl FnMut(&'a str, &'a 
             v_start += 1;
             v_end -= 1;
         }
-        // Every offset sits next to an ASCII byte, so the slices are on char boundaries.
-        if let (true, Some(name), Some(value)) = (
-            name_end > name_start,
-            header.get(name_start..name_end),
-            header.get(v_start..v_end),
-        ) {
-            f(name, value);
+        if name_end > name_start {
+            f(name_start..name_end, v_start..v_end);
         }
         i = stop + 1;
     }

@@ -183,12 +183,13 @@ impl NameTable {
 
     /// The slot index of `name`, if it is wanted.
     #[inline(always)]
-    fn find(&self, name: &str) -> Option<usize> {
+    fn find(&self, name: impl AsRef<[u8]>) -> Option<usize> {
+        let name = name.as_ref();
         if self.lengths & length_bit(name.len()) == 0 {
             return None;
         }
         let mask = self.index.len() - 1;
-        let mut i = (hash(name.as_bytes()) >> self.shift) as usize;
+        let mut i = (hash(name) >> self.shift) as usize;
         loop {
             let e = self.index[i];
             if e == 0 {
@@ -196,14 +197,12 @@ impl NameTable {
             }
             let slot = usize::from(e - 1);
             let want = self.names[slot].as_bytes();
-            let name = name.as_bytes();
             let same = want.len() == name.len()
                 && if self.fold_case {
                     // `want` is lowercase, so this is `want == name.to_ascii_lowercase()`.
                     scan::eq_ignore_ascii_case(want, name)
                 } else {
-                    // Names are short: a byte loop beats a call to `memcmp`.
-                    want.iter().zip(name).all(|(w, n)| w == n)
+                    scan::eq_bytes(want, name)
                 };
             if same {
                 return Some(slot);
@@ -299,9 +298,13 @@ impl<'r> Fields<'r> {
             return;
         };
         req.for_each_header("cookie", &mut |line| {
-            cookie::for_each_pair(line, |name, value| {
-                if let Some(i) = table.find(name) {
-                    vals[i].get_or_insert(value);
+            let bytes = line.as_bytes();
+            cookie::for_each_span(bytes, |name, value| {
+                if let Some(i) = table.find(&bytes[name]) {
+                    if vals[i].is_none() {
+                        // The range cuts next to ASCII bytes: always a char boundary.
+                        vals[i] = line.get(value);
+                    }
                 }
             });
             true
@@ -335,7 +338,7 @@ impl<'r> Fields<'r> {
         }
         query::for_each_pair(q, |key, value| {
             let slot = if query::needs_decoding(key) {
-                table.find(&query::decode(key))
+                table.find(query::decode(key).as_bytes())
             } else {
                 table.find(key)
             };
@@ -473,7 +476,7 @@ mod tests {
         let t = NameTable::new(refs.iter().map(|n| Box::from(*n)).collect(), true);
         for (i, n) in refs.iter().enumerate() {
             assert_eq!(t.find(n), Some(i));
-            assert_eq!(t.find(&n.to_ascii_uppercase()), Some(i));
+            assert_eq!(t.find(n.to_ascii_uppercase()), Some(i));
         }
         for other in ["", "x", "x-name-", "x-name-32", "x-name-1x", "y-name-1"] {
             assert_eq!(t.find(other), None, "{other}");
