@@ -120,6 +120,39 @@ typedef uint32_t GrayRouteKind;
 // The format of a spec given as text: one of the `GRAY_FORMAT_*` values.
 typedef uint32_t GrayFormat;
 
+// Everything a proxy does to the request a decision routed, filled in by
+// [`gray_engine_decide_raw`](crate::gray_engine_decide_raw). Every pointer is borrowed from
+// the decision and lives until [`gray_decision_free`](crate::gray_decision_free).
+//
+// A proxy removes every header named in `strip` (all its lines, any case), then sets every
+// header of `set` (replacing what the request has under that name), then forwards to `node`.
+// That is exactly what [`gray_decision_forwards_inbound`](crate::gray_decision_forwards_inbound)
+// and [`gray_decision_header`](crate::gray_decision_header) describe, header by header.
+typedef struct GrayForward {
+  // The headers to set, `set_len` entries (NULL when there are none): the decision's headers
+  // ([`gray_decision_header`](crate::gray_decision_header)) except those that a trusted
+  // inbound routing header keeps (`inbound: keep`).
+  const struct GrayHeader *set;
+  // The number of headers to set.
+  size_t set_len;
+  // The inbound header names to remove, `strip_len` entries (NULL when there are none),
+  // each once (as first spelled in the request): every inbound header that
+  // [`gray_decision_forwards_inbound`](crate::gray_decision_forwards_inbound) refuses, i.e.
+  // the routing headers (`headers.routing_prefixes`, `n-d-*`) of a peer that is not trusted,
+  // and with `inbound: override` those the decision replaces. Copied: they do not borrow
+  // the request.
+  const struct GrayStr *strip;
+  // The number of names to remove.
+  size_t strip_len;
+  // The node's address (`ip:port` or `host:port`), or absent when no group had an available
+  // node: answer 503.
+  struct GrayStr node;
+  // The group serving the request (the decided group or its fallback).
+  struct GrayStr group;
+  // The id of the matched rule, or absent for the default group.
+  struct GrayStr rule;
+} GrayForward;
+
 // The last error on the calling thread, as filled in by [`gray_last_error`].
 //
 // Every pointer is borrowed: it stays valid until the next failing call into gray on the same
@@ -529,6 +562,55 @@ bool gray_decision_forwards_inbound(const struct GrayDecision *decision,
 bool gray_decision_is_routing_header(const struct GrayDecision *decision,
                                      const char *name,
                                      size_t len);
+
+// Decides where a request goes from its head as text: `head_len` bytes at `head`, not
+// NUL-terminated, such as nginx's `ngx.req.raw_header()` (with or without the request line;
+// lines end with CRLF or LF; the head ends at an empty line or at the end of the text).
+//
+// gray reads the request line (`METHOD SP target SP HTTP/x.y`: method, path, query, and the
+// host of an absolute-form target) and every header line (`Host`, each `Cookie` line, any
+// header a rule reads, `X-Forwarded-For`), in place: nothing is copied, and up to 24 headers
+// nothing is allocated. `request` (NULL: none) gives the peer and may give other fields,
+// which take precedence: a given `method`, `host` or `cookie` replaces the head's; a given
+// `path` replaces the request line's path and query (a given `query` replaces its query);
+// given `headers` come after the head's.
+//
+// On success `*out` is the decision (free it with [`gray_decision_free`](crate::gray_decision_free))
+// and, when `forward` is not NULL, `*forward` says everything the proxy does to the request
+// (the headers to set, the inbound headers to remove, the node): see [`GrayForward`]. Its
+// pointers are borrowed from the decision.
+//
+// Failures leave `*out` NULL and `*forward` empty: `GRAY_ERR_NULL` for a NULL `engine`,
+// `head` or `out`; `GRAY_ERR_ARG` for a malformed head (a line without `:`, a folded line, a
+// name that is not a token, a control character, a bad request line) or a peer that is not an
+// address; `GRAY_ERR_UTF8` for text that is not UTF-8. The last error says where: `path` is
+// `head` (or the request field), `line` and `column` count in the head's text.
+//
+// # Safety
+//
+// `engine` is NULL or a live engine; `request` is NULL or points to a `GrayRequest` whose
+// non-NULL pointers are valid for the call; `head` is NULL or readable for `head_len` bytes;
+// `forward` is NULL or writable for one `GrayForward`; `out` is NULL or writable for one
+// pointer.
+enum GrayStatus gray_engine_decide_raw(const struct GrayEngine *engine,
+                                       const struct GrayRequest *request,
+                                       const char *head,
+                                       size_t head_len,
+                                       struct GrayForward *forward,
+                                       struct GrayDecision **out);
+
+// [`gray_engine_explain`](crate::gray_engine_explain) of a request given as in
+// [`gray_engine_decide_raw`]: JSON text in `*out` (free it with
+// [`gray_string_free`](crate::gray_string_free)); NULL on failure. Counts nothing.
+//
+// # Safety
+//
+// As for [`gray_engine_decide_raw`] (`out` is NULL or writable for one pointer).
+enum GrayStatus gray_engine_explain_raw(const struct GrayEngine *engine,
+                                        const struct GrayRequest *request,
+                                        const char *head,
+                                        size_t head_len,
+                                        char **out);
 
 // Fills `*out` with the last error of the calling thread and returns its code (`GRAY_OK`, with
 // empty messages and NULL path and file, when no call on this thread has failed since the

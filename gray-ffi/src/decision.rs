@@ -5,10 +5,11 @@ use std::ptr;
 use std::sync::OnceLock;
 
 use gray_core::release::RouteKind;
-use gray_core::Decision;
+use gray_core::{Decision, RequestView};
 
 use crate::c_string::to_c_string;
 use crate::engine::{engine_ref, GrayEngine};
+use crate::plan::{GrayForward, Plan};
 use crate::request::{CRequest, GrayRequest};
 use crate::status::{self, Fail, GrayStatus};
 use crate::text::{give_json, put, put_opt, returning};
@@ -36,7 +37,15 @@ pub struct GrayDecision {
     pub(crate) decision: Decision,
     /// The decision's texts as C strings, each made on its first read.
     strings: Strings,
+    /// What a proxy does to the request (made by `gray_engine_decide_raw`; empty otherwise).
+    /// It borrows `decision`'s snapshot, which outlives it here.
+    plan: Plan,
 }
+
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<GrayDecision>();
+};
 
 #[derive(Default)]
 struct Strings {
@@ -54,7 +63,16 @@ impl GrayDecision {
         GrayDecision {
             decision,
             strings: Strings::default(),
+            plan: Plan::default(),
         }
+    }
+
+    /// Works out what a proxy does to `inbound`, the request this decision routed, and
+    /// returns it as C data borrowed from `self` (which must not move afterwards: call it on
+    /// the boxed decision handed to the caller).
+    pub(crate) fn plan_for(&mut self, inbound: &dyn RequestView) -> GrayForward {
+        self.plan = Plan::new(&self.decision, inbound);
+        self.plan.forward(&self.decision)
     }
 
     fn group(&self) -> &CString {

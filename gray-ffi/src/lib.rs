@@ -8,6 +8,10 @@
 //!   returns an error and the old rules keep serving), [`gray_engine_free`].
 //! * **Deciding** — [`gray_engine_decide`] takes a [`GrayRequest`] of plain C data (pointer and
 //!   length strings, a header array) and reads it in place; [`gray_engine_explain`] gives JSON.
+//!   [`gray_engine_decide_raw`] takes the request head as text (`ngx.req.raw_header()`), parses
+//!   it in place, and fills a [`GrayForward`]: everything a proxy does to the request (headers
+//!   to set, inbound headers to remove, the node) in one call;
+//!   [`gray_engine_explain_raw`] explains such a request.
 //! * **Decisions** — group, requested group, fallback, node address, rule id, headers to set,
 //!   `n-d-*` routes, which inbound routing headers a proxy forwards
 //!   ([`gray_decision_forwards_inbound`]); [`gray_decision_free`].
@@ -74,6 +78,9 @@ mod decision;
 mod engine;
 mod file;
 mod forward;
+mod head;
+mod plan;
+mod raw;
 mod request;
 mod status;
 mod text;
@@ -101,6 +108,8 @@ pub use file::gray_file_stamp;
 pub use forward::{
     gray_decision_forwards_inbound, gray_decision_is_routing_header, gray_decision_trusts_inbound,
 };
+pub use plan::GrayForward;
+pub use raw::{gray_engine_decide_raw, gray_engine_explain_raw};
 pub use request::{GrayHeader, GrayRequest};
 pub use status::{
     gray_last_error, gray_last_error_clear, gray_last_error_message, GrayError, GrayStatus,

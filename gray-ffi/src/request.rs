@@ -10,7 +10,7 @@ use crate::text::GrayStr;
 /// One request header. Names compare case-insensitively; repeated names are separate entries,
 /// in order.
 #[repr(C)]
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct GrayHeader {
     /// The name, e.g. `X-Forwarded-For`.
     pub name: GrayStr,
@@ -64,16 +64,32 @@ impl Default for GrayRequest {
 /// A checked [`GrayRequest`]: every text is UTF-8 and every pointer valid for `'a`.
 #[derive(Debug)]
 pub(crate) struct CRequest<'a> {
-    peer: Option<IpAddr>,
-    method: &'a str,
-    path: &'a str,
-    query: Option<&'a str>,
-    host: Option<&'a str>,
+    pub(crate) peer: Option<IpAddr>,
+    /// The method, when given.
+    pub(crate) method: Option<&'a str>,
+    /// The path without the query, when given.
+    pub(crate) path: Option<&'a str>,
+    /// The query: given, or the part of a given path after `?`.
+    pub(crate) query: Option<&'a str>,
+    pub(crate) host: Option<&'a str>,
     headers: &'a [GrayHeader],
-    cookie: Option<&'a str>,
+    pub(crate) cookie: Option<&'a str>,
 }
 
 impl<'a> CRequest<'a> {
+    /// A request with every field absent.
+    pub(crate) fn empty() -> CRequest<'a> {
+        CRequest {
+            peer: None,
+            method: None,
+            path: None,
+            query: None,
+            host: None,
+            headers: &[],
+            cookie: None,
+        }
+    }
+
     /// Checks `req`: UTF-8 everywhere (`GRAY_ERR_UTF8` naming the field), a peer that is an
     /// address (`GRAY_ERR_ARG`), no NULL header array with headers (`GRAY_ERR_NULL`).
     ///
@@ -95,17 +111,17 @@ impl<'a> CRequest<'a> {
             })?),
         };
         // SAFETY: as above.
-        let method = unsafe { req.method.text(&field("method")) }?.unwrap_or("GET");
+        let method = unsafe { req.method.text(&field("method")) }?;
         // SAFETY: as above.
-        let full_path = unsafe { req.path.text(&field("path")) }?.unwrap_or("/");
+        let full_path = unsafe { req.path.text(&field("path")) }?;
         // SAFETY: as above.
         let query = unsafe { req.query.text(&field("query")) }?;
-        let (path, query) = match query {
-            Some(q) => (full_path, Some(q)),
-            None => match full_path.split_once('?') {
-                Some((p, q)) => (p, Some(q)),
-                None => (full_path, None),
+        let (path, query) = match (full_path, query) {
+            (Some(p), None) => match p.split_once('?') {
+                Some((p, q)) => (Some(p), Some(q)),
+                None => (Some(p), None),
             },
+            (p, q) => (p, q),
         };
         // SAFETY: as above.
         let host = unsafe { req.host.text(&field("host")) }?;
@@ -142,18 +158,60 @@ impl<'a> CRequest<'a> {
 
     /// The name and value of each header (both checked UTF-8 by [`CRequest::new`]; a value
     /// that is absent reads as empty).
-    fn pairs(&self) -> impl Iterator<Item = (&'a [u8], &'a str)> + 'a {
+    pub(crate) fn pairs(&self) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
         self.headers.iter().map(|h| {
             // SAFETY: `new` checked the pointers, valid for `'a` by its contract (also for the
             // value below).
             let name = unsafe { h.name.bytes() }.unwrap_or_default();
             // SAFETY: as for the name.
             let value = unsafe { h.value.bytes() }.unwrap_or_default();
-            // SAFETY: `new` checked that every header value is UTF-8 (once, rather than on
-            // each of the several header lookups a decision makes).
-            (name, unsafe { std::str::from_utf8_unchecked(value) })
+            // SAFETY: `new` checked that every header name and value is UTF-8 (once, rather
+            // than on each of the several header lookups a decision makes).
+            unsafe {
+                (
+                    std::str::from_utf8_unchecked(name),
+                    std::str::from_utf8_unchecked(value),
+                )
+            }
         })
     }
+}
+
+/// [`RequestView::for_each_header`] over a `cookie` field read first (for `name == "cookie"`)
+/// and then a header list: `f` with each value of `name` (any case) until it returns false.
+pub(crate) fn each_value<'b>(
+    cookie: Option<&'b str>,
+    headers: impl Iterator<Item = (&'b str, &'b str)>,
+    name: &str,
+    f: &mut dyn FnMut(&'b str) -> bool,
+) {
+    if name == "cookie" {
+        if let Some(c) = cookie {
+            if !f(c) {
+                return;
+            }
+        }
+    }
+    for (k, v) in headers {
+        if k.eq_ignore_ascii_case(name) && !f(v) {
+            return;
+        }
+    }
+}
+
+/// [`RequestView::all_headers`] over a `cookie` field and a header list.
+pub(crate) fn each_header<'b>(
+    cookie: Option<&'b str>,
+    headers: impl Iterator<Item = (&'b str, &'b str)>,
+    f: &mut dyn FnMut(&'b str, &'b str),
+) -> bool {
+    if let Some(c) = cookie {
+        f("cookie", c);
+    }
+    for (k, v) in headers {
+        f(k, v);
+    }
+    true
 }
 
 /// An IP address, or the IP of a socket address.
@@ -169,11 +227,11 @@ impl RequestView for CRequest<'_> {
     }
 
     fn method(&self) -> &str {
-        self.method
+        self.method.unwrap_or("GET")
     }
 
     fn path(&self) -> &str {
-        self.path
+        self.path.unwrap_or("/")
     }
 
     fn query(&self) -> Option<&str> {
@@ -181,30 +239,11 @@ impl RequestView for CRequest<'_> {
     }
 
     fn for_each_header<'b>(&'b self, name: &str, f: &mut dyn FnMut(&'b str) -> bool) {
-        if name == "cookie" {
-            if let Some(c) = self.cookie {
-                if !f(c) {
-                    return;
-                }
-            }
-        }
-        let name = name.as_bytes();
-        for (k, v) in self.pairs() {
-            if k.eq_ignore_ascii_case(name) && !f(v) {
-                return;
-            }
-        }
+        each_value(self.cookie, self.pairs(), name, f);
     }
 
     fn all_headers<'b>(&'b self, f: &mut dyn FnMut(&'b str, &'b str)) -> bool {
-        if let Some(c) = self.cookie {
-            f("cookie", c);
-        }
-        for (k, v) in self.pairs() {
-            // SAFETY: `new` checked that every header name is UTF-8.
-            f(unsafe { std::str::from_utf8_unchecked(k) }, v);
-        }
-        true
+        each_header(self.cookie, self.pairs(), f)
     }
 
     fn host(&self) -> Option<&str> {

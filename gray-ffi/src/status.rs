@@ -88,6 +88,22 @@ impl Fail {
         }))
     }
 
+    /// A failure at `location`: `message` says it all (location included), `reason` without
+    /// the location.
+    pub(crate) fn located(
+        status: GrayStatus,
+        message: String,
+        reason: String,
+        location: gray_core::Location,
+    ) -> Fail {
+        Fail(Box::new(Failure {
+            status,
+            message,
+            reason,
+            location: Some(location),
+        }))
+    }
+
     /// A NULL `what`.
     pub(crate) fn null(what: &str) -> Fail {
         Fail::new(GrayStatus::GRAY_ERR_NULL, format!("{what} is NULL"))

@@ -138,6 +138,111 @@ fn seeds_route_through_nginx_with_gray_deciding() {
 }
 
 #[test]
+fn raw_heads_route_and_spoofed_routing_headers_never_pass() {
+    let Some(env) = Env::get() else { return };
+    let (stable, canary) = (Upstream::start("stable"), Upstream::start("canary"));
+    // A rule on a header whose value has ':' in it.
+    let rules = example_rules(&stable, &canary).replacen(
+        "  - id: ten-percent",
+        "  - id: colon\n    when: { header: { name: x-when, equals: \"12:30:00\" } }\n    \
+         route: canary\n    set_headers: { x-gray: colon }\n  - id: ten-percent",
+        1,
+    );
+    let nginx = Nginx::start(&env, "raw", &rules);
+    for port in [nginx.main, nginx.balancer] {
+        let at = |r: &Response| (r.status, r.upstream().map(str::to_string));
+        let canary = (200, Some("canary".to_string()));
+
+        // Cookies across several Cookie lines; a value with ':' reaches gray whole.
+        let r = get(
+            port,
+            "/",
+            &[("Cookie", "uid=7"), ("cookie", "canary=userAAA")],
+        );
+        assert_eq!(at(&r), canary, "{r:?}");
+        assert_eq!(r.seen("x-gray"), Some("canary-cookie"), "{r:?}");
+        let r = get(port, "/", &[("X-When", "12:30:00")]);
+        assert_eq!(
+            (at(&r), r.seen("x-gray")),
+            (canary.clone(), Some("colon")),
+            "{r:?}"
+        );
+        assert_eq!(r.seen("x-when"), Some("12:30:00"), "{r:?}");
+
+        // Repeated X-Forwarded-For lines from the trusted load balancer: the last is nearest.
+        let xff = [
+            ("X-Forwarded-For", "203.0.113.1"),
+            ("X-Forwarded-For", "192.168.2.20"),
+        ];
+        let r = get(port, "/", &xff);
+        assert_eq!(
+            (at(&r), r.seen("x-gray")),
+            (canary.clone(), Some("testers")),
+            "{r:?}"
+        );
+
+        // Spoofed routing headers from an untrusted peer, repeated and in any case (and with
+        // underscores, which nginx drops itself): none reaches the upstream; gray's
+        // n-d-version replaces theirs.
+        let spoofed = [
+            ("N-D-Version", r#"{"svc-a":"9.9"}"#),
+            ("n-d-tag", "blue"),
+            ("N-D-TAG", "green"),
+            ("n-d-region", "far"),
+            ("n_d_env", "x"),
+            ("X-Time", "a:b:c"),
+        ];
+        let r = get_from(UNTRUSTED, port, "/", &spoofed);
+        assert_eq!(r.status, 200, "{r:?}");
+        let leaked: Vec<&str> = r
+            .body
+            .lines()
+            .filter(|l| l.starts_with("n-d-") || l.starts_with("n_d_"))
+            .collect();
+        assert_eq!(leaked, [format!("n-d-version: {DEFAULT_VERSION}")], "{r:?}");
+        assert_eq!(r.seen("x-time"), Some("a:b:c"), "other headers pass: {r:?}");
+        // From the trusted load balancer they pass (both lines), except the one gray sets.
+        let r = get(port, "/", &spoofed[..3]);
+        assert_eq!(r.seen("n-d-version"), Some(DEFAULT_VERSION), "{r:?}");
+        assert_eq!(r.body.matches("n-d-version: ").count(), 1, "{r:?}");
+        assert_eq!(r.body.matches("n-d-tag: ").count(), 2, "{r:?}");
+
+        // A head gray refuses but nginx takes (a control character in a value): decided from
+        // nginx's parsed headers, with the same stripping.
+        let r = get_from(
+            UNTRUSTED,
+            port,
+            "/",
+            &[
+                ("X-Odd", "a\u{1}b"),
+                ("n-d-region", "far"),
+                ("Cookie", "canary=xaaa"),
+            ],
+        );
+        assert_eq!(at(&r), canary, "{r:?}");
+        assert_eq!(
+            (r.seen("n-d-region"), r.seen("x-gray")),
+            (None, Some("canary-cookie"))
+        );
+    }
+    // explain() reads the same head (the admin server's /explain explains its own request).
+    let r = get(
+        nginx.admin,
+        "/explain",
+        &[("Cookie", "uid=7"), ("Cookie", "canary=xaaa")],
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(r.body.contains(r#""rule":"canary-cookie""#), "{r:?}");
+    let log = nginx.error_log();
+    assert!(
+        log.contains("control character 0x01 in the value of header \"X-Odd\"")
+            && log.contains("deciding from nginx's parsed headers instead"),
+        "the refused head is logged:\n{log}"
+    );
+    assert!(!log.contains("[error]"), "{log}");
+}
+
+#[test]
 fn admin_calls_change_the_nodes_of_every_worker() {
     let Some(env) = Env::get() else { return };
     let (stable, canary, canary2) = (

@@ -84,6 +84,74 @@ static void test_decide_and_read(GrayEngine *e) {
     gray_decision_free(d);
 }
 
+/* `len` bytes at `s` equal the NUL-terminated `want`. */
+static int eqn(GrayStr s, const char *want) {
+    return s.ptr && s.len == strlen(want) && memcmp(s.ptr, want, s.len) == 0;
+}
+
+/* gray_engine_decide_raw: a head as nginx's ngx.req.raw_header() gives it. */
+static void test_decide_raw(GrayEngine *e) {
+    GrayRequest req = {0};
+    req.peer = GRAY_STR("203.0.113.9");
+    GrayForward f;
+    GrayDecision *d = NULL;
+
+    /* Cookies on two Cookie lines, a value with ':', repeated and spoofed n-d-* headers from a
+     * peer that is not trusted: all stripped, each name once; gray's n-d-version is set. */
+    static const char head[] = "GET /api/items?uid=42 HTTP/1.1\r\n"
+                               "Host: shop.example\r\n"
+                               "Cookie: uid=1\r\n"
+                               "X-Time: 12:30:00\r\n"
+                               "N-D-Version: {\"svc-a\":\"9.9\"}\r\n"
+                               "n-d-region: far\r\n"
+                               "n-d-region: again\r\n"
+                               "cookie: canary=userAAA\r\n"
+                               "\r\n";
+    CHECK(gray_engine_decide_raw(e, &req, head, sizeof(head) - 1, &f, &d) == GRAY_OK && d);
+    CHECK(eqn(f.group, "canary") && eqn(f.rule, "canary-cookie"));
+    CHECK(eqn(f.node, "10.0.2.10:8080"));
+    CHECK(eq(gray_decision_rule_id(d), "canary-cookie"));
+    CHECK(f.set_len == 2);
+    if (f.set_len == 2) {
+        CHECK(eqn(f.set[0].name, "x-gray") && eqn(f.set[0].value, "canary"));
+        CHECK(eqn(f.set[1].name, "n-d-version") && eqn(f.set[1].value, "{\"svc-a\":\"1.0\"}"));
+    }
+    CHECK(f.strip_len == 2);
+    if (f.strip_len == 2) {
+        CHECK(eqn(f.strip[0], "N-D-Version") && eqn(f.strip[1], "n-d-region"));
+        CHECK(!gray_decision_forwards_inbound(d, f.strip[1].ptr, f.strip[1].len));
+    }
+    gray_decision_free(d);
+
+    /* LF line ends, no request line, no plan wanted. */
+    static const char lf[] = "X-User: tester\nCookie: a=1\n\n";
+    CHECK(gray_engine_decide_raw(e, &req, lf, sizeof(lf) - 1, NULL, &d) == GRAY_OK);
+    const char *route = NULL, *id = NULL;
+    CHECK(gray_decision_route(d, GRAY_ROUTE_VERSION, &route, &id) == GRAY_OK && eq(id, "green"));
+    gray_decision_free(d);
+
+    /* Malformed heads: an error with line and column, no decision, an empty plan. */
+    static const char bad[] = "Host: a\r\nX-Bad header\r\n\r\n";
+    d = (GrayDecision *)&req;
+    CHECK(gray_engine_decide_raw(e, &req, bad, sizeof(bad) - 1, &f, &d) == GRAY_ERR_ARG);
+    CHECK(d == NULL && f.node.ptr == NULL && f.set_len == 0 && f.strip_len == 0);
+    GrayError err;
+    CHECK(gray_last_error(&err) == GRAY_ERR_ARG);
+    CHECK(eq(err.path, "head") && err.line == 2 && err.column == 6);
+    CHECK(strstr(err.message, "request head, line 2, column 6: ") == err.message);
+    static const char utf8[] = "X-A: caf\xff\r\n";
+    CHECK(gray_engine_decide_raw(e, &req, utf8, sizeof(utf8) - 1, &f, &d) == GRAY_ERR_UTF8);
+    static const char nul[] = "X-A: a\0b\r\n";
+    CHECK(gray_engine_decide_raw(e, &req, nul, sizeof(nul) - 1, &f, &d) == GRAY_ERR_ARG);
+    CHECK(gray_engine_decide_raw(e, &req, NULL, 0, &f, &d) == GRAY_ERR_NULL);
+    CHECK(eq(gray_last_error_message(), "head is NULL"));
+
+    char *json = NULL;
+    CHECK(gray_engine_explain_raw(e, NULL, head, sizeof(head) - 1, &json) == GRAY_OK);
+    CHECK(json && strstr(json, "\"rule\":\"canary-cookie\""));
+    gray_string_free(json);
+}
+
 static void test_explain(GrayEngine *e) {
     GrayRequest req = {0};
     req.peer = GRAY_STR("203.0.113.9");
@@ -258,6 +326,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     test_decide_and_read(e);
+    test_decide_raw(e);
     test_explain(e);
     test_errors(e, argv[1]);
     test_reload(e, argv[1]);

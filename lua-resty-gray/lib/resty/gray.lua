@@ -20,10 +20,11 @@ local ngx_var = ngx.var
 local ngx_log = ngx.log
 local ERR, WARN, NOTICE = ngx.ERR, ngx.WARN, ngx.NOTICE
 local req_get_headers = ngx.req.get_headers
+local req_raw_header = ngx.req.raw_header
 local req_get_method = ngx.req.get_method
 local req_set_header = ngx.req.set_header
 local req_clear_header = ngx.req.clear_header
-local ffi_string = ffi.string
+local ffi_string, ffi_gc = ffi.string, ffi.gc
 local tonumber, tostring, type, pairs = tonumber, tostring, type, pairs
 local str_find, str_sub, str_match = string.find, string.sub, string.match
 
@@ -64,6 +65,15 @@ typedef struct GrayRequest {
   size_t headers_len;
   struct GrayStr cookie;
 } GrayRequest;
+typedef struct GrayForward {
+  const struct GrayHeader *set;
+  size_t set_len;
+  const struct GrayStr *strip;
+  size_t strip_len;
+  struct GrayStr node;
+  struct GrayStr group;
+  struct GrayStr rule;
+} GrayForward;
 enum GrayStatus gray_engine_record_timed(const struct GrayEngine *engine,
                                          const struct GrayDecision *decision,
                                          GrayOutcome outcome,
@@ -91,28 +101,21 @@ enum GrayStatus gray_engine_nodes(const struct GrayEngine *engine,
                                   const char *group,
                                   char **out);
 enum GrayStatus gray_engine_metrics(const struct GrayEngine *engine, char **out);
-enum GrayStatus gray_engine_decide(const struct GrayEngine *engine,
-                                   const struct GrayRequest *request,
-                                   struct GrayDecision **out);
-enum GrayStatus gray_engine_explain(const struct GrayEngine *engine,
-                                    const struct GrayRequest *request,
-                                    char **out);
 void gray_decision_free(struct GrayDecision *decision);
 const char *gray_decision_group(const struct GrayDecision *decision);
 const char *gray_decision_node_address(const struct GrayDecision *decision);
 const char *gray_decision_rule_id(const struct GrayDecision *decision);
-bool gray_decision_no_upstream(const struct GrayDecision *decision);
-size_t gray_decision_header_count(const struct GrayDecision *decision);
-enum GrayStatus gray_decision_header(const struct GrayDecision *decision,
-                                     size_t index,
-                                     const char **name,
-                                     const char **value);
-bool gray_decision_forwards_inbound(const struct GrayDecision *decision,
-                                    const char *name,
-                                    size_t len);
-bool gray_decision_is_routing_header(const struct GrayDecision *decision,
-                                     const char *name,
-                                     size_t len);
+enum GrayStatus gray_engine_decide_raw(const struct GrayEngine *engine,
+                                       const struct GrayRequest *request,
+                                       const char *head,
+                                       size_t head_len,
+                                       struct GrayForward *forward,
+                                       struct GrayDecision **out);
+enum GrayStatus gray_engine_explain_raw(const struct GrayEngine *engine,
+                                        const struct GrayRequest *request,
+                                        const char *head,
+                                        size_t head_len,
+                                        char **out);
 enum GrayStatus gray_engine_from_file(const char *path, struct GrayEngine **out);
 enum GrayStatus gray_engine_reload_file(const struct GrayEngine *engine,
                                         const char *path,
@@ -136,19 +139,21 @@ local _M = { _VERSION = "0.1.0" }
 local engine = nil
 local opts = nil
 local req_buf = nil      -- GrayRequest
-local hdr_buf = nil      -- GrayHeader[max_headers]
+local hdr_buf = nil      -- GrayHeader[max_headers], for requests without a raw head (HTTP/2)
 local max_headers = 100
+local fwd = ffi.new("GrayForward")
 local out_decision = ffi.new("GrayDecision *[1]")
-local out_name = ffi.new("const char *[1]")
-local out_value = ffi.new("const char *[1]")
 local out_gen = ffi.new("uint64_t[1]")
 local out_text = ffi.new("char *[1]")
 local stamp_mtime = ffi.new("uint64_t[1]")
 local stamp_size = ffi.new("uint64_t[1]")
 local last_mtime, last_size = nil, nil
 local truncated_warned = false
+local head_warned = false
+local headers_anchor = nil -- nginx's header table while gray reads it
 -- "ip:port" -> { host, port } for balance(); node addresses are few.
 local peers = {}
+local balancer = nil -- ngx.balancer, loaded by the first balance()
 
 local function last_error()
     return ffi_string(C_.gray_last_error_message())
@@ -297,7 +302,8 @@ end
 ---   lib          path of libgray.so (default: $GRAY_LIB, else "libgray.so" from the
 ---                loader's search path)
 ---   watch        seconds between checks of the rules file (default 1; 0 = no watching)
----   max_headers  request headers passed to gray (default 100; more are ignored, with a warning)
+---   max_headers  for requests without a raw head (HTTP/2), the request headers passed to gray
+---                (default 100; more are ignored, with a warning). HTTP/1 heads are read whole.
 ---   shared       a lua_shared_dict name: node changes made through the admin calls reach
 ---                every worker (default: none; a change stays in the worker that took it)
 ---   var          the nginx variable route() stores the node in for proxy_pass (default
@@ -353,17 +359,26 @@ local function set_str(field, s)
     end
 end
 
--- Fills the per-worker GrayRequest from the current request. Returns the header table
--- (lowercase names; it keeps the strings alive while gray reads them).
-local function fill_request()
+-- Fills the per-worker GrayRequest with what nginx itself says of the request: the TCP peer
+-- (with the realip module, $remote_addr is already the forwarded client, so gray gets the real
+-- peer and applies its own trusted-proxy rules), the method, $uri, $args and $host. These take
+-- precedence over the request line of the raw head; the headers come from the head.
+local function fill_given()
     local r = req_buf
-    -- The TCP peer: with the realip module, $remote_addr is already the forwarded client, so
-    -- gray gets the real peer and applies its own trusted-proxy rules.
     set_str(r.peer, ngx_var.realip_remote_addr or ngx_var.remote_addr)
     set_str(r.method, req_get_method())
     set_str(r.path, ngx_var.uri)
     set_str(r.query, ngx_var.args)
     set_str(r.host, ngx_var.host)
+    r.headers_len = 0
+    r.cookie.ptr = nil
+end
+
+-- Puts nginx's parsed request headers into the GrayRequest (for requests that have no raw head:
+-- HTTP/2, or one gray refuses). Returns the header table: it keeps the strings alive while gray
+-- reads them.
+local function fill_headers()
+    local r = req_buf
     local headers, err = req_get_headers(max_headers)
     if err == "truncated" and not truncated_warned then
         truncated_warned = true
@@ -390,28 +405,68 @@ local function fill_request()
     end
     r.headers = hdr_buf
     r.headers_len = n
-    -- The Cookie header is among the headers; gray reads it there.
-    r.cookie.ptr = nil
     return headers
 end
 
--- Strips the inbound headers gray does not forward (routing headers, n-d-* by default, from
--- peers that are not trusted), then sets the decision's headers on the proxied request.
-local function apply_headers(d, headers)
-    for name, _ in pairs(headers) do
-        if not C_.gray_decision_forwards_inbound(d, name, #name) then
-            req_clear_header(name)
-            headers[name] = nil
+-- The request's raw head: ngx.req.raw_header(true), the header lines as the client sent them,
+-- which gray parses itself; nil for HTTP/2 and later, which have none.
+local function raw_head()
+    local proto = ngx_var.server_protocol
+    if proto == "HTTP/1.1" or proto == "HTTP/1.0" then
+        return req_raw_header(true)
+    end
+    return nil
+end
+
+-- Calls `decide(head)` (gray_engine_decide_raw or _explain_raw on req_buf, filled by
+-- fill_given) with nginx's parsed headers in req_buf and an empty head: for requests without a
+-- raw head, or one gray refused (`refused`: the status; a header line nginx ignored, say).
+-- Returns the status.
+local function with_parsed_headers(decide, refused)
+    if refused and not head_warned then
+        head_warned = true
+        ngx_log(WARN, "gray: ", last_error(), "; deciding from nginx's parsed headers ",
+                "instead (logged once per worker)")
+    end
+    -- The table holds the strings req_buf points to: anchored until gray has read them.
+    headers_anchor = fill_headers()
+    local rc = decide("")
+    headers_anchor = nil
+    req_buf.headers_len = 0
+    return rc
+end
+
+local function decide_raw(head)
+    return C_.gray_engine_decide_raw(engine, req_buf, head, #head, fwd, out_decision)
+end
+
+local function set_header(h)
+    req_set_header(ffi_string(h.name.ptr, h.name.len), ffi_string(h.value.ptr, h.value.len))
+end
+
+-- Applies gray's plan to the proxied request: removes the inbound headers gray does not forward
+-- (routing headers, n-d-* by default, from peers that are not trusted, and those the decision
+-- replaces), then sets the decision's headers. The common request strips nothing and sets one
+-- to three headers: no loop runs then, so that LuaJIT compiles route() whole.
+local function apply_plan(f)
+    local n = tonumber(f.strip_len)
+    if n > 0 then
+        local strip = f.strip
+        for i = 0, n - 1 do
+            req_clear_header(ffi_string(strip[i].ptr, strip[i].len))
         end
     end
-    local count = tonumber(C_.gray_decision_header_count(d))
-    for i = 0, count - 1 do
-        if C_.gray_decision_header(d, i, out_name, out_value) == 0 then
-            local name = ffi_string(out_name[0])
-            -- With `inbound: keep`, a trusted inbound routing header wins over the decision.
-            if not (headers[name] and C_.gray_decision_is_routing_header(d, name, #name)
-                    and C_.gray_decision_forwards_inbound(d, name, #name)) then
-                req_set_header(name, ffi_string(out_value[0]))
+    n = tonumber(f.set_len)
+    if n > 0 then
+        local set = f.set
+        set_header(set[0])
+        if n > 1 then
+            set_header(set[1])
+            if n > 2 then
+                set_header(set[2])
+                for i = 3, n - 1 do
+                    set_header(set[i])
+                end
             end
         end
     end
@@ -427,19 +482,29 @@ function _M.route(var)
         ngx_log(ERR, "gray: no rules loaded; answering 503")
         return ngx.exit(503)
     end
-    local headers = fill_request()
-    if C_.gray_engine_decide(engine, req_buf, out_decision) ~= 0 then
+    -- Straight-line code on the common path (an HTTP/1 head gray reads): LuaJIT compiles it
+    -- as one trace after the raw_header call.
+    local head = raw_head()
+    fill_given()
+    local rc
+    if head then
+        rc = C_.gray_engine_decide_raw(engine, req_buf, head, #head, fwd, out_decision)
+    end
+    if rc ~= 0 then
+        rc = with_parsed_headers(decide_raw, rc)
+    end
+    if rc ~= 0 then
         ngx_log(ERR, "gray: decide failed: ", last_error())
         return ngx.exit(500)
     end
-    local d = ffi.gc(out_decision[0], C_.gray_decision_free)
+    local f = fwd
     local ctx = ngx.ctx
-    ctx.gray_decision = d
-    if C_.gray_decision_no_upstream(d) then
+    ctx.gray_decision = ffi_gc(out_decision[0], C_.gray_decision_free)
+    if f.node.ptr == nil then
         return ngx.exit(503)
     end
-    apply_headers(d, headers)
-    local node = ffi_string(C_.gray_decision_node_address(d))
+    apply_plan(f)
+    local node = ffi_string(f.node.ptr, f.node.len)
     ctx.gray_node = node
     if var == nil then
         var = opts.var
@@ -447,7 +512,7 @@ function _M.route(var)
     if var then
         ngx_var[var] = node
     end
-    return node, ffi_string(C_.gray_decision_group(d))
+    return node, ffi_string(f.group.ptr, f.group.len)
 end
 
 --- The group, rule id (or nil) and node of the current request's decision, after route().
@@ -488,7 +553,10 @@ function _M.balance()
         return ngx.exit(500)
     end
     local host, port = split_peer(node)
-    local ok, err = require("ngx.balancer").set_current_peer(host, port)
+    if not balancer then
+        balancer = require "ngx.balancer"
+    end
+    local ok, err = balancer.set_current_peer(host, port)
     if not ok then
         ngx_log(ERR, "gray: cannot set the peer ", node, ": ", err)
         return ngx.exit(500)
@@ -500,6 +568,10 @@ end
 local function last_entry(v)
     if not v or v == "" then
         return nil
+    end
+    -- One upstream tried (the common case): no separator, no loop (LuaJIT compiles log()).
+    if not str_find(v, " ", 1, true) then
+        return v
     end
     local i = 0
     while true do
@@ -546,7 +618,7 @@ function _M.log()
         local secs = tonumber(last_entry(ngx_var.upstream_response_time)) or 0
         C_.gray_engine_record_timed(engine, d, outcome, secs * 1000000)
     end
-    C_.gray_decision_free(ffi.gc(d, nil))
+    C_.gray_decision_free(ffi_gc(d, nil))
 end
 
 local function take_string(p)
@@ -571,8 +643,16 @@ function _M.explain()
     if not engine then
         return nil, "no rules loaded"
     end
-    fill_request()
-    if C_.gray_engine_explain(engine, req_buf, out_text) ~= 0 then
+    local function explain(head)
+        return C_.gray_engine_explain_raw(engine, req_buf, head, #head, out_text)
+    end
+    local head = raw_head()
+    fill_given()
+    local rc = head and explain(head)
+    if rc ~= 0 then
+        rc = with_parsed_headers(explain, rc)
+    end
+    if rc ~= 0 then
         return nil, last_error()
     end
     return take_string(out_text[0])
