@@ -24,9 +24,15 @@ fn seeds_route_through_nginx_with_gray_deciding() {
     let Some(env) = Env::get() else { return };
     let (stable, canary) = (Upstream::start("stable"), Upstream::start("canary"));
     let rules = example_rules(&stable, &canary);
-    let nginx = Nginx::start(&env, "seeds", &rules);
+    let nodes = [
+        ("127.0.0.1:18181", stable.address()),
+        ("127.0.0.1:18182", canary.address()),
+    ];
+    let nginx = Nginx::start_with(&env, "seeds", &rules, &nodes);
     let expected = Engine::from_str(&rules, Format::Yaml).expect("the example rules compile");
-    for port in [nginx.main, nginx.balancer] {
+    // The same answers whether gray picks the node (proxy_pass to a variable, or
+    // balancer_by_lua) or only the group, nginx's upstream block picking the server.
+    for port in [nginx.main, nginx.balancer, nginx.group] {
         let at = |r: &Response| {
             (
                 r.status,
@@ -436,4 +442,74 @@ fn connect_errors_eject_the_node_and_requests_fall_back() {
         .map(|_| get(nginx.admin, "/metrics", &[]))
         .find(|m| m.body.contains(&error));
     assert!(m.is_some(), "no worker's metrics have `{error}`");
+}
+
+#[test]
+fn group_mode_routes_to_nginx_upstream_blocks_with_rules_that_list_no_nodes() {
+    let Some(env) = Env::get() else { return };
+    let (stable, canary) = (Upstream::start("stable"), Upstream::start("canary"));
+    // gray only names the group; nginx's upstream blocks hold the servers.
+    let rules = r#"
+version: 1
+client_ip: { trusted_proxies: ["127.0.0.1"], header: x-forwarded-for, recursive: true }
+ip_sets:
+  testers: { entries: ["192.168.2.20"] }
+groups:
+  stable: {}
+  canary: {}
+rules:
+  - id: canary-cookie
+    when: { cookie: { name: canary, regex: "aaa$", ignore_case: true } }
+    route: canary
+    set_headers: { x-gray: canary-cookie }
+  - { id: testers, when: { ip: [testers] }, route: canary, set_headers: { x-gray: testers } }
+default: stable
+"#;
+    let nodes = [
+        ("127.0.0.1:18181", stable.address()),
+        ("127.0.0.1:18182", canary.address()),
+    ];
+    let nginx = Nginx::start_with(&env, "group", rules, &nodes);
+    let port = nginx.group;
+    let r = get(port, "/", &[("Cookie", "uid=1; canary=userAAA")]);
+    assert_eq!(
+        (r.status, r.upstream(), r.seen("x-gray")),
+        (200, Some("canary"), Some("canary-cookie")),
+        "{r:?}"
+    );
+    let r = get(port, "/", &[("X-Forwarded-For", "192.168.2.20")]);
+    assert_eq!(
+        (r.status, r.upstream(), r.seen("x-gray")),
+        (200, Some("canary"), Some("testers")),
+        "{r:?}"
+    );
+    let r = get(port, "/", &[("Cookie", "canary=no")]);
+    assert_eq!(
+        (r.status, r.upstream(), r.seen("x-gray")),
+        (200, Some("stable"), None),
+        "{r:?}"
+    );
+    // A spoofed forwarded address from an untrusted peer changes nothing, and its routing
+    // headers never reach the upstream.
+    let r = get_from(
+        UNTRUSTED,
+        port,
+        "/",
+        &[
+            ("X-Forwarded-For", "192.168.2.20"),
+            ("n-d-region", "elsewhere"),
+        ],
+    );
+    assert_eq!(
+        (r.status, r.upstream(), r.seen("n-d-region")),
+        (200, Some("stable"), None),
+        "{r:?}"
+    );
+    // The variable-mode server has no node to send to with these rules: gray answers 503.
+    assert_eq!(get(nginx.main, "/", &[]).status, 503);
+    assert!(
+        !nginx.error_log().contains("gray: decide failed"),
+        "{}",
+        nginx.error_log()
+    );
 }

@@ -515,6 +515,41 @@ function _M.route(var)
     return node, ffi_string(f.group.ptr, f.group.len)
 end
 
+--- Decides where the current request goes and returns the name of the group that serves it,
+--- for `set_by_lua_block $gray_group { return require("resty.gray").group() }` in front of
+--- `proxy_pass http://$gray_group;` with one nginx `upstream` block per gray group. nginx's
+--- upstream then picks the node, keeps its connections and takes failing servers out
+--- (`max_fails`), as with seed 000's hand-written map, so no balancer or log phase runs: the
+--- cheapest way to have gray decide. Strips and sets headers as route() does. The group is
+--- gray's choice after fallbacks when its groups list nodes, else the rules' choice. Returns
+--- `default` (nil: an empty value) when no rules are loaded or the request cannot be decided
+--- (logged).
+function _M.group(default)
+    if not engine then
+        ngx_log(ERR, "gray: no rules loaded")
+        return default
+    end
+    local head = raw_head()
+    fill_given()
+    local rc
+    if head then
+        rc = C_.gray_engine_decide_raw(engine, req_buf, head, #head, fwd, out_decision)
+    end
+    if rc ~= 0 then
+        rc = with_parsed_headers(decide_raw, rc)
+    end
+    if rc ~= 0 then
+        ngx_log(ERR, "gray: decide failed: ", last_error())
+        return default
+    end
+    local f = fwd
+    apply_plan(f)
+    -- The plan borrows from the decision: copy the name before freeing it.
+    local group = ffi_string(f.group.ptr, f.group.len)
+    C_.gray_decision_free(out_decision[0])
+    return group
+end
+
 --- The group, rule id (or nil) and node of the current request's decision, after route().
 function _M.decision()
     local d = ngx.ctx.gray_decision

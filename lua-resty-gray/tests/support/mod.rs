@@ -246,6 +246,8 @@ pub struct Nginx {
     pub main: u16,
     /// The balancer_by_lua server.
     pub balancer: u16,
+    /// The set_by_lua server: gray picks one of nginx's upstream blocks.
+    pub group: u16,
     /// Admin calls and /metrics.
     pub admin: u16,
 }
@@ -266,6 +268,12 @@ fn uid_is_root() -> bool {
 
 impl Nginx {
     pub fn start(env: &Env, test: &str, rules: &str) -> Nginx {
+        Nginx::start_with(env, test, rules, &[])
+    }
+
+    /// [`Nginx::start`] with the example's nginx `upstream` blocks (the group-mode server's)
+    /// pointing at `nodes`: `(address in examples/nginx/nginx.conf, the test's address)`.
+    pub fn start_with(env: &Env, test: &str, rules: &str, nodes: &[(&str, String)]) -> Nginx {
         static N: AtomicUsize = AtomicUsize::new(0);
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
             "nginx-{test}-{}-{}",
@@ -275,12 +283,13 @@ impl Nginx {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("logs")).expect("mkdir logs");
         std::fs::create_dir_all(dir.join("temp")).expect("mkdir temp");
-        let (main, balancer, admin) = (free_port(), free_port(), free_port());
+        let (main, balancer, group, admin) = (free_port(), free_port(), free_port(), free_port());
         let example = repo().join("examples/nginx/nginx.conf");
         let mut conf = std::fs::read_to_string(&example).expect("examples/nginx/nginx.conf");
         for (from, to) in [
             ("127.0.0.1:18080", format!("127.0.0.1:{main}")),
             ("127.0.0.1:18081", format!("127.0.0.1:{balancer}")),
+            ("127.0.0.1:18082", format!("127.0.0.1:{group}")),
             ("127.0.0.1:18090", format!("127.0.0.1:{admin}")),
             ("include demo-upstreams.conf;", String::new()),
             (
@@ -294,6 +303,13 @@ impl Nginx {
                 "examples/nginx/nginx.conf has no `{from}`"
             );
             conf = conf.replace(from, &to);
+        }
+        for (from, to) in nodes {
+            assert!(
+                conf.contains(from),
+                "examples/nginx/nginx.conf has no `{from}`"
+            );
+            conf = conf.replace(from, to);
         }
         if !env.modules {
             conf = conf
@@ -329,6 +345,7 @@ impl Nginx {
             dir,
             main,
             balancer,
+            group,
             admin,
         };
         nginx.wait_ready();
@@ -341,7 +358,7 @@ impl Nginx {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("nginx exited ({status}):\n{}", self.error_log());
             }
-            let up = [self.main, self.balancer, self.admin]
+            let up = [self.main, self.balancer, self.group, self.admin]
                 .iter()
                 .all(|p| TcpStream::connect(("127.0.0.1", *p)).is_ok());
             // The master listens before the workers have read the rules: wait for both
