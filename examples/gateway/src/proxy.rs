@@ -47,7 +47,7 @@ use crate::forward::{
 use crate::pool::{Pool, PoolError, Route};
 use crate::server::{ClientTls, ConnectionLease};
 use crate::tls::TlsError;
-use crate::tunnel::{self, Upgrade};
+use crate::tunnel::{self, h2::ExtendedConnect, Upgrade};
 use crate::upload::{ClientBody, ClientFailure, Upload};
 use crate::upstream_h2::UpstreamH2;
 use crate::upstream_tls::{Connector, UpstreamTls};
@@ -342,25 +342,26 @@ impl Proxy {
         let access = tracing::enabled!(target: "gray::access", tracing::Level::DEBUG)
             .then(|| (Instant::now(), req.method().clone(), req.uri().clone()));
         let span = gray_tower::trace::decision_span(&decision);
-        // An upgrade (WebSocket) takes over the client's connection once the node agrees.
-        let (client_upgrade, lease) = if req.extensions().get::<Upgrade>().is_some() {
+        // An upgrade (WebSocket) takes over the client's connection (its HTTP/2 stream for an
+        // extended CONNECT) once the node agrees.
+        let (client_upgrade, lease, h2_websocket) = if req.extensions().get::<Upgrade>().is_some() {
             (
                 Some(hyper::upgrade::on(&mut req)),
                 req.extensions().get::<ConnectionLease>().cloned(),
+                req.extensions().get::<ExtendedConnect>().cloned(),
             )
         } else {
-            (None, None)
+            (None, None, None)
         };
         let resp = self
             .forward_decided(req, decision.clone())
             .instrument(span)
             .await;
-        let resp = tunnel::splice(
-            resp,
-            client_upgrade,
-            lease,
-            decision.node_address().unwrap_or("(none)"),
-        );
+        let node = decision.node_address().unwrap_or("(none)");
+        let resp = match &h2_websocket {
+            Some(ws) => tunnel::h2::splice(resp, client_upgrade, lease, node, ws),
+            None => tunnel::splice(resp, client_upgrade, lease, node),
+        };
         if let Some((start, method, uri)) = access {
             tracing::debug!(
                 target: "gray::access",
@@ -563,6 +564,9 @@ impl Proxy {
         append_forwarded_for(h, peer, client_tls);
         if let Some(Upgrade(protocol)) = parts.extensions.get::<Upgrade>() {
             tunnel::restore(h, protocol);
+        }
+        if let Some(ws) = parts.extensions.get::<ExtendedConnect>() {
+            ws.prepare(h);
         }
         Ok((route, req))
     }
