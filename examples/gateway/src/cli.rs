@@ -37,6 +37,9 @@ FLAGS:
                              `*` for every node (repeatable)
     --upstream-ca FILE       PEM CA certificates trusted for HTTPS nodes (default: the bundled
                              Mozilla roots)
+    --upstream-h2 TARGET     speak HTTP/2 to these nodes (same TARGET syntax, repeatable): HTTPS
+                             nodes are offered ALPN h2 and http/1.1, plain nodes get h2c with
+                             prior knowledge; one shared connection per node and worker
     --admin-listen ADDR      admin API and page (default 127.0.0.1:18090); `off` disables it
     --admin-token TOKEN      require `Authorization: Bearer TOKEN` on the admin API (required
                              when --admin-listen is not a loopback address; also read from
@@ -111,6 +114,21 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
         _ => None,
     }
     .filter(|d| !d.is_zero())
+}
+
+/// The value of a flag naming nodes (`--upstream-tls`, `--upstream-h2`): a group name, a node
+/// address or `*`.
+fn target(
+    mut value: impl FnMut(&str) -> Result<String, ArgsError>,
+    flag: &str,
+) -> Result<String, ArgsError> {
+    let v = value("a group name, node address or *")?;
+    if v.trim().is_empty() {
+        return Err(ArgsError::Invalid(format!(
+            "{flag}: give a group name, a node address or *"
+        )));
+    }
+    Ok(v)
 }
 
 /// Parses the flags (without the program name). `env_token` is `GRAY_ADMIN_TOKEN`.
@@ -223,15 +241,8 @@ pub fn parse(
             }
             "--tls-cert" => certs.push(PathBuf::from(value("a file")?)),
             "--tls-key" => keys.push(PathBuf::from(value("a file")?)),
-            "--upstream-tls" => {
-                let v = value("a group name, node address or *")?;
-                if v.trim().is_empty() {
-                    return Err(ArgsError::Invalid(
-                        "--upstream-tls: give a group name, a node address or *".into(),
-                    ));
-                }
-                options.upstream_tls.targets.push(v);
-            }
+            "--upstream-tls" => options.upstream_tls.targets.push(target(value, &name)?),
+            "--upstream-h2" => options.upstream_h2.targets.push(target(value, &name)?),
             "--upstream-ca" => options.upstream_tls.ca_file = Some(PathBuf::from(value("a file")?)),
             "--shutdown-timeout" => {
                 options.limits.shutdown_timeout = dur(value("a duration")?, "--shutdown-timeout")?
@@ -403,6 +414,9 @@ mod tests {
             "--upstream-tls=10.0.0.5:443",
             "--upstream-ca",
             "ca.pem",
+            "--upstream-h2=canary",
+            "--upstream-h2",
+            "*",
             "--shutdown-timeout",
             "5s",
         ])
@@ -417,14 +431,18 @@ mod tests {
         );
         assert_eq!(a.options.upstream_tls.targets, ["canary", "10.0.0.5:443"]);
         assert_eq!(a.options.upstream_tls.ca_file, Some("ca.pem".into()));
+        assert_eq!(a.options.upstream_h2.targets, ["canary", "*"]);
         assert_eq!(a.options.limits.shutdown_timeout, Duration::from_secs(5));
         let d = p(&[]).unwrap().options;
         assert!(d.tls.is_none() && d.upstream_tls.targets.is_empty());
+        assert!(d.upstream_h2.targets.is_empty());
         assert_eq!(d.limits.shutdown_timeout, Duration::from_secs(30));
         for (args, needle) in [
             (&["--tls-cert", "a.pem"][..], "pairs"),
             (&["--upstream-ca", "ca.pem"][..], "needs --upstream-tls"),
             (&["--upstream-tls", " "][..], "--upstream-tls"),
+            (&["--upstream-h2", ""][..], "--upstream-h2"),
+            (&["--upstream-h2"][..], "--upstream-h2 needs"),
             (&["--shutdown-timeout", "soon"][..], "--shutdown-timeout"),
         ] {
             let e = p(args).unwrap_err().to_string();

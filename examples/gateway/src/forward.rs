@@ -97,6 +97,16 @@ pub fn append_forwarded_for(headers: &mut HeaderMap, peer: Option<IpAddr>, tls: 
     );
 }
 
+/// Methods whose request may be sent twice with the effect of once (RFC 9110 §9.2.2; `POST`,
+/// `PATCH` and `CONNECT` are not).
+pub fn idempotent(m: &http::Method) -> bool {
+    use http::Method;
+    matches!(
+        *m,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
+    )
+}
+
 /// Sets `Host` from the request URI's authority (HTTP/2 `:authority`) when absent.
 pub fn ensure_host(headers: &mut HeaderMap, uri: &Uri) {
     if headers.contains_key(header::HOST) {

@@ -10,7 +10,10 @@
 //! * **An HTTP/1.1 `Upgrade` is recorded** before `Upgrade` is removed ([`tunnel::Upgrade`]), so
 //!   the proxy can tunnel it to the decided node ([`crate::tunnel`]).
 //! * **`CONNECT` is answered by the gateway** (405): it is a reverse proxy, not a tunnel to
-//!   arbitrary hosts.
+//!   arbitrary hosts. An HTTP/2 extended `CONNECT` (RFC 8441) with `:protocol websocket` is the
+//!   exception: it becomes the `GET` WebSocket upgrade it stands for, marked with
+//!   [`ExtendedConnect`] and [`tunnel::Upgrade`], and is decided and forwarded like one
+//!   ([`crate::tunnel::h2`]); any other `:protocol` is answered **501**.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -23,7 +26,7 @@ use tower::{Layer, Service};
 
 use crate::forward::remove_hop_by_hop;
 use crate::proxy::{text_response, Body};
-use crate::tunnel;
+use crate::tunnel::{self, h2::ExtendedConnect, Upgrade};
 
 /// Wraps a service in [`Ingress`].
 #[derive(Debug, Clone, Copy, Default)]
@@ -45,9 +48,34 @@ pub struct Ingress<S> {
 }
 
 /// Applies the normalisation to `req` in place; returns the gateway's own answer for a request
-/// that must not go upstream (a `CONNECT`).
+/// that must not go upstream (a `CONNECT`, but for WebSocket over HTTP/2).
 pub fn normalize<B>(req: &mut Request<B>) -> Option<Response<Body>> {
+    let mut websocket = None;
     if req.method() == Method::CONNECT {
+        match req.extensions().get::<hyper::ext::Protocol>() {
+            Some(p) if p.as_str().eq_ignore_ascii_case("websocket") => {
+                match ExtendedConnect::websocket() {
+                    Ok(ws) => websocket = Some(ws),
+                    Err(e) => {
+                        return Some(text_response(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+                    }
+                }
+            }
+            Some(p) => {
+                return Some(text_response(
+                    StatusCode::NOT_IMPLEMENTED,
+                    format!(
+                        "extended CONNECT for the protocol {:?} is not supported: only websocket (RFC 8441)",
+                        p.as_str()
+                    ),
+                ))
+            }
+            None => {}
+        }
+    }
+    if websocket.is_some() {
+        *req.method_mut() = Method::GET;
+    } else if req.method() == Method::CONNECT {
         let mut resp = text_response(
             StatusCode::METHOD_NOT_ALLOWED,
             "CONNECT is not supported: this gateway is a reverse proxy, not a tunnel",
@@ -69,6 +97,11 @@ pub fn normalize<B>(req: &mut Request<B>) -> Option<Response<Body>> {
     remove_hop_by_hop(req.headers_mut());
     if let Some(upgrade) = upgrade {
         req.extensions_mut().insert(upgrade);
+    }
+    if let Some(ws) = websocket {
+        let ext = req.extensions_mut();
+        ext.insert(Upgrade(HeaderValue::from_static("websocket")));
+        ext.insert(ws);
     }
     None
 }
@@ -173,6 +206,29 @@ mod tests {
             .unwrap();
         assert!(normalize(&mut req).is_none());
         assert_eq!(req.headers()["host"], "www.example.com");
+    }
+
+    #[test]
+    fn an_extended_connect_for_websocket_becomes_its_get_upgrade() {
+        let mut req = Request::connect("https://shop.test/chat")
+            .header("sec-websocket-version", "13")
+            .body(())
+            .unwrap();
+        req.extensions_mut()
+            .insert(hyper::ext::Protocol::from_static("websocket"));
+        assert!(normalize(&mut req).is_none());
+        assert_eq!(req.method(), Method::GET);
+        assert_eq!(req.headers()["host"], "shop.test");
+        assert_eq!(
+            req.extensions().get::<Upgrade>(),
+            Some(&Upgrade(HeaderValue::from_static("websocket")))
+        );
+        assert!(req.extensions().get::<ExtendedConnect>().is_some());
+        let mut req = Request::connect("https://shop.test/udp").body(()).unwrap();
+        req.extensions_mut()
+            .insert(hyper::ext::Protocol::from_static("connect-udp"));
+        let resp = normalize(&mut req).expect("answered by the gateway");
+        assert_eq!(resp.status(), StatusCode::NOT_IMPLEMENTED);
     }
 
     #[test]

@@ -5,8 +5,8 @@
 //! ([`admin`]) and starts the config watcher ([`reload`]) — or, for [`ConfigSource::Redis`],
 //! the [`gray_redis::RedisSource`] that keeps the engine in step with Redis. The request path is
 //! `server (TLS, limits, PeerAddr) → ingress (hop-by-hop, Host, CONNECT, Upgrade) →
-//! gray_tower::Gray (decide, header priority) → Proxy (forward over HTTP or HTTPS, record,
-//! retry, tunnel upgrades)`.
+//! gray_tower::Gray (decide, header priority) → Proxy (forward over HTTP or HTTPS, HTTP/1.1 or
+//! HTTP/2, record, retry, tunnel upgrades)`.
 //!
 //! The binary is `gateway` (`cargo run -p gray-gateway`); the library lets tests and embedding
 //! programs start it in-process:
@@ -41,6 +41,7 @@ pub mod tls;
 pub mod tunnel;
 pub mod upload;
 pub mod upstream;
+pub mod upstream_h2;
 pub mod upstream_tls;
 pub mod webhook;
 pub mod what_if_cli;
@@ -60,6 +61,7 @@ pub use reload::{ConfigSource, ReloadStatus, Reloader};
 pub use server::{ServerHandle, ServerLimits};
 pub use tls::{CertificateFiles, Certificates, TlsError, TlsErrorKind, TlsOptions};
 pub use upstream::DemoUpstream;
+pub use upstream_h2::UpstreamH2;
 pub use upstream_tls::UpstreamTls;
 
 /// The embedded default config (`default-config.yaml`): stable and canary groups on loopback
@@ -90,6 +92,8 @@ pub struct GatewayOptions {
     pub tls: Option<TlsOptions>,
     /// Upstream nodes reached over HTTPS.
     pub upstream_tls: UpstreamTls,
+    /// Upstream nodes spoken to over HTTP/2 (h2c, or ALPN `h2` over HTTPS).
+    pub upstream_h2: UpstreamH2,
     /// Keep a live sample of routed requests for what-if (`None`: off).
     pub sample: Option<gray_core::sample::SampleConfig>,
     /// Worker threads serving the proxy listener, each with its own single-threaded runtime,
@@ -111,6 +115,7 @@ impl fmt::Debug for GatewayOptions {
             .field("admin_legacy_get", &self.admin_legacy_get)
             .field("tls", &self.tls)
             .field("upstream_tls", &self.upstream_tls)
+            .field("upstream_h2", &self.upstream_h2)
             .field("sample", &self.sample)
             .field("workers", &self.workers)
             .finish()
@@ -133,6 +138,7 @@ impl GatewayOptions {
             admin_legacy_get: false,
             tls: None,
             upstream_tls: UpstreamTls::default(),
+            upstream_h2: UpstreamH2::default(),
             sample: None,
             workers: default_workers(),
         }
@@ -330,6 +336,7 @@ impl Gateway {
             engine.clone(),
             options.timeouts,
             options.upstream_tls.clone(),
+            options.upstream_h2.clone(),
         )
         .map_err(GatewayError::Tls)?;
         let proxy_stats = proxy.stats();

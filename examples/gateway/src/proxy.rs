@@ -1,7 +1,8 @@
 //! The proxy service: forwards each request to the node its [`Decision`] picked.
 //!
 //! * Upstream connections are HTTP/1.1 and pooled (keep-alive) per node and worker thread
-//!   ([`crate::pool`]); request and response bodies stream through without buffering.
+//!   ([`crate::pool`]), or one shared HTTP/2 connection per node and worker for the nodes
+//!   [`UpstreamH2`] names; request and response bodies stream through without buffering.
 //! * Hop-by-hop headers are removed both ways, `X-Forwarded-For` gets the peer appended,
 //!   `Host` is kept (or taken from the HTTP/2 authority).
 //! * Failures answer with a short plain-text reason: **503** when no node is available in the
@@ -33,19 +34,22 @@ use std::time::{Duration, Instant};
 
 use gray_core::{Decision, Engine, Outcome};
 use gray_tower::{apply_decision, peer_addr, HttpRequestView};
-use http::{Method, Request, Response, StatusCode, Version};
+use http::{Request, Response, StatusCode, Version};
 use http_body::Body as _;
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Incoming;
 
 use tracing::Instrument;
 
-use crate::forward::{append_forwarded_for, ensure_host, origin_form, remove_hop_by_hop};
-use crate::pool::{Pool, PoolError};
+use crate::forward::{
+    append_forwarded_for, ensure_host, idempotent, origin_form, remove_hop_by_hop,
+};
+use crate::pool::{Pool, PoolError, Route};
 use crate::server::{ClientTls, ConnectionLease};
 use crate::tls::TlsError;
-use crate::tunnel::{self, Upgrade};
+use crate::tunnel::{self, h2::ExtendedConnect, Upgrade};
 use crate::upload::{ClientBody, ClientFailure, Upload};
+use crate::upstream_h2::UpstreamH2;
 use crate::upstream_tls::{Connector, UpstreamTls};
 
 pub use crate::body::{text_response, Body, BoxError};
@@ -90,6 +94,7 @@ struct Inner {
     connector: Connector,
     timeouts: ProxyTimeouts,
     upstream_tls: UpstreamTls,
+    upstream_h2: UpstreamH2,
     stats: Arc<ProxyStats>,
     mirrors: Mirrors,
 }
@@ -251,31 +256,33 @@ fn is_timeout(e: &(dyn StdError + 'static)) -> bool {
     false
 }
 
-fn idempotent(m: &Method) -> bool {
-    matches!(
-        *m,
-        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
-    )
-}
-
 impl Proxy {
     /// A proxy deciding with `engine` (only when a request has no `Decision` extension yet)
     /// and reporting outcomes to it, reaching the nodes `upstream_tls` names over HTTPS
-    /// ([`crate::upstream_tls`]; [`UpstreamTls::default`]: none). Fails when the CA file
-    /// is unusable.
+    /// ([`crate::upstream_tls`]; [`UpstreamTls::default`]: none) and those `upstream_h2` names
+    /// over HTTP/2 ([`crate::upstream_h2`]; [`UpstreamH2::default`]: none). Fails when the CA
+    /// file is unusable.
     pub fn new(
         engine: Arc<Engine>,
         timeouts: ProxyTimeouts,
         upstream_tls: UpstreamTls,
+        upstream_h2: UpstreamH2,
     ) -> Result<Self, TlsError> {
         let config = upstream_tls.client_config()?;
-        Ok(Proxy::with_client(engine, timeouts, upstream_tls, config))
+        Ok(Proxy::with_client(
+            engine,
+            timeouts,
+            upstream_tls,
+            upstream_h2,
+            config,
+        ))
     }
 
     fn with_client(
         engine: Arc<Engine>,
         timeouts: ProxyTimeouts,
         upstream_tls: UpstreamTls,
+        upstream_h2: UpstreamH2,
         config: rustls::ClientConfig,
     ) -> Self {
         let connector = Connector::new(config, timeouts.connect);
@@ -290,6 +297,7 @@ impl Proxy {
                 connector,
                 timeouts,
                 upstream_tls,
+                upstream_h2,
                 stats,
                 mirrors,
             }),
@@ -308,6 +316,7 @@ impl Proxy {
                 connector: i.connector.clone(),
                 timeouts: i.timeouts,
                 upstream_tls: i.upstream_tls.clone(),
+                upstream_h2: i.upstream_h2.clone(),
                 stats: i.stats.clone(),
                 mirrors: i.mirrors.clone(),
             }),
@@ -333,25 +342,26 @@ impl Proxy {
         let access = tracing::enabled!(target: "gray::access", tracing::Level::DEBUG)
             .then(|| (Instant::now(), req.method().clone(), req.uri().clone()));
         let span = gray_tower::trace::decision_span(&decision);
-        // An upgrade (WebSocket) takes over the client's connection once the node agrees.
-        let (client_upgrade, lease) = if req.extensions().get::<Upgrade>().is_some() {
+        // An upgrade (WebSocket) takes over the client's connection (its HTTP/2 stream for an
+        // extended CONNECT) once the node agrees.
+        let (client_upgrade, lease, h2_websocket) = if req.extensions().get::<Upgrade>().is_some() {
             (
                 Some(hyper::upgrade::on(&mut req)),
                 req.extensions().get::<ConnectionLease>().cloned(),
+                req.extensions().get::<ExtendedConnect>().cloned(),
             )
         } else {
-            (None, None)
+            (None, None, None)
         };
         let resp = self
             .forward_decided(req, decision.clone())
             .instrument(span)
             .await;
-        let resp = tunnel::splice(
-            resp,
-            client_upgrade,
-            lease,
-            decision.node_address().unwrap_or("(none)"),
-        );
+        let node = decision.node_address().unwrap_or("(none)");
+        let resp = match &h2_websocket {
+            Some(ws) => tunnel::h2::splice(resp, client_upgrade, lease, node, ws),
+            None => tunnel::splice(resp, client_upgrade, lease, node),
+        };
         if let Some((start, method, uri)) = access {
             tracing::debug!(
                 target: "gray::access",
@@ -410,7 +420,7 @@ impl Proxy {
         };
         let sent = Instant::now();
         let first = match self.upstream_request(&parts, peer, decision.group(), node, body) {
-            Ok((https, r)) => self.send(https, node, r, &upload).await,
+            Ok((route, r)) => self.send(route, node, r, &upload).await,
             Err(e) => Err(Failure::Exchange(e.to_string())),
         };
         self.record(&decision, &first, sent.elapsed());
@@ -492,7 +502,7 @@ impl Proxy {
         let empty: Body = Empty::new().map_err(|never| match never {}).boxed();
         let sent = Instant::now();
         let result = match self.upstream_request(&parts, peer, &group, &node, empty) {
-            Ok((https, r)) => self.send(https, &node, r, &Upload::done()).await,
+            Ok((route, r)) => self.send(route, &node, r, &Upload::done()).await,
             Err(e) => Err(Failure::Exchange(e.to_string())),
         };
         let ok = matches!(&result, Ok(r) if !r.status().is_server_error());
@@ -521,9 +531,9 @@ impl Proxy {
         }
     }
 
-    /// The request for `node` (and whether it goes over HTTPS): origin-form, HTTP/1.1, the
-    /// client's headers without hop-by-hop ones, `Host` kept (else the client's authority,
-    /// else the node), the forwarded headers.
+    /// The request for `node` (and how it goes there: HTTPS, HTTP/2): origin-form, HTTP/1.1
+    /// (the pool rewrites it for HTTP/2), the client's headers without hop-by-hop ones, `Host`
+    /// kept (else the client's authority, else the node), the forwarded headers.
     fn upstream_request(
         &self,
         parts: &http::request::Parts,
@@ -531,8 +541,13 @@ impl Proxy {
         group: &str,
         node: &str,
         body: Body,
-    ) -> Result<(bool, Request<Body>), http::Error> {
-        let https = self.inner.upstream_tls.applies(group, node);
+    ) -> Result<(Route, Request<Body>), http::Error> {
+        let route = Route {
+            https: self.inner.upstream_tls.applies(group, node),
+            // An upgrade needs HTTP/1.1.
+            h2: parts.extensions.get::<Upgrade>().is_none()
+                && self.inner.upstream_h2.applies(group, node),
+        };
         let mut req = Request::builder()
             .method(parts.method.clone())
             .uri(origin_form(&parts.uri))
@@ -550,7 +565,10 @@ impl Proxy {
         if let Some(Upgrade(protocol)) = parts.extensions.get::<Upgrade>() {
             tunnel::restore(h, protocol);
         }
-        Ok((https, req))
+        if let Some(ws) = parts.extensions.get::<ExtendedConnect>() {
+            ws.prepare(h);
+        }
+        Ok((route, req))
     }
 
     /// Sends `req` and waits for the response headers: at most the response timeout once
@@ -558,12 +576,12 @@ impl Proxy {
     /// before that.
     async fn send(
         &self,
-        https: bool,
+        route: Route,
         node: &str,
         req: Request<Body>,
         upload: &Upload,
     ) -> Result<Response<Body>, Failure> {
-        let fut = self.inner.pool.send(https, node, req);
+        let fut = self.inner.pool.send(route, node, req);
         let limit = self.inner.timeouts.response_header;
         let timer = async {
             upload.sent().await;
@@ -594,6 +612,9 @@ impl Proxy {
                     .then(|| parts.headers.get(http::header::UPGRADE).cloned())
                     .flatten();
                 remove_hop_by_hop(&mut parts.headers);
+                // The client's connection has its own version (an HTTP/2 node's answer to an
+                // HTTP/1.1 client is written as HTTP/1.1).
+                parts.version = Version::HTTP_11;
                 if let Some(protocol) = &switched {
                     tunnel::restore(&mut parts.headers, protocol);
                 }

@@ -6,8 +6,9 @@
 //! verified against the CA certificates of [`UpstreamTls::ca_file`], or against the bundled
 //! Mozilla roots (`webpki-roots`) without one, for the host of the node's address — an IP
 //! address must be in the certificate's IP subject alternative names, a host name in its DNS
-//! names. Upstream connections stay HTTP/1.1 (no ALPN is sent) and are pooled per scheme and
-//! node.
+//! names. Upstream connections are HTTP/1.1 (no ALPN is sent) and pooled per scheme and node,
+//! except for the nodes [`crate::upstream_h2`] names: to those the pool offers ALPN `h2,
+//! http/1.1` and uses whichever the node selects ([`Connector::connect`]).
 //!
 //! Connecting — TCP and the TLS handshake together — is bounded by the connect timeout; a
 //! handshake failure (an untrusted or wrong certificate) is a connect error: **502**, a failure
@@ -25,6 +26,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioIo;
 use rustls::{ClientConfig, RootCertStore};
 use tokio::net::TcpStream;
+use tower::Service as _;
 
 use crate::body::BoxError;
 use crate::tls::{provider, provider_error, read_certificates, TlsError, TlsErrorKind};
@@ -43,9 +45,7 @@ pub struct UpstreamTls {
 impl UpstreamTls {
     /// True when node `node` of group `group` is reached over HTTPS.
     pub fn applies(&self, group: &str, node: &str) -> bool {
-        self.targets
-            .iter()
-            .any(|t| t == "*" || t == group || t == node)
+        names(&self.targets, group, node)
     }
 
     /// The TLS client config: the CA file's certificates or the bundled roots.
@@ -73,13 +73,24 @@ impl UpstreamTls {
     }
 }
 
+/// True when `targets` (group names, node addresses, `*`) name node `node` of group `group`:
+/// the target syntax of [`UpstreamTls::targets`] and [`crate::upstream_h2::UpstreamH2`].
+pub fn names(targets: &[String], group: &str, node: &str) -> bool {
+    targets.iter().any(|t| t == "*" || t == group || t == node)
+}
+
 /// The upstream connector: plain TCP for `http://`, TLS for `https://` URIs, the whole connect
 /// bounded by a timeout.
 #[derive(Debug, Clone)]
 pub struct Connector {
     inner: HttpsConnector<HttpConnector>,
+    /// The same with ALPN `h2, http/1.1` offered over TLS.
+    h2: HttpsConnector<HttpConnector>,
     timeout: Duration,
 }
+
+/// A connection to a node: plain TCP, or TLS over it.
+pub type NodeStream = MaybeHttpsStream<TokioIo<TcpStream>>;
 
 impl Connector {
     /// A connector with `tls` for HTTPS nodes and `timeout` for TCP connect and handshake.
@@ -89,19 +100,58 @@ impl Connector {
         http.set_nodelay(true);
         http.enforce_http(false);
         let inner = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
+            .with_tls_config(tls.clone())
             .https_or_http()
             .enable_http1()
+            .wrap_connector(http.clone());
+        let h2 = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_all_versions()
             .wrap_connector(http);
-        Connector { inner, timeout }
+        Connector { inner, h2, timeout }
+    }
+
+    /// Connects to `uri` (`http://host:port/` or `https://...`), over TLS offering ALPN `h2,
+    /// http/1.1` when `offer_h2` (else no ALPN: HTTP/1.1). The answer says whether the node
+    /// selected `h2`; a plain connection never does (prior knowledge is the caller's).
+    pub fn connect(&self, uri: Uri, offer_h2: bool) -> Connecting {
+        let mut inner = if offer_h2 {
+            self.h2.clone()
+        } else {
+            self.inner.clone()
+        };
+        bounded(inner.call(uri), self.timeout)
     }
 }
 
-type Connecting =
-    Pin<Box<dyn Future<Output = Result<MaybeHttpsStream<TokioIo<TcpStream>>, BoxError>> + Send>>;
+/// Whether the node selected `h2` in ALPN on `stream`.
+pub fn negotiated_h2(stream: &NodeStream) -> bool {
+    use hyper_util::client::legacy::connect::Connection as _;
+    stream.connected().is_negotiated_h2()
+}
+
+/// `connecting`, failing with a timeout error after `limit`.
+fn bounded<F>(connecting: F, limit: Duration) -> Connecting
+where
+    F: Future<Output = Result<NodeStream, BoxError>> + Send + 'static,
+{
+    Box::pin(async move {
+        match tokio::time::timeout(limit, connecting).await {
+            Ok(r) => r,
+            Err(_) => Err(Box::new(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("connecting (TCP and TLS) took longer than {limit:?}"),
+            )) as BoxError),
+        }
+    })
+}
+
+/// A connection being made (TCP and TLS, bounded by the connect timeout).
+pub type Connecting = Pin<Box<dyn Future<Output = Result<NodeStream, BoxError>> + Send>>;
 
 impl tower::Service<Uri> for Connector {
-    type Response = MaybeHttpsStream<TokioIo<TcpStream>>;
+    type Response = NodeStream;
     type Error = BoxError;
     type Future = Connecting;
 
@@ -110,17 +160,7 @@ impl tower::Service<Uri> for Connector {
     }
 
     fn call(&mut self, uri: Uri) -> Connecting {
-        let connecting = self.inner.call(uri);
-        let limit = self.timeout;
-        Box::pin(async move {
-            match tokio::time::timeout(limit, connecting).await {
-                Ok(r) => r,
-                Err(_) => Err(Box::new(std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    format!("connecting (TCP and TLS) took longer than {limit:?}"),
-                )) as BoxError),
-            }
-        })
+        bounded(self.inner.call(uri), self.timeout)
     }
 }
 

@@ -3,62 +3,16 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::tls::{connect, tempdir, tls_gateway, write_leaf, TestCa};
+use common::tls::{connect, gw_test_gateway};
+use common::ws::{cut_by_shutdown, echo, ws_echo};
 use common::*;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use http::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::Message;
-
-/// A WebSocket server answering every text message with `NAME: message`; the first message
-/// also carries the `x-gray` header it saw on the handshake.
-async fn ws_echo(name: &'static str) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut gray = String::new();
-                // The callback's error type is tungstenite's, not ours.
-                #[allow(clippy::result_large_err)]
-                let callback =
-                    |req: &tokio_tungstenite::tungstenite::handshake::server::Request, resp| {
-                        gray = req
-                            .headers()
-                            .get("x-gray")
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or("-")
-                            .to_owned();
-                        Ok(resp)
-                    };
-                let Ok(mut ws) = tokio_tungstenite::accept_hdr_async(stream, callback).await else {
-                    return;
-                };
-                let _ = ws
-                    .send(Message::text(format!("{name} x-gray={gray}")))
-                    .await;
-                while let Some(Ok(msg)) = ws.next().await {
-                    match msg {
-                        Message::Text(t) => {
-                            let sent = ws.send(Message::text(format!("{name}: {t}"))).await;
-                            if sent.is_err() {
-                                return;
-                            }
-                        }
-                        Message::Close(_) => return,
-                        _ => {}
-                    }
-                }
-            });
-        }
-    });
-    addr
-}
 
 fn ws_request(url: &str, cookie: Option<&str>) -> http::Request<()> {
     let mut req = url.into_client_request().unwrap();
@@ -88,9 +42,7 @@ where
     };
     assert_eq!(gray, expected_gray, "the decision's headers reach the node");
     for text in ["hello", "again"] {
-        ws.send(Message::text(text)).await.unwrap();
-        let back = ws.next().await.unwrap().unwrap().into_text().unwrap();
-        assert_eq!(back.as_str(), format!("{name}: {text}"));
+        echo(&mut ws, &name, text).await;
     }
     ws.close(None).await.unwrap();
     name
@@ -112,10 +64,7 @@ async fn websocket_echoes_through_the_gateway_and_the_canary_cookie_decides_the_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn websocket_over_tls() {
     let (stable, canary) = (ws_echo("stable").await, ws_echo("canary").await);
-    let ca = TestCa::new("gray test CA");
-    let dir = tempdir("ws-tls");
-    let files = write_leaf(&dir, "gw", &ca.issue(&["gw.test"]));
-    let gw = tls_gateway(stable, canary, vec![files]).await;
+    let (gw, ca, dir) = gw_test_gateway("ws-tls", stable, canary).await;
     let s = connect(gw.proxy_addr(), "gw.test", &[b"http/1.1"], ca.roots())
         .await
         .unwrap();
@@ -173,21 +122,10 @@ async fn shutdown_waits_for_an_open_tunnel_until_the_deadline_then_cuts_it() {
     let _hello = ws.next().await.unwrap().unwrap();
     let shutdown = tokio::spawn(gw.shutdown());
     // While draining, the tunnel still carries messages, and new connections are refused.
-    ws.send(Message::text("during")).await.unwrap();
-    let back = ws.next().await.unwrap().unwrap().into_text().unwrap();
-    assert_eq!(back.as_str(), "stable: during");
+    echo(&mut ws, "stable", "during").await;
     eventually("the listener is closed", 250, || async move {
         TcpStream::connect(addr).await.is_err()
     })
     .await;
-    let finished = tokio::time::timeout(Duration::from_secs(10), shutdown)
-        .await
-        .expect("shutdown ends after its deadline")
-        .unwrap();
-    assert!(!finished, "the tunnel was still open at the deadline");
-    // The tunnel was cut.
-    let next = tokio::time::timeout(Duration::from_secs(5), ws.next())
-        .await
-        .expect("the cut tunnel ends");
-    assert!(!matches!(next, Some(Ok(Message::Text(_)))), "{next:?}");
+    cut_by_shutdown(shutdown, &mut ws).await;
 }

@@ -256,7 +256,11 @@ pub(super) async fn accept_loop<S, B>(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout);
-    builder.http2().timer(TokioTimer::new());
+    // RFC 8441 extended CONNECT (WebSocket over HTTP/2, [`crate::tunnel`]).
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .enable_connect_protocol();
     let builder = Arc::new(builder);
     let mut errors = AcceptErrors {
         last_log: None,
@@ -294,6 +298,7 @@ pub(super) async fn accept_loop<S, B>(
         let lease = ConnectionLease {
             _slot: Arc::new(Slot::new(permit, &connections)),
             cut: cut_rx.clone(),
+            tunnels: Arc::default(),
         };
         conns.spawn(conn::connection(
             stream,

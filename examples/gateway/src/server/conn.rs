@@ -335,10 +335,16 @@ pub(super) async fn connection<S, B>(
     tokio::pin!(conn);
     let idle = async {
         loop {
-            match activity.deadline(&limits) {
+            // An open tunnel (WebSocket over HTTP/2) keeps the connection busy like a request.
+            let deadline = if lease.tunnels_open() {
+                None
+            } else {
+                activity.deadline(&limits)
+            };
+            match deadline {
                 Some(at) if Instant::now() >= at => return,
                 Some(at) => tokio::time::sleep_until(at).await,
-                // A request is in flight: look again in a while.
+                // A request or tunnel is in flight: look again in a while.
                 None => {
                     let again = limits.keepalive_timeout.min(Duration::from_secs(1));
                     tokio::time::sleep(again).await

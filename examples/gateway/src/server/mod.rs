@@ -27,9 +27,12 @@
 //!
 //! # Upgrades and graceful shutdown
 //!
-//! HTTP/1.1 connections are served with upgrades (`101 Switching Protocols`, e.g. WebSocket):
-//! every request that asks for one carries a [`ConnectionLease`], which a tunnel that outlives its exchange keeps
-//! so the connection still counts against the cap and takes part in shutdown.
+//! HTTP/1.1 connections are served with upgrades (`101 Switching Protocols`, e.g. WebSocket),
+//! and HTTP/2 announces `SETTINGS_ENABLE_CONNECT_PROTOCOL` for RFC 8441 extended `CONNECT`
+//! (WebSocket over HTTP/2): every request that asks for either carries a [`ConnectionLease`],
+//! which a tunnel that outlives its exchange keeps so the connection still counts against the
+//! cap and takes part in shutdown, and with which it keeps an HTTP/2 connection from counting
+//! as idle while the tunnel is open.
 //!
 //! [`ServerHandle::stop`] closes the listener at once (new connections are refused), lets
 //! every open connection finish its requests — HTTP/1.1 closes after the current exchange,
@@ -51,6 +54,6 @@ mod shards;
 
 pub use accept::{serve, serve_tls, serve_with, ServerHandle};
 pub use conn::{HttpService, ResponseBody};
-pub use lease::{ClientTls, ConnectionLease};
+pub use lease::{ClientTls, ConnectionLease, OpenTunnel};
 pub use limits::{default_max_connections, open_file_limit, ServerLimits};
 pub use shards::{bind_listeners, serve_sharded, Listeners};

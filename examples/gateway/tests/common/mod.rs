@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod tls;
+pub mod ws;
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -137,6 +138,21 @@ pub async fn admin_with(
     )
     .await
     .expect("admin request")
+}
+
+/// Reads from `s` until a request head has ended (`\r\n\r\n`); `None` when the peer closed
+/// or broke the connection first.
+pub async fn read_head(s: &mut tokio::net::TcpStream) -> Option<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        match s.read(&mut buf).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    Some(head)
 }
 
 /// Polls `cond` every 20 ms, at most `tries` times; panics with `what` if it never holds.

@@ -101,6 +101,19 @@ pub async fn tls_gateway(
     .await
 }
 
+/// A [`tls_gateway`] with a certificate for `gw.test` from a fresh CA, its files in a fresh
+/// directory named after `test` (remove it when done).
+pub async fn gw_test_gateway(
+    test: &str,
+    stable: SocketAddr,
+    canary: SocketAddr,
+) -> (gray_gateway::Gateway, TestCa, PathBuf) {
+    let ca = TestCa::new("gray test CA");
+    let dir = tempdir(test);
+    let files = write_leaf(&dir, "gw", &ca.issue(&["gw.test"]));
+    (tls_gateway(stable, canary, vec![files]).await, ca, dir)
+}
+
 /// Connects to `addr` over TLS, naming `server_name` (an IP address sends no SNI) and
 /// offering `alpn`, trusting `roots`.
 pub async fn connect(

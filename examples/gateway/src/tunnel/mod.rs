@@ -14,11 +14,11 @@
 //! idle timeout of its own (WebSocket peers keep their connection alive with pings): it lasts
 //! until either side closes or the shutdown deadline passes.
 //!
-//! Not supported: WebSocket over HTTP/2 (RFC 8441 extended `CONNECT` with `:protocol`). hyper
-//! can accept such a stream, but the node is reached over HTTP/1.1, so the gateway would have
-//! to translate the handshake (make up a `Sec-WebSocket-Key`, check the node's
-//! `Sec-WebSocket-Accept`); HTTP/2 clients fall back to HTTP/1.1 for WebSocket, as browsers do
-//! when the server does not announce `SETTINGS_ENABLE_CONNECT_PROTOCOL`.
+//! WebSocket over HTTP/2 (RFC 8441 extended `CONNECT` with `:protocol websocket`) is
+//! translated to this HTTP/1.1 upgrade for the node and back ([`h2`]): the gateway's HTTP/2
+//! server announces `SETTINGS_ENABLE_CONNECT_PROTOCOL`, the request is decided like the
+//! HTTP/1.1 `GET` it becomes, and its stream is tunnelled to the node's upgraded connection
+//! the same way, lease and shutdown included. Other `:protocol` values are refused (**501**).
 
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Response, StatusCode, Version};
@@ -27,6 +27,8 @@ use hyper_util::rt::TokioIo;
 
 use crate::body::{text_response, Body};
 use crate::server::ConnectionLease;
+
+pub mod h2;
 
 /// The protocol an HTTP/1.1 request asked to upgrade to (its `Upgrade` header), kept in the
 /// request's extensions after the hop-by-hop headers were removed.
@@ -75,8 +77,17 @@ pub fn splice(
         );
     };
     let upstream = hyper::upgrade::on(&mut resp);
+    run(client, upstream, lease, node);
+    resp
+}
+
+/// Copies bytes both ways between the client's and the node's upgraded connections, once both
+/// upgrades are done, until either side closes or the lease is cut (the shutdown deadline).
+fn run(client: OnUpgrade, upstream: OnUpgrade, lease: Option<ConnectionLease>, node: &str) {
     let node = node.to_owned();
     tokio::spawn(async move {
+        // The client connection is busy while the tunnel is open.
+        let _open = lease.as_ref().map(ConnectionLease::tunnel);
         let (client, upstream) = match tokio::try_join!(client, upstream) {
             Ok(both) => both,
             Err(e) => {
@@ -99,7 +110,6 @@ pub fn splice(
             () = cut => tracing::debug!(node, "tunnel cut at shutdown"),
         }
     });
-    resp
 }
 
 #[cfg(test)]
