@@ -7,12 +7,15 @@
 #       lua-resty-redis)
 #   (B) nginx + lua-resty-gray (cookie, header, IP list and 10 % rules; balancer_by_lua)
 #   (C) nginx geo + map alone (the cookie and IP rules, no Lua)
+#   (D) nginx + lua-resty-gray naming the group only (set_by_lua + group(), nginx's own upstream
+#       blocks pick the server: no balancer or log phase)
 #
 # All three proxy to the same two local upstreams (nginx `return 200`) over keepalive
 # connections. Prints requests/s and the nginx worker's CPU time per request for each run, the
 # means per setup and the ratios B/C and B/A.
 #
 #   usage: benches/compare-nginx-lua.sh [seconds per run (10)] [rounds (3)] [connections (32)]
+#   JITV=/tmp/jit.log to record LuaJIT's trace decisions (jit.v) while it runs
 #
 # Needs nginx + libnginx-mod-http-lua (or GRAY_NGINX=/path/to/openresty), wrk and
 # redis-server; builds libgray.so with `cargo build -p gray-ffi --release` (CARGO_TARGET_DIR
@@ -46,7 +49,7 @@ LIB=${CARGO_TARGET_DIR:-$ROOT/target}/release/libgray.so
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 DIR=$(mktemp -d /tmp/gray-bench.XXXXXX)
 mkdir -p "$DIR/logs" "$DIR/temp"
-U1=$(free_port); U2=$(free_port); PA=$(free_port); PB=$(free_port); PC=$(free_port); PR=$(free_port)
+U1=$(free_port); U2=$(free_port); PA=$(free_port); PB=$(free_port); PC=$(free_port); PD=$(free_port); PR=$(free_port)
 
 redis-server --port "$PR" --bind 127.0.0.1 --save '' --appendonly no --daemonize no >"$DIR/redis.log" 2>&1 &
 REDIS_PID=$!
@@ -75,6 +78,9 @@ rules:
 default: stable
 YAML
 
+# JITV=FILE: LuaJIT's trace compiler reports (jit.v: traces made, aborted and why) go to FILE.
+JITV_LINE=""
+[ -n "${JITV:-}" ] && JITV_LINE="require('jit.v').on('$JITV')"
 USER_LINE=""
 [ "$(id -u)" = 0 ] && USER_LINE="user root;"
 cat >"$DIR/nginx.conf" <<CONF
@@ -92,8 +98,9 @@ http {
     fastcgi_temp_path temp/fastcgi;
     uwsgi_temp_path temp/uwsgi;
     scgi_temp_path temp/scgi;
-    lua_package_path "$ROOT/lua-resty-gray/lib/?.lua;;";
+    lua_package_path "$ROOT/lua-resty-gray/lib/?.lua;/usr/share/luajit-2.1/?.lua;;";
     init_worker_by_lua_block {
+        $JITV_LINE
         require("resty.gray").init{ rules = "$DIR/rules.yaml", watch = 1 }
     }
     proxy_http_version 1.1;
@@ -159,6 +166,17 @@ http {
         listen 127.0.0.1:$PC;
         location / { proxy_pass http://\$backend_c; }
     }
+
+    # (D) lua-resty-gray names one of nginx's upstream blocks.
+    upstream stable { server 127.0.0.1:$U1; keepalive 64; }
+    upstream canary { server 127.0.0.1:$U2; keepalive 64; }
+    server {
+        listen 127.0.0.1:$PD;
+        location / {
+            set_by_lua_block \$gray_group { return require("resty.gray").group("stable") }
+            proxy_pass http://\$gray_group;
+        }
+    }
 }
 CONF
 
@@ -168,7 +186,7 @@ for _ in $(seq 100); do
     curl -sf "http://127.0.0.1:$PB/" >/dev/null 2>&1 && curl -sf "http://127.0.0.1:$PA/" >/dev/null 2>&1 && break
     sleep 0.1
 done
-for p in "$PA" "$PB" "$PC"; do
+for p in "$PA" "$PB" "$PC" "$PD"; do
     curl -sf -H 'Cookie: uid=7' "http://127.0.0.1:$p/" >/dev/null || { echo "setup on port $p failed:"; cat "$DIR/logs/error.log"; exit 1; }
 done
 
@@ -177,13 +195,13 @@ done
 WORKER=$(pgrep -P "$NGINX_PID" | head -1)
 HZ=$(getconf CLK_TCK)
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$WORKER/stat"; }
-declare -A SUM=([A]=0 [B]=0 [C]=0)
-declare -A CPU=([A]=0 [B]=0 [C]=0)
-declare -A PORT=([A]=$PA [B]=$PB [C]=$PC)
-declare -A NAME=([A]="nginx+Lua+Redis lookup" [B]="nginx+lua-resty-gray" [C]="nginx geo/map")
-echo "wrk -t$THREADS -c$CONNS -d${DURATION}s, $ROUNDS rounds, interleaved A B C"
+declare -A SUM=([A]=0 [B]=0 [C]=0 [D]=0)
+declare -A CPU=([A]=0 [B]=0 [C]=0 [D]=0)
+declare -A PORT=([A]=$PA [B]=$PB [C]=$PC [D]=$PD)
+declare -A NAME=([A]="nginx+Lua+Redis lookup" [B]="nginx+lua-resty-gray" [C]="nginx geo/map" [D]="lua-resty-gray group()")
+echo "wrk -t$THREADS -c$CONNS -d${DURATION}s, $ROUNDS rounds, interleaved A B C D"
 for round in $(seq "$ROUNDS"); do
-    for s in A B C; do
+    for s in A B C D; do
         quiet
         echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
         t0=$(cpu_ticks)
@@ -199,10 +217,11 @@ done
 if grep -q '\[error\]' "$DIR/logs/error.log"; then
     echo "errors in nginx's log:"; grep '\[error\]' "$DIR/logs/error.log" | head -5
 fi
-awk -v a="${CPU[A]}" -v b="${CPU[B]}" -v c="${CPU[C]}" -v n="$ROUNDS" 'BEGIN {
-    printf "worker CPU per request: A %.1f  B %.1f  C %.1f us (B - C = %.1f us)\n", a / n, b / n, c / n, (b - c) / n
+awk -v a="${CPU[A]}" -v b="${CPU[B]}" -v c="${CPU[C]}" -v d="${CPU[D]}" -v n="$ROUNDS" 'BEGIN {
+    printf "worker CPU per request: A %.1f  B %.1f  C %.1f  D %.1f us (B - C = %.1f us, D - C = %.1f us)\n", a / n, b / n, c / n, d / n, (b - c) / n, (d - c) / n
 }'
-awk -v a="${SUM[A]}" -v b="${SUM[B]}" -v c="${SUM[C]}" -v n="$ROUNDS" 'BEGIN {
-    printf "mean: A %.0f  B %.0f  C %.0f req/s\n", a / n, b / n, c / n
+awk -v a="${SUM[A]}" -v b="${SUM[B]}" -v c="${SUM[C]}" -v d="${SUM[D]}" -v n="$ROUNDS" 'BEGIN {
+    printf "mean: A %.0f  B %.0f  C %.0f  D %.0f req/s\n", a / n, b / n, c / n, d / n
     printf "B/C = %.2f (gray vs geo/map alone)   B/A = %.2f (gray vs a Redis lookup per request)\n", b / c, b / a
+    printf "D/C = %.2f (gray naming the group vs geo/map)   D/A = %.2f\n", d / c, d / a
 }'

@@ -33,8 +33,8 @@ pub fn iter(header: &str) -> impl Iterator<Item = (&str, &str)> {
 }
 
 /// Calls `f(name, value)` for each pair of one `Cookie` header value, in order, with the same
-/// rules as [`iter`].
-#[inline]
+/// rules as [`iter`] (the tests and the fuzz targets check [`for_each_span`] through it).
+#[cfg(any(test, feature = "testing"))]
 pub(crate) fn for_each_pair<'a>(header: &'a str, mut f: impl FnMut(&'a str, &'a str)) {
     for_each_span(header.as_bytes(), |name, value| {
         // Every offset sits next to an ASCII byte, so the slices are on char boundaries.
