@@ -16,6 +16,7 @@
 #
 #   usage: benches/compare-nginx-lua.sh [seconds per run (10)] [rounds (3)] [connections (32)]
 #   JITV=/tmp/jit.log to record LuaJIT's trace decisions (jit.v) while it runs
+#   COUNT=N: instructions per request under callgrind instead (N requests per setup; valgrind)
 #
 # Needs nginx + libnginx-mod-http-lua (or GRAY_NGINX=/path/to/openresty), wrk and
 # redis-server; builds libgray.so with `cargo build -p gray-ffi --release` (CARGO_TARGET_DIR
@@ -179,6 +180,43 @@ http {
     }
 }
 CONF
+
+if [ -n "${COUNT:-}" ]; then
+    # Instructions per request instead of times: nginx in one process under callgrind (no
+    # master), COUNT keep-alive requests per setup (curl's URL globbing reuses one connection),
+    # the counters zeroed before and dumped after each setup's requests. Independent of the
+    # machine's load, unlike requests/s; user-space instructions of nginx only (not the
+    # kernel's TCP work, the same for every setup, and not Redis's own work for A).
+    command -v valgrind >/dev/null || { echo "valgrind is not installed" >&2; exit 1; }
+    GRAY_LIB=$LIB valgrind --tool=callgrind --smc-check=all-non-file --compress-strings=no \
+        --callgrind-out-file="$DIR/cg.%p" "$NGINX" -p "$DIR/" -c nginx.conf -e logs/error.log \
+        -g 'daemon off; master_process off;' >"$DIR/valgrind.log" 2>&1 &
+    NGINX_PID=$!
+    for _ in $(seq 600); do
+        curl -sf "http://127.0.0.1:$PD/" >/dev/null 2>&1 && break
+        sleep 0.2
+    done
+    declare -A PORT=([A]=$PA [B]=$PB [C]=$PC [D]=$PD)
+    declare -A NAME=([A]="nginx+Lua+Redis lookup" [B]="nginx+lua-resty-gray" [C]="nginx geo/map" [D]="lua-resty-gray group()")
+    declare -A PER=()
+    for s in A B C D; do
+        # Warm up (LuaJIT compiles its traces), then count.
+        curl -sf -o /dev/null -H 'Cookie: uid=7' "http://127.0.0.1:${PORT[$s]}/[1-300]"
+        callgrind_control -z "$NGINX_PID" >/dev/null 2>&1
+        curl -sf -o /dev/null -H 'Cookie: uid=7' "http://127.0.0.1:${PORT[$s]}/[1-$COUNT]"
+        callgrind_control -d "$s" "$NGINX_PID" >/dev/null 2>&1
+        f=$(ls -t "$DIR"/cg.* | head -1)
+        ir=$(awk '/^summary:|^totals:/ {print $2; exit}' "$f")
+        PER[$s]=$((ir / COUNT))
+        printf '(%s) %-24s %8d instructions per request (%d requests)\n' "$s" "${NAME[$s]}" "${PER[$s]}" "$COUNT"
+        # COUNT_DIR=DIR keeps each setup's profile (callgrind_annotate DIR/D.callgrind).
+        [ -n "${COUNT_DIR:-}" ] && mkdir -p "$COUNT_DIR" && cp "$f" "$COUNT_DIR/$s.callgrind"
+    done
+    awk -v a="${PER[A]}" -v b="${PER[B]}" -v c="${PER[C]}" -v d="${PER[D]}" 'BEGIN {
+        printf "over geo/map: B +%d (%.2fx), D +%d (%.2fx), A +%d (%.2fx, nginx side only)\n", b - c, b / c, d - c, d / c, a - c, a / c
+    }'
+    exit 0
+fi
 
 GRAY_LIB=$LIB "$NGINX" -p "$DIR/" -c nginx.conf -e logs/error.log -g 'daemon off;' &
 NGINX_PID=$!
