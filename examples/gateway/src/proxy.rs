@@ -433,8 +433,11 @@ impl Proxy {
             Err(f) if f.is_retryable() && replayable => {
                 self.inner.stats.failed(&f);
                 tracing::warn!(node, error = %f.reason(node, &self.inner.timeouts), "upstream failed; retrying once");
-                // Boxed: the rare retry's state stays out of every request's future.
-                Box::pin(self.retry(parts, peer, &decision, node, f)).await
+                // Boxed: the rare retry's state (about 5 KB) stays out of every request's
+                // future. Boxed in a statement of its own: a temporary of the awaiting
+                // statement would keep its place in this future's state.
+                let retry = Box::pin(self.retry(parts, peer, &decision, node, f));
+                retry.await
             }
             Err(f) => {
                 self.inner.stats.failed(&f);

@@ -209,7 +209,11 @@ impl Pool {
     ) -> Result<Response<PooledBody>, PoolError> {
         let slot = self.slot(route.https, node);
         if route.h2 {
-            match self.send_shared(&slot, route, node, req).await {
+            // Boxed, as the connect below: the common HTTP/1.1 exchange's future stays small
+            // (it is moved into place on every request). Boxed in a statement of its own: a
+            // temporary of the awaiting statement would keep its place in this future's state.
+            let shared = Box::pin(self.send_shared(&slot, route, node, req));
+            match shared.await {
                 Via::Done(r) => return r,
                 Via::Http1(back, own) => {
                     req = back;
@@ -233,7 +237,10 @@ impl Pool {
                 },
             }
         }
-        match self.connect(route, node).await? {
+        // Boxed: connecting (TCP, TLS, the handshake) is rare with keep-alive, and its state
+        // would otherwise make every request's future several kilobytes larger.
+        let connect = Box::pin(self.connect(route, node));
+        match connect.await? {
             Fresh::Http1(sender) => self.exchange_http1(sender, req, slot).await,
             Fresh::H2(sender) => {
                 // The node had selected HTTP/1.1 and now selects h2: this is its shared
