@@ -93,14 +93,26 @@ class Browser:
     def text(self, element_id):
         return self.s("GET", f"/element/{self.find(element_id)}/text")
 
+    def fresh(self, element_id, action):
+        """Runs `action(element)` on the element with `element_id`, finding it again when the
+        page replaced it in between (the console redraws its tables every two seconds)."""
+        for attempt in range(5):
+            try:
+                return action(self.find(element_id))
+            except RuntimeError as e:
+                if attempt == 4 or not any(w in str(e) for w in ("stale element", "not interactable")):
+                    raise
+                time.sleep(0.1)
+
     def click(self, element_id):
-        self.s("POST", f"/element/{self.find(element_id)}/click", {})
+        self.fresh(element_id, lambda e: self.s("POST", f"/element/{e}/click", {}))
 
     def type(self, element_id, text, clear=True):
-        e = self.find(element_id)
-        if clear:
-            self.s("POST", f"/element/{e}/clear", {})
-        self.s("POST", f"/element/{e}/value", {"text": text})
+        def act(e):
+            if clear:
+                self.s("POST", f"/element/{e}/clear", {})
+            self.s("POST", f"/element/{e}/value", {"text": text})
+        self.fresh(element_id, act)
 
     def js(self, script, *args):
         return self.s("POST", "/execute/sync", {"script": script, "args": list(args)})
@@ -187,13 +199,18 @@ default: stable
         nodes = {n["address"]: n for n in json.loads(http("GET", admin + "/api/groups/stable", headers=auth)[1])["nodes"]}
         assert nodes["127.0.0.1:10"]["drain"] is True
 
-        # A weight typed but not yet set survives the table's periodic redraw: mark the row,
-        # wait until the redraw has replaced it, and find the typed value in the new field.
+        # A weight typed but not yet set survives a redraw of the table: mark the row, change
+        # the other node behind the page's back (the next refresh redraws the table), and
+        # find the typed value in the new field.
         browser.type("w:stable:127.0.0.1:9", "20000")
         browser.js("document.getElementById('node:stable:127.0.0.1:9').dataset.old = '1';")
-        wait_for("the node table redrawn", lambda: browser.js(
+        status, body = http("PUT", admin + "/api/groups/stable/nodes/127.0.0.1:10/weight",
+                            {"weight": 3}, headers=auth)
+        assert status == 200, body
+        wait_for("the node table redrawn with the other node's change", lambda: browser.js(
             "const r = document.getElementById('node:stable:127.0.0.1:9');"
-            "return r !== null && r.dataset.old === undefined;"))
+            "const w = document.getElementById('wv:stable:127.0.0.1:10');"
+            "return r !== null && r.dataset.old === undefined && w !== null && w.textContent === '3';"))
         value = browser.js("return document.getElementById('w:stable:127.0.0.1:9').value;")
         assert value == "20000", f"the typed weight was reset by the redraw: {value!r}"
 
