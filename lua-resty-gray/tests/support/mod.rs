@@ -93,10 +93,17 @@ impl Env {
 
 /// A free port on 127.0.0.1 (bound and released: good enough for tests).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
+    free_ports::<1>()[0]
+}
+
+/// `N` different free ports on 127.0.0.1: all bound at once, then released, so that no two are
+/// the same (ports taken one after another can repeat, and nginx accepts two `server` blocks
+/// on one port, serving both from the first).
+pub fn free_ports<const N: usize>() -> [u16; N] {
+    let listeners: Vec<TcpListener> = (0..N)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("a free port"))
+        .collect();
+    std::array::from_fn(|i| listeners[i].local_addr().expect("a bound address").port())
 }
 
 /// A running upstream: answers every request with `upstream=NAME` and the request's headers,
@@ -283,7 +290,7 @@ impl Nginx {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("logs")).expect("mkdir logs");
         std::fs::create_dir_all(dir.join("temp")).expect("mkdir temp");
-        let (main, balancer, group, admin) = (free_port(), free_port(), free_port(), free_port());
+        let [main, balancer, group, admin] = free_ports();
         let example = repo().join("examples/nginx/nginx.conf");
         let mut conf = std::fs::read_to_string(&example).expect("examples/nginx/nginx.conf");
         for (from, to) in [
