@@ -472,18 +472,11 @@ local function apply_plan(f)
     end
 end
 
---- Decides where the current request goes: call it from access_by_lua* (or rewrite_by_lua*).
---- Strips and sets headers, stores the node in ngx.var[var] (for `proxy_pass
---- http://$gray_upstream`; `var` defaults to init's option, false for none, as with
---- balance()) and in ngx.ctx for balance() and log(). Answers 503 when no group has an
---- available node (or no rules are loaded). Returns the node address and the group.
-function _M.route(var)
-    if not engine then
-        ngx_log(ERR, "gray: no rules loaded; answering 503")
-        return ngx.exit(503)
-    end
-    -- Straight-line code on the common path (an HTTP/1 head gray reads): LuaJIT compiles it
-    -- as one trace after the raw_header call.
+-- Decides the current request into `fwd` and `out_decision[0]` (the caller owns the decision):
+-- from the raw head when there is one, else (or when gray refuses it) from nginx's parsed
+-- headers. Straight-line code on the common path (an HTTP/1 head gray reads): LuaJIT compiles
+-- it as one trace after the raw_header call. Returns true, or false after logging the error.
+local function decide_request()
     local head = raw_head()
     fill_given()
     local rc
@@ -495,6 +488,22 @@ function _M.route(var)
     end
     if rc ~= 0 then
         ngx_log(ERR, "gray: decide failed: ", last_error())
+        return false
+    end
+    return true
+end
+
+--- Decides where the current request goes: call it from access_by_lua* (or rewrite_by_lua*).
+--- Strips and sets headers, stores the node in ngx.var[var] (for `proxy_pass
+--- http://$gray_upstream`; `var` defaults to init's option, false for none, as with
+--- balance()) and in ngx.ctx for balance() and log(). Answers 503 when no group has an
+--- available node (or no rules are loaded). Returns the node address and the group.
+function _M.route(var)
+    if not engine then
+        ngx_log(ERR, "gray: no rules loaded; answering 503")
+        return ngx.exit(503)
+    end
+    if not decide_request() then
         return ngx.exit(500)
     end
     local f = fwd
@@ -529,17 +538,7 @@ function _M.group(default)
         ngx_log(ERR, "gray: no rules loaded")
         return default
     end
-    local head = raw_head()
-    fill_given()
-    local rc
-    if head then
-        rc = C_.gray_engine_decide_raw(engine, req_buf, head, #head, fwd, out_decision)
-    end
-    if rc ~= 0 then
-        rc = with_parsed_headers(decide_raw, rc)
-    end
-    if rc ~= 0 then
-        ngx_log(ERR, "gray: decide failed: ", last_error())
+    if not decide_request() then
         return default
     end
     local f = fwd
