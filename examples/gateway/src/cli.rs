@@ -58,6 +58,9 @@ FLAGS:
                              accepting (default: from the open-file limit)
     --workers N              proxy worker threads, each with its own runtime, listening socket
                              (SO_REUSEPORT) and upstream pool (default: one per core)
+    --no-http1-shortcut      serve every request through hyper (by default plain HTTP/1.1
+                             requests of the common shape go straight from socket to a pooled
+                             upstream socket)
     --admin-legacy-get       also serve the seed-style GET /upstream_add, /upstream_remove and
                              /upstream_list (state changes by GET: any web page can trigger
                              them; off by default)
@@ -223,6 +226,7 @@ pub fn parse(
                         ))
                     })?;
             }
+            "--no-http1-shortcut" => options.http1_shortcut = false,
             "--admin-legacy-get" => options.admin_legacy_get = true,
             "--sample-every" | "--sample-capacity" | "--sample-max-bytes" => {
                 let v = value("a number")?;

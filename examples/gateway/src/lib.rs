@@ -30,6 +30,7 @@
 pub mod admin;
 pub mod body;
 pub mod cli;
+pub mod fast;
 pub mod forward;
 pub mod ingress;
 pub mod mirror;
@@ -100,6 +101,10 @@ pub struct GatewayOptions {
     /// listening socket and upstream pool ([`server::serve_sharded`]); nginx's
     /// `worker_processes`. The admin API, reloads and judgements run on the caller's runtime.
     pub workers: usize,
+    /// Serve plain HTTP/1.1 requests of the common shape on the shortcut ([`fast`]: straight
+    /// from socket to pooled upstream socket, no hyper); on by default. Off, every request
+    /// takes the hyper path.
+    pub http1_shortcut: bool,
 }
 
 impl fmt::Debug for GatewayOptions {
@@ -118,6 +123,7 @@ impl fmt::Debug for GatewayOptions {
             .field("upstream_h2", &self.upstream_h2)
             .field("sample", &self.sample)
             .field("workers", &self.workers)
+            .field("http1_shortcut", &self.http1_shortcut)
             .finish()
     }
 }
@@ -141,6 +147,7 @@ impl GatewayOptions {
             upstream_h2: UpstreamH2::default(),
             sample: None,
             workers: default_workers(),
+            http1_shortcut: true,
         }
     }
 }
@@ -342,9 +349,17 @@ impl Gateway {
         let proxy_stats = proxy.stats();
         // Each worker decides with its own layer (its own header cache) and forwards with its
         // own upstream pool.
-        let worker_service =
-            |_| ingress::IngressLayer.layer(GrayLayer::new(engine.clone()).layer(proxy.worker()));
-        let proxy = server::serve_sharded(
+        let shortcut = options.http1_shortcut;
+        let worker_service = |_| {
+            let worker = proxy.worker();
+            let fast = shortcut
+                .then(|| fast::FastHttp1::new(&worker))
+                .flatten()
+                .map(|f| Arc::new(f) as Arc<dyn server::Shortcut>);
+            let service = ingress::IngressLayer.layer(GrayLayer::new(engine.clone()).layer(worker));
+            (service, fast)
+        };
+        let proxy = server::serve_sharded_with(
             listeners,
             worker_service,
             options.limits,

@@ -102,13 +102,13 @@ struct Inner {
 /// Counters of upstream failures and retries, exported by the admin `/metrics`.
 #[derive(Debug, Default)]
 pub struct ProxyStats {
-    no_upstream: AtomicU64,
+    pub(crate) no_upstream: AtomicU64,
     connect: AtomicU64,
     connect_timeout: AtomicU64,
     response_timeout: AtomicU64,
     exchange: AtomicU64,
-    retries: AtomicU64,
-    retries_ok: AtomicU64,
+    pub(crate) retries: AtomicU64,
+    pub(crate) retries_ok: AtomicU64,
     client_body_timeout: AtomicU64,
     client_aborted: AtomicU64,
     /// The mirrors' counters (see [`crate::mirror`]).
@@ -116,7 +116,7 @@ pub struct ProxyStats {
 }
 
 impl ProxyStats {
-    fn failed(&self, f: &Failure) {
+    pub(crate) fn failed(&self, f: &Failure) {
         let c = match f {
             Failure::Connect(_) => &self.connect,
             Failure::ConnectTimeout => &self.connect_timeout,
@@ -180,7 +180,7 @@ impl ProxyStats {
 
 /// Why an upstream exchange failed.
 #[derive(Debug)]
-enum Failure {
+pub(crate) enum Failure {
     Connect(String),
     ConnectTimeout,
     ResponseTimeout,
@@ -190,7 +190,7 @@ enum Failure {
 }
 
 impl Failure {
-    fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         match self {
             Failure::Connect(_) | Failure::Exchange(_) => StatusCode::BAD_GATEWAY,
             Failure::ConnectTimeout | Failure::ResponseTimeout => StatusCode::GATEWAY_TIMEOUT,
@@ -202,16 +202,16 @@ impl Failure {
     /// Failures before any response arrived that are safe to retry for idempotent requests
     /// without a body: the node was unreachable or dropped the exchange. Response timeouts are
     /// not retried (the node may still be working on it, and the client already waited).
-    fn is_retryable(&self) -> bool {
+    pub(crate) fn is_retryable(&self) -> bool {
         !matches!(self, Failure::ResponseTimeout | Failure::Client(_))
     }
 
     /// Whether the failure says something about the upstream node (passive health).
-    fn is_upstream(&self) -> bool {
+    pub(crate) fn is_upstream(&self) -> bool {
         !matches!(self, Failure::Client(_))
     }
 
-    fn reason(&self, node: &str, t: &ProxyTimeouts) -> String {
+    pub(crate) fn reason(&self, node: &str, t: &ProxyTimeouts) -> String {
         match self {
             Failure::Connect(e) => format!("cannot connect to upstream {node}: {e}"),
             Failure::ConnectTimeout => format!(
@@ -326,6 +326,27 @@ impl Proxy {
     /// The failure and retry counters.
     pub fn stats(&self) -> Arc<ProxyStats> {
         self.inner.stats.clone()
+    }
+
+    /// The counters, borrowed.
+    pub(crate) fn counters(&self) -> &ProxyStats {
+        &self.inner.stats
+    }
+
+    /// The engine deciding and recording for this proxy.
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// The upstream timeouts.
+    pub(crate) fn timeouts(&self) -> &ProxyTimeouts {
+        &self.inner.timeouts
+    }
+
+    /// True when every node is reached over plain HTTP/1.1 (no `--upstream-tls` or
+    /// `--upstream-h2` target).
+    pub(crate) fn plain_http1_only(&self) -> bool {
+        self.inner.upstream_tls.targets.is_empty() && self.inner.upstream_h2.targets.is_empty()
     }
 
     /// Forwards one request and always answers (errors become 502/503/504 responses). With
@@ -643,7 +664,7 @@ fn outcome(result: &Result<Response<Body>, Failure>) -> Option<Outcome> {
 
 /// Another available node of `group` than `failed`, if any (round-robin independent: the
 /// first available one after `failed` in configuration order).
-fn another_node(engine: &Engine, group: &str, failed: &str) -> Option<(String, String)> {
+pub(crate) fn another_node(engine: &Engine, group: &str, failed: &str) -> Option<(String, String)> {
     let status = engine.nodes(group).ok()?;
     let n = status.nodes.len();
     let start = status

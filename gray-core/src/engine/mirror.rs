@@ -10,6 +10,25 @@ use crate::snapshot::release::Choice;
 use crate::sticky;
 
 impl Engine {
+    /// True when the current rules mirror anything (a rule's or a group's `mirror`). A proxy
+    /// with a path that cannot send copies checks this before deciding.
+    ///
+    /// ```
+    /// use gray_core::{Engine, Format};
+    ///
+    /// let engine = Engine::from_str(
+    ///     "version: 1\ngroups: { a: { nodes: [] } }\ndefault: a\n",
+    ///     Format::Yaml,
+    /// )?;
+    /// assert!(!engine.has_mirrors());
+    /// # Ok::<(), gray_core::Error>(())
+    /// ```
+    pub fn has_mirrors(&self) -> bool {
+        let snap = self.current.load();
+        snap.rules.iter().any(|r| r.mirror.is_some())
+            || snap.groups.iter().any(|g| g.mirror.is_some())
+    }
+
     /// The copy to send for a request `decision` routed: `None` when no mirror applies (the
     /// matched rule's, else the requested group's) or the request is outside its sampled
     /// share; [`Mirroring::Skipped`] when its method is not mirrored or the mirror's group has

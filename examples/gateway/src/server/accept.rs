@@ -17,6 +17,7 @@ use tokio::time::Instant;
 use super::conn::{self, HttpService, ResponseBody};
 use super::lease::{ConnectionLease, Slot};
 use super::limits::ServerLimits;
+use super::shortcut::SharedShortcut;
 
 /// Stops a running server: `stop()` ends accepting and lets open connections finish their
 /// requests (graceful), `abort()` drops every connection at once. One handle covers every
@@ -220,9 +221,9 @@ where
     B: ResponseBody,
 {
     let (shared, mut handle) = Shared::new(listener.local_addr()?, limits);
-    handle
-        .tasks
-        .push(tokio::spawn(accept_loop(listener, service, tls, shared)));
+    handle.tasks.push(tokio::spawn(accept_loop(
+        listener, service, None, tls, shared,
+    )));
     Ok(handle)
 }
 
@@ -231,6 +232,7 @@ where
 pub(super) async fn accept_loop<S, B>(
     listener: TcpListener,
     service: S,
+    shortcut: SharedShortcut,
     tls: Option<tokio_rustls::TlsAcceptor>,
     shared: Shared,
 ) where
@@ -302,6 +304,7 @@ pub(super) async fn accept_loop<S, B>(
         };
         conns.spawn(conn::connection(
             stream,
+            shortcut.clone(),
             peer,
             service.clone(),
             builder.clone(),

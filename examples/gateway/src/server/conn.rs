@@ -24,6 +24,7 @@ use tower::{Service, ServiceExt};
 
 use super::lease::{ClientTls, ConnectionLease};
 use super::limits::ServerLimits;
+use super::shortcut::{Ending, Http1Conn, SharedShortcut};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -74,12 +75,12 @@ struct Activity {
 }
 
 impl Activity {
-    fn new() -> Arc<Activity> {
+    fn new(requests: u64) -> Arc<Activity> {
         Arc::new(Activity {
             origin: Instant::now(),
             last_ms: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
-            requests: AtomicU64::new(0),
+            requests: AtomicU64::new(requests),
         })
     }
 
@@ -162,6 +163,65 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
     }
 }
 
+/// A socket whose first reads return bytes read from it before (by a
+/// [`Shortcut`](super::shortcut::Shortcut)).
+struct Replayed<T> {
+    prefix: Vec<u8>,
+    pos: usize,
+    io: T,
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Replayed<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if self.pos < self.prefix.len() {
+            let n = (self.prefix.len() - self.pos).min(buf.remaining());
+            let at = self.pos;
+            buf.put_slice(&self.prefix[at..at + n]);
+            self.pos += n;
+            if self.pos == self.prefix.len() {
+                self.prefix = Vec::new();
+                self.pos = 0;
+            }
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Replayed<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
 /// Counts a request as in flight until its response body has been sent (or dropped).
 struct InFlight(Arc<Activity>);
 
@@ -211,8 +271,8 @@ impl<B: http_body::Body> http_body::Body for Tracked<B> {
 
 /// A client connection: plain TCP, or TLS over it.
 enum ClientStream {
-    Plain(Watched<TcpStream>),
-    Tls(Box<tokio_rustls::server::TlsStream<Watched<TcpStream>>>),
+    Plain(Watched<Replayed<TcpStream>>),
+    Tls(Box<tokio_rustls::server::TlsStream<Watched<Replayed<TcpStream>>>>),
 }
 
 impl AsyncRead for ClientStream {
@@ -273,10 +333,12 @@ impl AsyncWrite for ClientStream {
     }
 }
 
-/// Serves one client connection until it ends, is idle too long, or the server stops.
+/// Serves one client connection until it ends, is idle too long, or the server stops; a plain
+/// connection goes to `shortcut` first, if there is one.
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn connection<S, B>(
-    stream: TcpStream,
+    mut stream: TcpStream,
+    shortcut: SharedShortcut,
     peer: SocketAddr,
     service: S,
     builder: Arc<auto::Builder<TokioExecutor>>,
@@ -288,9 +350,28 @@ pub(super) async fn connection<S, B>(
     S: HttpService<B>,
     B: ResponseBody,
 {
-    let activity = Activity::new();
+    let mut prefix = Vec::new();
+    let mut served = 0;
+    if let (Some(fast), None) = (&shortcut, &tls) {
+        let conn = Http1Conn {
+            stream: &mut stream,
+            peer,
+            read: &mut prefix,
+            limits,
+            stopped: &mut stopped,
+        };
+        match fast.serve(conn).await {
+            Ending::Closed => return,
+            Ending::Hyper { served: n } => served = n,
+        }
+    }
+    let activity = Activity::new(served);
     let io = Watched {
-        io: stream,
+        io: Replayed {
+            prefix,
+            pos: 0,
+            io: stream,
+        },
         activity: activity.clone(),
     };
     let io = match tls {

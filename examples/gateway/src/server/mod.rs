@@ -44,16 +44,19 @@
 //!
 //! [`limits`](ServerLimits) → `lease` ([`ConnectionLease`], [`ClientTls`]) → `conn` (one
 //! connection) → `accept` (the accept loop, [`ServerHandle`]) → `shards` (one accept loop per
-//! worker thread: [`serve_sharded`]).
+//! worker thread: [`serve_sharded`]); `shortcut` ([`Shortcut`]: serving plain HTTP/1.1
+//! connections without hyper while their requests allow it) is used by `conn`.
 
 mod accept;
 mod conn;
 mod lease;
 mod limits;
 mod shards;
+mod shortcut;
 
 pub use accept::{serve, serve_tls, serve_with, ServerHandle};
 pub use conn::{HttpService, ResponseBody};
 pub use lease::{ClientTls, ConnectionLease, OpenTunnel};
 pub use limits::{default_max_connections, open_file_limit, ServerLimits};
-pub use shards::{bind_listeners, serve_sharded, Listeners};
+pub use shards::{bind_listeners, serve_sharded, serve_sharded_with, Listeners};
+pub use shortcut::{Ending, Http1Conn, SharedShortcut, Shortcut};

@@ -18,6 +18,7 @@ use tokio::net::TcpListener;
 use super::accept::{accept_loop, ServerHandle, Shared};
 use super::conn::{HttpService, ResponseBody};
 use super::limits::ServerLimits;
+use super::shortcut::SharedShortcut;
 
 /// The kernel's queue of connections not yet accepted, per listening socket.
 const BACKLOG: i32 = 1024;
@@ -93,10 +94,27 @@ where
     B: ResponseBody,
     F: FnMut(usize) -> S,
 {
+    serve_sharded_with(listeners, |i| (make(i), None), limits, tls)
+}
+
+/// [`serve_sharded`] with a [`Shortcut`](super::Shortcut) per worker: `make(i)` builds worker
+/// `i`'s service and the shortcut its plain HTTP/1.1 connections go to first (TLS connections
+/// never do).
+pub fn serve_sharded_with<S, B, F>(
+    listeners: Listeners,
+    mut make: F,
+    limits: ServerLimits,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> io::Result<ServerHandle>
+where
+    S: HttpService<B>,
+    B: ResponseBody,
+    F: FnMut(usize) -> (S, SharedShortcut),
+{
     let (shared, mut handle) = Shared::new(listeners.addr, limits);
     let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
     for (i, socket) in listeners.sockets.into_iter().enumerate() {
-        let service = make(i);
+        let (service, shortcut) = make(i);
         let shared = shared.clone();
         let acceptor = acceptor.clone();
         let (started, task) = mpsc::sync_channel(1);
@@ -128,7 +146,7 @@ where
                 // runtime then ends whatever is left on it.
                 let (done, finished) = tokio::sync::oneshot::channel::<()>();
                 let task = runtime.spawn(async move {
-                    accept_loop(listener, service, acceptor, shared).await;
+                    accept_loop(listener, service, shortcut, acceptor, shared).await;
                     drop(done);
                 });
                 if started.send(Ok(task)).is_err() {
