@@ -32,6 +32,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use gray_core::{Decision, Outcome};
@@ -136,6 +137,12 @@ impl FastHttp1 {
         };
         let mut served = 0u64;
         read.reserve(8192);
+        if *stopped.borrow() {
+            return Ending::Closed;
+        }
+        // One wait for the stop for the whole connection (not one per request): it resolves
+        // once, and the connection ends then.
+        let mut stop = std::pin::pin!(stopped.changed());
         loop {
             // A complete head: the idle limit until its first byte, then the header timeout.
             let idle = if served == 0 {
@@ -162,16 +169,13 @@ impl FastHttp1 {
                         Err(NotHere::Partial) => {}
                     }
                 }
-                if *stopped.borrow() {
-                    return Ending::Closed;
-                }
                 if read.capacity() - read.len() < 1024 {
                     read.reserve(8192);
                 }
                 let got = tokio::select! {
                     biased;
                     r = clock.within(deadline, stream.read_buf(read)) => r,
-                    _ = stopped.changed(), if !started => return Ending::Closed,
+                    _ = &mut stop, if !started => return Ending::Closed,
                 };
                 match got {
                     Some(Ok(0)) | Some(Err(_)) | None => return Ending::Closed,
@@ -191,7 +195,7 @@ impl FastHttp1 {
                 Next::Close => return Ending::Closed,
                 Next::KeepAlive => served += 1,
             }
-            if *stopped.borrow() {
+            if std::future::poll_fn(|cx| Poll::Ready(stop.as_mut().poll(cx).is_ready())).await {
                 return Ending::Closed;
             }
         }
