@@ -173,6 +173,16 @@ run() { # side case url header
 }
 
 load1() { cut -d' ' -f1 /proc/loadavg; }
+
+# A warm-up run of every case on both sides (2 s each, not counted): the first run after a
+# start pays for page faults, the node connections' setup and the TLS session caches.
+for case in $CASES; do
+    case $case in
+        tls) urls="https://127.0.0.1:$NGX_TLS/ https://127.0.0.1:$GRAY_TLS/" ;;
+        *) urls="http://127.0.0.1:$NGX/ http://127.0.0.1:$GRAY/" ;;
+    esac
+    for u in $urls; do wrk -t$THREADS -c$CONNS -d2s "$u" >/dev/null; done
+done
 RESULTS="$WORK/results"
 LOADS="$WORK/loads"
 : >"$RESULTS"
@@ -243,10 +253,11 @@ Same routing in both: seed 000's cookie map (\`~*aaa\$\` → canary) and a 10,00
 proxy), upstreams with \`max_fails=1 fail_timeout=10s\` and pooled keep-alive connections. Both
 upstreams are one nginx answering fixed bodies. nginx runs $WORKERS worker processes, the gateway
 $WORKERS workers (\`--workers\`: a single-threaded runtime, \`SO_REUSEPORT\` listener and upstream
-pool per thread); TLS with one ECDSA P-256 certificate on both (TLS 1.3); wrk
+pool per thread; plain HTTP/1.1 on the shortcut, \`examples/gateway/src/fast/\`); TLS with one ECDSA P-256 certificate on both (TLS 1.3); wrk
 \`-t$THREADS -c$CONNS -d${DURATION}s\` on loopback. Everything shares one $(nproc)-core machine
 ($(uname -m), $("$NGINX" -v 2>&1 | sed 's/^nginx version: //'), gateway release build), so
-the absolute numbers are indicative. Interleaved: $ROUNDS rounds, each running every case on
+the absolute numbers are indicative. After a 2 s warm-up of every case on both sides,
+interleaved: $ROUNDS rounds, each running every case on
 nginx and then on the gateway; requests/s and p99 are medians of the rounds (each round's figure
 in brackets), the ratios medians of the rounds' own ratios (gateway run / the nginx run just
 before it). CPU per request is the proxy's own CPU time (user + system, all nginx processes or
