@@ -7,8 +7,10 @@ use std::net::IpAddr;
 
 use gray_core::{Decision, RequestView};
 
-/// Header lines a head may have on the shortcut; a head with more goes to hyper.
+/// Header lines a request head may have on the shortcut; a head with more goes to hyper.
 pub(crate) const MAX_HEADERS: usize = 64;
+/// Header lines a node's response head may have (hyper's client allows 100).
+const MAX_RESPONSE_HEADERS: usize = 128;
 
 /// Headers that describe one connection (RFC 9110 §7.6.1, as [`crate::forward`]), never
 /// forwarded. `Transfer-Encoding` is among them for requests; a response's is kept when its
@@ -326,7 +328,7 @@ pub(crate) enum BadResponse {
 /// Parses the response head at the start of `buf` (an interim 1xx response is reported as
 /// such, status below 200, for the caller to skip).
 pub(crate) fn parse_response(buf: &[u8], head_request: bool) -> Result<ResponseHead, BadResponse> {
-    let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut storage = [httparse::EMPTY_HEADER; MAX_RESPONSE_HEADERS];
     let mut resp = httparse::Response::new(&mut storage);
     let len = match resp.parse(buf) {
         Ok(httparse::Status::Complete(n)) => n,
@@ -384,7 +386,7 @@ pub(crate) fn parse_response(buf: &[u8], head_request: bool) -> Result<ResponseH
 /// node sent none, `Transfer-Encoding: chunked` for a body delimited by the node's close, and
 /// `Connection: close` when the client's connection ends after it.
 pub(crate) fn write_response(out: &mut Vec<u8>, buf: &[u8], framing: Framing, close: bool) {
-    let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut storage = [httparse::EMPTY_HEADER; MAX_RESPONSE_HEADERS];
     let mut resp = httparse::Response::new(&mut storage);
     if !matches!(resp.parse(buf), Ok(httparse::Status::Complete(_))) {
         return;

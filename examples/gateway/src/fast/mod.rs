@@ -326,15 +326,13 @@ impl FastHttp1 {
             }
         };
         if let Some(start) = access {
-            let target = {
-                let mut storage = [httparse::EMPTY_HEADER; head::MAX_HEADERS];
-                head::parse_request(read, &mut storage)
-                    .map(|h| format!("{} {}", h.method, h.target))
-                    .unwrap_or_default()
-            };
+            let mut storage = [httparse::EMPTY_HEADER; head::MAX_HEADERS];
+            let (method, uri) =
+                head::parse_request(read, &mut storage).map_or(("", ""), |h| (h.method, h.target));
             tracing::debug!(
                 target: "gray::access",
-                request = %target,
+                method,
+                uri,
                 status,
                 rule = decision.rule_id().unwrap_or("(default)"),
                 group = decision.group(),
