@@ -567,6 +567,13 @@ mod tests {
             f("HTTP/1.1 200 OK\r\n", false).err(),
             Some(BadResponse::Partial)
         );
+        // As many header lines as hyper's client accepts (100) pass.
+        let many: String = (0..100).map(|i| format!("x-h{i}: v\r\n")).collect();
+        let raw = format!("HTTP/1.1 200 OK\r\n{many}Content-Length: 0\r\n\r\n");
+        assert_eq!(f(&raw, false), Ok((Framing::Length(0), true)));
+        let mut big = Vec::new();
+        write_response(&mut big, raw.as_bytes(), Framing::Length(0), false);
+        assert!(String::from_utf8(big).unwrap().contains("x-h99: v\r\n"));
         let mut out = Vec::new();
         write_response(
             &mut out,
