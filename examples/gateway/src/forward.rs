@@ -18,6 +18,20 @@ const HOP_BY_HOP: [HeaderName; 8] = [
     header::TRANSFER_ENCODING,
 ];
 
+/// The same headers by name, with `Upgrade` (removed too; see [`remove_hop_by_hop`]), for
+/// paths that work on raw heads ([`crate::fast`]).
+pub(crate) const HOP_BY_HOP_NAMES: [&str; 9] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
 /// Removes hop-by-hop headers, including every header named in `Connection`, and `Upgrade`
 /// (an upgrade is recorded before and restored by [`crate::tunnel`]).
 pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
@@ -100,11 +114,12 @@ pub fn append_forwarded_for(headers: &mut HeaderMap, peer: Option<IpAddr>, tls: 
 /// Methods whose request may be sent twice with the effect of once (RFC 9110 §9.2.2; `POST`,
 /// `PATCH` and `CONNECT` are not).
 pub fn idempotent(m: &http::Method) -> bool {
-    use http::Method;
-    matches!(
-        *m,
-        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
-    )
+    idempotent_name(m.as_str())
+}
+
+/// [`idempotent`] for a method given by name (case-sensitive, as methods are).
+pub fn idempotent_name(m: &str) -> bool {
+    matches!(m, "GET" | "HEAD" | "OPTIONS" | "TRACE" | "PUT" | "DELETE")
 }
 
 /// Sets `Host` from the request URI's authority (HTTP/2 `:authority`) when absent.
@@ -142,6 +157,14 @@ pub fn upstream_uri(https: bool, node: &str, uri: &Uri) -> Result<Uri, http::Err
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_name_list_is_the_header_list_and_upgrade() {
+        let list = HOP_BY_HOP;
+        let mut names: Vec<&str> = list.iter().map(HeaderName::as_str).collect();
+        names.push(header::UPGRADE.as_str());
+        assert_eq!(names, HOP_BY_HOP_NAMES);
+    }
 
     #[test]
     fn hop_by_hop_and_connection_listed_headers_are_removed() {

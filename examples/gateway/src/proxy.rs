@@ -107,8 +107,8 @@ pub struct ProxyStats {
     connect_timeout: AtomicU64,
     response_timeout: AtomicU64,
     exchange: AtomicU64,
-    pub(crate) retries: AtomicU64,
-    pub(crate) retries_ok: AtomicU64,
+    retries: AtomicU64,
+    retries_ok: AtomicU64,
     client_body_timeout: AtomicU64,
     client_aborted: AtomicU64,
     /// The mirrors' counters (see [`crate::mirror`]).
@@ -116,6 +116,14 @@ pub struct ProxyStats {
 }
 
 impl ProxyStats {
+    /// Counts a retry, and whether it got an answer below 500.
+    pub(crate) fn retried(&self, ok: bool) {
+        self.retries.fetch_add(1, Ordering::Relaxed);
+        if ok {
+            self.retries_ok.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     pub(crate) fn failed(&self, f: &Failure) {
         let c = match f {
             Failure::Connect(_) => &self.connect,
@@ -204,6 +212,17 @@ impl Failure {
     /// not retried (the node may still be working on it, and the client already waited).
     pub(crate) fn is_retryable(&self) -> bool {
         !matches!(self, Failure::ResponseTimeout | Failure::Client(_))
+    }
+
+    /// What the failure tells passive health about the node: nothing when the client broke
+    /// the exchange.
+    pub(crate) fn outcome(&self) -> Option<Outcome> {
+        Some(match self {
+            Failure::Connect(_) => Outcome::ConnectError,
+            Failure::ConnectTimeout | Failure::ResponseTimeout => Outcome::Timeout,
+            Failure::Exchange(_) => Outcome::Reset,
+            Failure::Client(_) => return None,
+        })
     }
 
     /// Whether the failure says something about the upstream node (passive health).
@@ -384,18 +403,7 @@ impl Proxy {
             None => tunnel::splice(resp, client_upgrade, lease, node),
         };
         if let Some((start, method, uri)) = access {
-            tracing::debug!(
-                target: "gray::access",
-                %method,
-                %uri,
-                status = resp.status().as_u16(),
-                rule = decision.rule_id().unwrap_or("(default)"),
-                group = decision.group(),
-                node = decision.node_address().unwrap_or("(none)"),
-                generation = decision.generation(),
-                ms = start.elapsed().as_secs_f64() * 1e3,
-                "request"
-            );
+            log_access(&method, &uri, resp.status().as_u16(), &decision, start);
         }
         resp
     }
@@ -529,12 +537,8 @@ impl Proxy {
             Ok((route, r)) => self.send(route, &node, r, &Upload::done()).await,
             Err(e) => Err(Failure::Exchange(e.to_string())),
         };
-        let ok = matches!(&result, Ok(r) if !r.status().is_server_error());
         let stats = &self.inner.stats;
-        stats.retries.fetch_add(1, Ordering::Relaxed);
-        if ok {
-            stats.retries_ok.fetch_add(1, Ordering::Relaxed);
-        }
+        stats.retried(matches!(&result, Ok(r) if !r.status().is_server_error()));
         if let Err(f) = &result {
             stats.failed(f);
         }
@@ -653,13 +657,32 @@ impl Proxy {
 
 /// What an attempt tells passive health about the node: nothing when the client broke it.
 fn outcome(result: &Result<Response<Body>, Failure>) -> Option<Outcome> {
-    Some(match result {
-        Ok(resp) => Outcome::Status(resp.status().as_u16()),
-        Err(Failure::Connect(_)) => Outcome::ConnectError,
-        Err(Failure::ConnectTimeout | Failure::ResponseTimeout) => Outcome::Timeout,
-        Err(Failure::Exchange(_)) => Outcome::Reset,
-        Err(Failure::Client(_)) => return None,
-    })
+    match result {
+        Ok(resp) => Some(Outcome::Status(resp.status().as_u16())),
+        Err(f) => f.outcome(),
+    }
+}
+
+/// The access log line of one request (`RUST_LOG=gray::access=debug`), for both paths.
+pub(crate) fn log_access(
+    method: &dyn std::fmt::Display,
+    uri: &dyn std::fmt::Display,
+    status: u16,
+    decision: &Decision,
+    start: Instant,
+) {
+    tracing::debug!(
+        target: "gray::access",
+        %method,
+        %uri,
+        status,
+        rule = decision.rule_id().unwrap_or("(default)"),
+        group = decision.group(),
+        node = decision.node_address().unwrap_or("(none)"),
+        generation = decision.generation(),
+        ms = start.elapsed().as_secs_f64() * 1e3,
+        "request"
+    );
 }
 
 /// Another available node of `group` than `failed`, if any (round-robin independent: the

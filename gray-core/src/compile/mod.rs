@@ -87,8 +87,11 @@ pub(crate) fn compile(
     let fields = std::mem::take(&mut scope.fields).build();
     // The IP table is the last thing built because conditions may add anonymous sets.
     let (ip_table, set_labels) = ip_sets::build_table(scope, &spec, input.previous);
+    let mirrors =
+        rules.iter().any(|r| r.mirror.is_some()) || groups.iter().any(|g| g.mirror.is_some());
     Ok(Snapshot {
         generation: input.generation,
+        mirrors,
         ip_table,
         set_labels,
         resolver,

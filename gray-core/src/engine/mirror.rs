@@ -24,9 +24,7 @@ impl Engine {
     /// # Ok::<(), gray_core::Error>(())
     /// ```
     pub fn has_mirrors(&self) -> bool {
-        let snap = self.current.load();
-        snap.rules.iter().any(|r| r.mirror.is_some())
-            || snap.groups.iter().any(|g| g.mirror.is_some())
+        self.current.load().mirrors
     }
 
     /// The copy to send for a request `decision` routed: `None` when no mirror applies (the

@@ -35,6 +35,8 @@ use rule::Rule;
 #[derive(Debug)]
 pub struct Snapshot {
     pub(crate) generation: u64,
+    /// Some rule or group mirrors (worked out once at compile time).
+    pub(crate) mirrors: bool,
     pub(crate) spec: Arc<Spec>,
     pub(crate) ip_table: Arc<IpTable>,
     pub(crate) set_labels: Arc<Vec<String>>,

@@ -37,11 +37,11 @@ impl Clock {
                 r = &mut f => return Some(r),
                 () = self.sleep.as_mut() => {
                     let now = Instant::now();
-                    self.sleep.as_mut().reset(deadline.min(now + self.step).max(now + Duration::from_millis(1)));
                     if now >= deadline {
                         self.sleep.as_mut().reset(now + self.step);
                         return None;
                     }
+                    self.sleep.as_mut().reset(deadline.min(now + self.step));
                 }
             }
         }

@@ -7,25 +7,14 @@ use std::net::IpAddr;
 
 use gray_core::{Decision, RequestView};
 
+// Headers that describe one connection, never forwarded. `Transfer-Encoding` is among them
+// for requests; a response's is kept when its chunked body passes through as it came.
+use crate::forward::HOP_BY_HOP_NAMES as HOP_BY_HOP;
+
 /// Header lines a request head may have on the shortcut; a head with more goes to hyper.
 pub(crate) const MAX_HEADERS: usize = 64;
 /// Header lines a node's response head may have (hyper's client allows 100).
 const MAX_RESPONSE_HEADERS: usize = 128;
-
-/// Headers that describe one connection (RFC 9110 §7.6.1, as [`crate::forward`]), never
-/// forwarded. `Transfer-Encoding` is among them for requests; a response's is kept when its
-/// chunked body passes through as it came.
-const HOP_BY_HOP: [&str; 9] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-];
 
 /// At most this many header names listed in `Connection` (beyond `close` and `keep-alive`).
 const MAX_CONNECTION_NAMES: usize = 8;

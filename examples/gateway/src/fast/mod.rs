@@ -41,12 +41,13 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use crate::proxy::{another_node, Failure, Proxy};
+use crate::forward::idempotent_name;
+use crate::proxy::{another_node, log_access, Failure, Proxy};
 use crate::server::{Ending, Http1Conn, Shortcut};
 use crate::upload::ClientFailure;
 use chunked::Chunked;
 use clock::Clock;
-use head::{Framing, NotHere, View};
+use head::{Framing, NotHere, RequestHead, View};
 use pool::RawPool;
 
 /// The longest request body the shortcut sends itself (it sends a body whole before reading
@@ -94,8 +95,6 @@ enum Next {
     KeepAlive,
     /// Answered (or not), the connection ends.
     Close,
-    /// Not for the shortcut: hyper takes the connection.
-    Hyper,
 }
 
 /// The buffers a connection reuses for every request.
@@ -108,10 +107,18 @@ struct Buffers {
     body: Vec<u8>,
 }
 
-/// What an exchange left: the node's socket (when it can be used again) for the pool.
-struct Answered {
-    status: u16,
-    reusable: Option<TcpStream>,
+/// A request decided and written for its node by [`FastHttp1::prepare`].
+struct Prepared {
+    decision: Decision,
+    /// The head's length in the read buffer, and the body's (`Content-Length`).
+    head_len: usize,
+    body_len: u64,
+    /// The client asked to close after this exchange.
+    close: bool,
+    /// Idempotent, without a body: may be sent again to another node.
+    replayable: bool,
+    /// A `HEAD` request (its answer has no body).
+    method_head: bool,
 }
 
 impl FastHttp1 {
@@ -157,11 +164,11 @@ impl FastHttp1 {
                     limits.header_timeout
                 };
             let mut started = !read.is_empty();
-            loop {
+            let prepared = loop {
                 if started {
                     let mut storage = [httparse::EMPTY_HEADER; head::MAX_HEADERS];
                     match head::parse_request(read, &mut storage) {
-                        Ok(_) => break,
+                        Ok(h) => break self.prepare(&h, peer.ip(), &mut bufs.out),
                         Err(NotHere::Other) => return Ending::Hyper { served },
                         Err(NotHere::Partial) if read.len() > MAX_HEAD => {
                             return Ending::Hyper { served }
@@ -186,12 +193,14 @@ impl FastHttp1 {
                         }
                     }
                 }
-            }
+            };
+            let Some(prepared) = prepared else {
+                return Ending::Hyper { served };
+            };
             let next = self
-                .request(stream, peer, read, &mut bufs, &mut clock)
+                .request(stream, peer, read, prepared, &mut bufs, &mut clock)
                 .await;
             match next {
-                Next::Hyper => return Ending::Hyper { served },
                 Next::Close => return Ending::Closed,
                 Next::KeepAlive => served += 1,
             }
@@ -201,49 +210,55 @@ impl FastHttp1 {
         }
     }
 
-    /// Serves the complete request head at the start of `read`.
+    /// Decides the request of head `h` and writes its head for the node into `out`; `None`
+    /// when the request is not for the shortcut after all (a body over [`MAX_BODY`], rules that
+    /// mirror).
+    fn prepare(
+        &self,
+        h: &RequestHead<'_, '_>,
+        peer: IpAddr,
+        out: &mut Vec<u8>,
+    ) -> Option<Prepared> {
+        let engine = self.proxy.engine();
+        if h.body > MAX_BODY || engine.has_mirrors() {
+            return None;
+        }
+        let decision = engine.decide(&View { head: h, peer });
+        out.clear();
+        if let Some(node) = decision.node_address() {
+            head::write_request(out, h, &decision, peer, node);
+        }
+        Some(Prepared {
+            replayable: h.body == 0 && idempotent_name(h.method),
+            method_head: h.method == "HEAD",
+            head_len: h.len,
+            body_len: h.body,
+            close: h.close,
+            decision,
+        })
+    }
+
+    /// Serves the request at the start of `read`, decided and written by [`Self::prepare`].
     async fn request(
         &self,
         client: &mut TcpStream,
         peer: SocketAddr,
         read: &mut Vec<u8>,
+        prepared: Prepared,
         bufs: &mut Buffers,
         clock: &mut Clock,
     ) -> Next {
-        let engine = self.proxy.engine();
-        if engine.has_mirrors() {
-            return Next::Hyper;
-        }
         let peer_ip = peer.ip();
-        bufs.out.clear();
         let access = tracing::enabled!(target: "gray::access", tracing::Level::DEBUG)
             .then(std::time::Instant::now);
-        let (decision, head_len, body_len, close, replayable, method_head) = {
-            let mut storage = [httparse::EMPTY_HEADER; head::MAX_HEADERS];
-            let Ok(h) = head::parse_request(read, &mut storage) else {
-                return Next::Hyper;
-            };
-            if h.body > MAX_BODY {
-                return Next::Hyper;
-            }
-            let view = View {
-                head: &h,
-                peer: peer_ip,
-            };
-            let decision = engine.decide(&view);
-            if let Some(node) = decision.node_address() {
-                head::write_request(&mut bufs.out, &h, &decision, peer_ip, node);
-            }
-            let replayable = h.body == 0 && idempotent(h.method);
-            (
-                decision,
-                h.len,
-                h.body,
-                h.close,
-                replayable,
-                h.method == "HEAD",
-            )
-        };
+        let Prepared {
+            decision,
+            head_len,
+            body_len,
+            close,
+            replayable,
+            method_head,
+        } = prepared;
         // The body: what arrived with the head, the rest read (bounded) below.
         let avail = read.len() - head_len;
         let in_buffer = usize::try_from(body_len).map_or(avail, |b| b.min(avail));
@@ -276,10 +291,7 @@ impl FastHttp1 {
                     .await;
                 self.record(&decision, &first, sent.elapsed());
                 match first {
-                    Ok(resp) => match self
-                        .respond(client, node, resp, bufs, close, method_head)
-                        .await
-                    {
+                    Ok(resp) => match self.respond(client, node, resp, bufs, close).await {
                         Some((status, close)) => (status, close),
                         None => return Next::Close,
                     },
@@ -326,21 +338,11 @@ impl FastHttp1 {
             }
         };
         if let Some(start) = access {
+            // Only when the access log is on: the head is parsed again for its request line.
             let mut storage = [httparse::EMPTY_HEADER; head::MAX_HEADERS];
             let (method, uri) =
                 head::parse_request(read, &mut storage).map_or(("", ""), |h| (h.method, h.target));
-            tracing::debug!(
-                target: "gray::access",
-                method,
-                uri,
-                status,
-                rule = decision.rule_id().unwrap_or("(default)"),
-                group = decision.group(),
-                node = decision.node_address().unwrap_or("(none)"),
-                generation = decision.generation(),
-                ms = start.elapsed().as_secs_f64() * 1e3,
-                "request"
-            );
+            log_access(&method, &uri, status, &decision, start);
         }
         read.drain(..consumed);
         if close {
@@ -400,20 +402,14 @@ impl FastHttp1 {
             .await;
         let latency = sent.elapsed();
         let stats = self.proxy.counters();
-        stats.retries.fetch_add(1, Ordering::Relaxed);
-        if matches!(&result, Ok(r) if r.status < 500) {
-            stats.retries_ok.fetch_add(1, Ordering::Relaxed);
-        }
+        stats.retried(matches!(&result, Ok(r) if r.head.status < 500));
         if again.node_address() == Some(node.as_str()) {
             self.record(&again, &result, latency);
         } else if let Some(outcome) = outcome(&result) {
             let _ = engine.record_node_timed(&group, &node, outcome, latency);
         }
         match result {
-            Ok(resp) => {
-                self.respond(client, &node, resp, bufs, close, method_head)
-                    .await
-            }
+            Ok(resp) => self.respond(client, &node, resp, bufs, close).await,
             Err(f) => {
                 stats.failed(&f);
                 let reason = f.reason(&node, timeouts);
@@ -507,13 +503,7 @@ impl FastHttp1 {
                     }
                     bufs.up.drain(..h.len);
                 }
-                Ok(h) => {
-                    return Ok(Exchanged {
-                        status: h.status,
-                        head: h,
-                        upstream,
-                    })
-                }
+                Ok(h) => return Ok(Exchanged { head: h, upstream }),
                 Err(head::BadResponse::Partial) if bufs.up.len() <= MAX_HEAD => {}
                 Err(_) => return Err(Failure::Exchange("invalid response head".to_owned())),
             }
@@ -529,22 +519,14 @@ impl FastHttp1 {
         resp: Exchanged,
         bufs: &mut Buffers,
         close: bool,
-        _method_head: bool,
     ) -> Option<(u16, bool)> {
-        let Exchanged {
-            status,
-            head,
-            mut upstream,
-        } = resp;
+        let Exchanged { head, mut upstream } = resp;
         bufs.out.clear();
         head::write_response(&mut bufs.out, &bufs.up[..head.len], head.framing, close);
-        let answered = match head.framing {
+        let reusable = match head.framing {
             Framing::Empty => {
                 client.write_all(&bufs.out).await.ok()?;
-                Answered {
-                    status,
-                    reusable: (head.reusable && bufs.up.len() == head.len).then_some(upstream),
-                }
+                (head.reusable && bufs.up.len() == head.len).then_some(upstream)
             }
             Framing::Length(n) => {
                 let have = (bufs.up.len() - head.len) as u64;
@@ -565,10 +547,7 @@ impl FastHttp1 {
                     client.write_all(&bufs.up[..got]).await.ok()?;
                     left -= got as u64;
                 }
-                Answered {
-                    status,
-                    reusable: (head.reusable && !extra).then_some(upstream),
-                }
+                (head.reusable && !extra).then_some(upstream)
             }
             Framing::Chunked => {
                 let mut walk = Chunked::new();
@@ -590,10 +569,7 @@ impl FastHttp1 {
                         return None;
                     }
                 }
-                Answered {
-                    status,
-                    reusable: (head.reusable && !extra).then_some(upstream),
-                }
+                (head.reusable && !extra).then_some(upstream)
             }
             Framing::UntilClose => {
                 let rest = bufs.up.len() - head.len;
@@ -618,22 +594,18 @@ impl FastHttp1 {
                     bufs.out.extend_from_slice(b"\r\n");
                     client.write_all(&bufs.out).await.ok()?;
                 }
-                Answered {
-                    status,
-                    reusable: None,
-                }
+                None
             }
         };
-        if let Some(s) = answered.reusable {
+        if let Some(s) = reusable {
             self.pool.checkin(node, s);
         }
-        Some((answered.status, close))
+        Some((head.status, close))
     }
 }
 
 /// A response head read from a node, with the node's socket.
 struct Exchanged {
-    status: u16,
     head: head::ResponseHead,
     upstream: TcpStream,
 }
@@ -645,19 +617,10 @@ fn chunk_header(out: &mut Vec<u8>, n: usize) {
 
 /// What an attempt tells passive health about the node: nothing when the client broke it.
 fn outcome(result: &Result<Exchanged, Failure>) -> Option<Outcome> {
-    Some(match result {
-        Ok(r) => Outcome::Status(r.status),
-        Err(Failure::Connect(_)) => Outcome::ConnectError,
-        Err(Failure::ConnectTimeout | Failure::ResponseTimeout) => Outcome::Timeout,
-        Err(Failure::Exchange(_)) => Outcome::Reset,
-        Err(Failure::Client(_)) => return None,
-    })
-}
-
-/// Methods whose request may be sent twice with the effect of once (as
-/// [`crate::forward::idempotent`]).
-fn idempotent(m: &str) -> bool {
-    matches!(m, "GET" | "HEAD" | "OPTIONS" | "TRACE" | "PUT" | "DELETE")
+    match result {
+        Ok(r) => Some(Outcome::Status(r.head.status)),
+        Err(f) => f.outcome(),
+    }
 }
 
 /// A new plain TCP connection to `node` (`ip:port`, or `host:port` resolved by the system),
